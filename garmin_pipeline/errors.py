@@ -1,0 +1,17 @@
+"""Errors whose message is one line that says what went wrong and what to do about it."""
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline raises on purpose; its message is shown as is."""
+
+
+class SourceAuthError(PipelineError):
+    """The source refused our credentials; retrying would only risk a lock-out."""
+
+
+class RateLimitedError(PipelineError):
+    """The source answered 429; we stop instead of hammering it (and never re-login)."""
+
+
+class SourceUnavailableError(PipelineError):
+    """The source failed even after bounded retries (5xx, network, timeouts)."""

@@ -1,0 +1,1 @@
+"""The lake (silver): validated, deterministic, hive-partitioned Parquet, a directory a dataset."""

@@ -1,0 +1,54 @@
+"""A dataset's columns, declared once.
+
+The polars schema parsers build to, the Pandera schema the lake validates with, and the data
+dictionary are all derived from these declarations, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandera.polars as pa
+import polars as pl
+
+UTC_TIME = pl.Datetime("us", "UTC")
+LOCAL_TIME = pl.Datetime("us")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One lake column: its type, unit and meaning, and the checks its values must pass."""
+
+    name: str
+    dtype: pl.DataType
+    description: str
+    unit: str | None = None
+    checks: Sequence[pa.Check] = field(default_factory=tuple)
+    nullable: bool = True
+
+
+def in_range(low: float, high: float) -> tuple[pa.Check, ...]:
+    """A plausibility range: values outside it are sensor or parser faults, not data."""
+    return (pa.Check.in_range(low, high),)
+
+
+def polars_schema(columns: Sequence[Column]) -> pl.Schema:
+    return pl.Schema({c.name: c.dtype for c in columns})
+
+
+def pandera_schema(
+    name: str, columns: Sequence[Column], unique: Sequence[str]
+) -> pa.DataFrameSchema:
+    """Strict: a column the declaration does not know is a parser bug, not something to keep."""
+    return pa.DataFrameSchema(
+        {c.name: pa.Column(c.dtype, checks=list(c.checks), nullable=c.nullable) for c in columns},
+        name=name,
+        strict=True,
+        ordered=True,
+        unique=list(unique) or None,
+    )
+
+
+def empty_frame(columns: Sequence[Column]) -> pl.DataFrame:
+    return pl.DataFrame(schema=polars_schema(columns))
