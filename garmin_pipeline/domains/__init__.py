@@ -1,0 +1,1 @@
+"""Data domains: each module declares its feeds, datasets, columns and parsers."""

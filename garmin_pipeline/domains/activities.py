@@ -1,0 +1,182 @@
+"""Activities: the activity list, and each activity's FIT file decoded into records, laps, sessions.
+
+A day's raw bundle is that day's slice of the activity list (by local start date) plus the
+ORIGINAL download of each listed activity. The list is fetched once per sync range, and a
+download is made only for activities raw does not already hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from garmin_pipeline.feeds import Dataset, Feed, RawPayload
+from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_COLUMNS
+from garmin_pipeline.lake.parsers import (
+    ParsedDay,
+    RawDay,
+    activity_zip_name,
+    decode_activity_payloads,
+)
+from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
+from garmin_pipeline.sources.connect.client import canonical_json
+
+ACTIVITY_LIST = "activity_list.json"
+
+ACTIVITY_ID = Column("activity_id", pl.Int64, "Garmin's activity id.", nullable=False)
+ACTIVITIES = Dataset(
+    name="activities",
+    description="One row per activity, from Garmin's activity list (name, sport, totals).",
+    key=("activity_id",),
+    columns=(
+        ACTIVITY_ID,
+        Column("activity_name", pl.String, "The name shown in Garmin Connect."),
+        Column("activity_type", pl.String, "Garmin's activity type key, e.g. running."),
+        Column("start_time", UTC_TIME, "When the activity started.", "UTC", nullable=False),
+        Column("start_time_local", LOCAL_TIME, "Start, local wall-clock time.", "local"),
+        Column("duration_s", pl.Float64, "Timer duration.", "s", in_range(0, 7 * 86_400)),
+        Column("elapsed_duration_s", pl.Float64, "Elapsed duration.", "s", in_range(0, 7 * 86_400)),
+        Column("moving_duration_s", pl.Float64, "Moving duration.", "s", in_range(0, 7 * 86_400)),
+        Column("distance_m", pl.Float64, "Distance.", "m", in_range(0, 2_000_000)),
+        Column("calories_kcal", pl.Float64, "Energy burned.", "kcal", in_range(0, 50_000)),
+        Column("average_heart_rate_bpm", pl.Float64, "Mean heart rate.", "bpm", in_range(20, 250)),
+        Column("max_heart_rate_bpm", pl.Float64, "Highest heart rate.", "bpm", in_range(20, 250)),
+        Column("average_speed_m_s", pl.Float64, "Mean speed.", "m/s", in_range(0, 100)),
+        Column("max_speed_m_s", pl.Float64, "Highest speed.", "m/s", in_range(0, 150)),
+        Column("elevation_gain_m", pl.Float64, "Total ascent.", "m", in_range(0, 20_000)),
+        Column("elevation_loss_m", pl.Float64, "Total descent.", "m", in_range(0, 20_000)),
+    ),
+)
+ACTIVITY_FIELDS = {
+    "activity_id": "activityId",
+    "activity_name": "activityName",
+    "activity_type": "activityType",
+    "start_time": "startTimeGMT",
+    "start_time_local": "startTimeLocal",
+    "duration_s": "duration",
+    "elapsed_duration_s": "elapsedDuration",
+    "moving_duration_s": "movingDuration",
+    "distance_m": "distance",
+    "calories_kcal": "calories",
+    "average_heart_rate_bpm": "averageHR",
+    "max_heart_rate_bpm": "maxHR",
+    "average_speed_m_s": "averageSpeed",
+    "max_speed_m_s": "maxSpeed",
+    "elevation_gain_m": "elevationGain",
+    "elevation_loss_m": "elevationLoss",
+}
+
+# Plausibility checks on the decoded FIT columns; the columns themselves come from the decoder.
+FIT_CHECKS = {
+    "latitude_deg": in_range(-90, 90),
+    "longitude_deg": in_range(-180, 180),
+    "heart_rate_bpm": in_range(20, 250),
+    "speed_m_s": in_range(0, 150),
+    "altitude_m": in_range(-500, 9_000),
+    "distance_m": in_range(0, 2_000_000),
+    "power_w": in_range(0, 3_000),
+}
+FIT_KEYS = {
+    "activity_records": ("activity_id", "record_index"),
+    "activity_laps": ("activity_id", "lap_index"),
+    "activity_sessions": ("activity_id", "session_index"),
+}
+FIT_DESCRIPTIONS = {
+    "activity_records": "One row per FIT record message: the activity's time series.",
+    "activity_laps": "One row per FIT lap message.",
+    "activity_sessions": "One row per FIT session message (several in a multisport file).",
+}
+
+
+def _fit_dataset(table: str) -> Dataset:
+    return Dataset(
+        name=table,
+        description=FIT_DESCRIPTIONS[table],
+        key=FIT_KEYS[table],
+        columns=tuple(
+            Column(
+                c.name,
+                c.dtype,
+                c.description,
+                c.unit,
+                FIT_CHECKS.get(c.name, ()),
+                nullable=c.name not in FIT_KEYS[table],
+            )
+            for c in TABLE_COLUMNS[table]
+        ),
+    )
+
+
+FIT_DATASETS = tuple(_fit_dataset(table) for table in ACTIVITY_TABLES)
+
+
+def local_day(entry: dict[str, Any]) -> date:
+    return date.fromisoformat(str(entry["startTimeLocal"])[:10])
+
+
+def fetch_activities(
+    source: Any, days: Sequence[date], held: Callable[[date, str], bool]
+) -> Iterator[RawPayload]:
+    """One paginated list walk for the whole range, then only the downloads raw lacks."""
+    if not days:
+        return
+    listed = source.activity_list(days[0], days[-1])
+    for day in days:
+        entries = [e for e in listed if local_day(e) == day]
+        for entry in entries:
+            name = activity_zip_name(int(entry["activityId"]))
+            if not held(day, name):
+                yield RawPayload(day, name, source.activity_original(int(entry["activityId"])))
+        # The list goes last: once it is stored, the day's downloads are all in raw.
+        yield RawPayload(day, ACTIVITY_LIST, canonical_json(entries))
+
+
+def build_activities(entries: list[dict[str, Any]]) -> pl.DataFrame:
+    if not entries:
+        return empty_frame(ACTIVITIES.columns)
+    flat = [{**e, "activityType": (e.get("activityType") or {}).get("typeKey")} for e in entries]
+    frame = pl.DataFrame(
+        {col: [e.get(key) for e in flat] for col, key in ACTIVITY_FIELDS.items()}, strict=False
+    )
+    return frame.select(
+        pl.col("activity_id").cast(pl.Int64),
+        pl.col("activity_name").cast(pl.String),
+        pl.col("activity_type").cast(pl.String),
+        pl.col("start_time")
+        .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+        .dt.replace_time_zone("UTC"),
+        pl.col("start_time_local").str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us"),
+        *(pl.col(c.name).cast(pl.Float64) for c in ACTIVITIES.columns[5:]),
+    )
+
+
+def parse_activities(raw: RawDay, day: date) -> ParsedDay:
+    if ACTIVITY_LIST not in raw:
+        return ParsedDay()
+    try:
+        entries = json.loads(raw[ACTIVITY_LIST])
+        activities = build_activities(entries)
+    except (ValueError, TypeError, KeyError, pl.exceptions.PolarsError) as error:
+        return ParsedDay(rejected={ACTIVITY_LIST: f"cannot parse {ACTIVITY_LIST}: {error}"})
+    parsed = decode_activity_payloads(
+        raw, activities["activity_id"].to_list(), {d.name: d.columns for d in FIT_DATASETS}
+    )
+    parsed.frames[ACTIVITIES.name] = activities
+    return parsed
+
+
+FEED = Feed(
+    name="activities",
+    description=(
+        "GET activitylist-service/activities/search/activities (paginated, once per range) and "
+        "download-service/files/activity/{id} (ORIGINAL zip) for each activity not yet held."
+    ),
+    fetch=fetch_activities,
+    parse=parse_activities,
+    datasets=(ACTIVITIES, *FIT_DATASETS),
+    provisional_days=2,
+)

@@ -1,0 +1,56 @@
+"""What a feed and a dataset are; the catalog (`garmin_pipeline.catalog`) lists the real ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+
+import pandera.polars as pa
+import polars as pl
+
+from garmin_pipeline.lake.parsers import ParsedDay, RawDay
+from garmin_pipeline.lake.schema import Column, pandera_schema, polars_schema
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One lake table: `lake/<name>/account=<a>/date=<d>/part-0.parquet`."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # unique per partition; also the sort order that makes files deterministic
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        return pandera_schema(self.name, self.columns, self.key)
+
+    @cached_property
+    def polars_schema(self) -> pl.Schema:
+        return polars_schema(self.columns)
+
+
+@dataclass(frozen=True)
+class RawPayload:
+    day: date
+    name: str
+    payload: bytes
+
+
+# (source, days in order, is-this-payload-already-held) → payloads, yielded as they arrive
+Fetch = Callable[[object, Sequence[date], Callable[[date, str], bool]], Iterator[RawPayload]]
+Parse = Callable[[RawDay, date], ParsedDay]
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Something fetched from a source and kept raw, parsed into one or more datasets."""
+
+    name: str
+    description: str
+    fetch: Fetch
+    parse: Parse
+    datasets: tuple[Dataset, ...]
+    provisional_days: int = 2  # Garmin finalises some days late; refreshed until this old
