@@ -1,0 +1,9 @@
+with source as (
+
+    select * from {{ source('lake', 'activity_laps') }}
+
+)
+
+-- The hive column `date` is the activity's local start date.
+select account, "date" as activity_date, * exclude (account, "date")
+from source

@@ -1,0 +1,1 @@
+"""The warehouse (gold): a DuckDB file built only by dbt, from the lake's Parquet."""

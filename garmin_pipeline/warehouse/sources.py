@@ -1,0 +1,61 @@
+"""Render dbt's lake sources from the catalog, so the dataset list is never written twice.
+
+`make dbt-sources` writes `dbt/models/staging/_lake__sources.yml`; a test fails if the committed
+file differs from what the catalog renders.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from garmin_pipeline.catalog import DATASETS
+from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
+
+SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_lake__sources.yml"
+HEADER = "# Generated from garmin_pipeline/catalog.py by `make dbt-sources`; do not edit.\n"
+LAKE_LOCATION = (
+    "read_parquet('{{ var(\"data_dir\") }}/lake/{name}/*/*/part-0.parquet', "
+    "hive_partitioning = true)"
+)
+
+
+def _describe(description: str, unit: str | None) -> str:
+    return f"{description} ({unit})" if unit else description
+
+
+def render_sources() -> str:
+    tables = [
+        {
+            "name": ds.name,
+            "description": ds.description,
+            "config": {"meta": {"dagster": {"asset_key": ["lake", ds.name]}}},
+            "columns": [
+                {"name": c.name, "description": _describe(c.description, c.unit)}
+                for c in ds.columns
+            ],
+        }
+        for ds in DATASETS
+    ]
+    document = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "lake",
+                "description": "The Parquet lake, hive-partitioned by account and date.",
+                "config": {"external_location": LAKE_LOCATION},
+                "tables": tables,
+            }
+        ],
+    }
+    return HEADER + yaml.safe_dump(document, sort_keys=False, width=100)
+
+
+def write_sources(path: Path = SOURCES_FILE) -> Path:
+    path.write_text(render_sources(), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_sources())
