@@ -1,0 +1,1 @@
+"""The Dagster code location: thin wiring over `garmin_pipeline`, loaded by workspace.yaml."""

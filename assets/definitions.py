@@ -1,0 +1,17 @@
+"""The code location's entry point (workspace.yaml loads `assets.definitions`)."""
+
+import dagster as dg
+
+from assets.jobs import morning_refresh, sync_job
+from assets.lake import LAKE_ASSETS
+from assets.raw import RAW_ASSETS
+from assets.resources import resources_from_env
+from assets.warehouse import dbt_resource, warehouse
+from garmin_pipeline.settings import Settings
+
+defs = dg.Definitions(
+    assets=[*RAW_ASSETS, *LAKE_ASSETS, warehouse],
+    jobs=[sync_job],
+    schedules=[morning_refresh],
+    resources={**resources_from_env(Settings.from_env()), "dbt": dbt_resource()},
+)

@@ -1,0 +1,14 @@
+"""One daily partition per calendar day of the account's history."""
+
+import dagster as dg
+
+from garmin_pipeline.settings import Settings
+
+# end_offset=1 keeps today selectable: it is partial, so it stays provisional and is refreshed.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=Settings.from_env().history_start, end_offset=1
+)
+
+# A backfill is one run over the whole range, so the activity list is walked once per range
+# and dbt builds the warehouse once, not once per day.
+one_run_per_backfill = dg.BackfillPolicy.single_run()

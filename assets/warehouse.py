@@ -1,0 +1,37 @@
+"""The dbt project as assets: staging views and marts, built into warehouse.duckdb."""
+
+
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from assets.partitions import daily_partitions, one_run_per_backfill
+from assets.resources import DataDir
+from garmin_pipeline.warehouse.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    # Outside `dagster dev` nothing else writes the manifest; parse once rather than fail to load.
+    dbt_project.preparer.prepare(dbt_project)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    partitions_def=daily_partitions,
+    backfill_policy=one_run_per_backfill,
+    pool="duckdb",
+)
+def warehouse(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, data_dir: DataDir
+) -> Iterator[Any]:
+    """One `dbt build` per run: DuckDB has a single writer, and the pool keeps it that way."""
+    invocation = dbt.cli(["build", "--vars", dbt_vars(data_dir.path)], context=context)
+    yield from invocation.stream()
