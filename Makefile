@@ -1,0 +1,50 @@
+# garmin-pipeline: `make demo` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install demo test lint format dev bench dbt-sources docs clean
+
+install: $(VENV)/.installed
+
+# A fresh venv with the pinned versions (constraints.txt), then a parsed dbt manifest.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@python=$$(scripts/find-python) && echo "using $$python" && \
+	  "$$python" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	cd dbt && ../$(BIN)/dbt parse --quiet --profiles-dir .
+	@touch $@
+
+$(DAGSTER_HOME)/dagster.yaml: assets/dagster.yaml
+	@mkdir -p $(DAGSTER_HOME) && cp $< $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/garmin-pipeline demo
+
+test: install lint
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+bench: install
+	$(BIN)/python -m bench
+
+dbt-sources: install
+	$(BIN)/python -m garmin_pipeline.warehouse.sources
+
+docs: install
+	cd dbt && ../$(BIN)/dbt docs generate --profiles-dir .
+
+clean:
+	rm -rf $(VENV) dbt/target dbt/logs .pytest_cache .ruff_cache

@@ -1,0 +1,179 @@
+"""`garmin-pipeline`: the command line for the emulator, syncing, decoding and logging in.
+
+`sync` runs the Dagster job in a child process (`python -m assets.sync`): the library never
+imports Dagster, and the run lands in DAGSTER_HOME exactly as a run started from the UI would.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import click
+
+from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.settings import Settings, SettingsError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DAGSTER_YAML = REPO_ROOT / "assets" / "dagster.yaml"
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit 1: what went wrong and what to do."""
+    raise click.ClickException(message)
+
+
+def settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        fail(str(error))
+        raise  # unreachable; keeps type checkers content
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to ./.dagster_home, with our instance config in place."""
+    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").absolute()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
+    return home
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log what the pipeline is doing.")
+def main(verbose: bool) -> None:
+    """Keep a complete, analysis-ready copy of your Garmin Connect data."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+
+
+@main.command()
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="The synthetic athlete.")
+@click.option("--days", type=int, default=90, show_default=True, help="Days of history.")
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day [today].")
+def emulator(port: int, host: str, seed: int, days: int, end_date: object) -> None:
+    """Serve a synthetic athlete over the Garmin Connect API on loopback."""
+    from garmin_pipeline.sources.emulator import SyntheticAthlete, serve
+
+    last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
+    athlete = SyntheticAthlete(seed=seed, end_date=last, days=days)
+    tokens = settings().token_store
+    click.echo(
+        f"emulating Garmin Connect for {athlete.display_name} "
+        f"({athlete.first_day}..{athlete.last_day}) on http://{host}:{port}\n"
+        f"tokens written to {tokens}; point the pipeline at it with:\n"
+        f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}"
+    )
+    serve(athlete, host=host, port=port, token_store=tokens)
+
+
+def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None:
+    if first > last:
+        fail(f"--start {first} is after --end {last}")
+    environment = {**os.environ, **(env or {})}
+    environment["DAGSTER_HOME"] = str(dagster_home())
+    environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
+    start = environment.get("GARMIN_HISTORY_START")
+    if start and first < date.fromisoformat(start):
+        fail(f"--start {first} is before GARMIN_HISTORY_START={start}; lower that setting")
+    click.echo(
+        f"syncing {first}..{last} through Dagster (runs recorded in {environment['DAGSTER_HOME']})"
+    )
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assets.sync",
+            "--start",
+            first.isoformat(),
+            "--end",
+            last.isoformat(),
+        ],
+        cwd=REPO_ROOT,
+        env=environment,
+        check=False,
+    )
+    if completed.returncode:
+        sys.exit(completed.returncode)
+
+
+@main.command()
+@click.option("--start", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--end", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
+def sync(first: object, last: object) -> None:
+    """Fetch a range of days into raw, rebuild their lake partitions and build the warehouse."""
+    run_sync(first.date(), last.date())  # type: ignore[attr-defined]
+
+
+@main.command()
+@click.argument("fit_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--activity-id", type=int, default=0, show_default=True)
+def decode(fit_file: Path, out_dir: Path, activity_id: int) -> None:
+    """Decode one FIT file (or ORIGINAL zip) into the lake's tables, one Parquet file each."""
+    from garmin_pipeline.fit import FitDecodeError, decode_activity
+    from garmin_pipeline.lake.parsers import fit_from_zip
+    from garmin_pipeline.lake.store import parquet_bytes, write_atomically
+
+    try:
+        tables = decode_activity(fit_from_zip(fit_file.read_bytes()), activity_id=activity_id)
+    except FitDecodeError as error:
+        fail(f"{fit_file}: {error}")
+    # Everything is decoded before anything is written, so a bad file leaves no partial output.
+    for name, frame in tables.items():
+        write_atomically(out_dir / f"{name}.parquet", parquet_bytes(frame))
+        click.echo(f"{out_dir / f'{name}.parquet'}: {frame.height} rows")
+
+
+@main.command()
+def login() -> None:
+    """Log in to a real Garmin Connect account and store its tokens in GARMIN_TOKENS."""
+    from garminconnect import Garmin, GarminConnectAuthenticationError
+
+    config = settings()
+    email = os.environ.get("GARMIN_EMAIL") or click.prompt("Garmin e-mail")
+    password = os.environ.get("GARMIN_PASSWORD") or getpass.getpass("Garmin password: ")
+    garmin = Garmin(email, password, prompt_mfa=lambda: click.prompt("MFA code"))
+    try:
+        garmin.login()
+    except GarminConnectAuthenticationError as error:
+        fail(f"Garmin refused the login ({error}); check the e-mail and password")
+    garmin.client.dump(str(config.token_store))
+    click.echo(f"logged in as {garmin.display_name}; tokens stored in {config.token_store}")
+
+
+@main.command()
+@click.option("--days", type=int, default=30, show_default=True, help="Days of history.")
+@click.option("--seed", type=int, default=42, show_default=True)
+def demo(days: int, seed: int) -> None:
+    """Sync a synthetic athlete from the emulator into ./data/demo and show what was made."""
+    from garmin_pipeline.demo import report, start_demo_emulator
+
+    data_dir = Path(os.environ.get("GARMIN_DEMO_DIR", REPO_ROOT / "data" / "demo")).absolute()
+    with (
+        tempfile.TemporaryDirectory(prefix="garmin-demo-tokens-") as token_dir,
+        start_demo_emulator(seed, days, Path(token_dir)) as (athlete, emu, env),
+    ):
+        env["GARMIN_DATA_DIR"] = str(data_dir)
+        run_sync(athlete.first_day, athlete.last_day, env)
+        requests = len(emu.request_log)
+    click.echo(report(data_dir, requests))
+
+
+def entry() -> None:
+    try:
+        main()
+    except PipelineError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)

@@ -1,0 +1,69 @@
+"""The demo: a synthetic athlete served by the emulator, synced like a real account."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
+
+
+@contextlib.contextmanager
+def start_demo_emulator(
+    seed: int, days: int, token_dir: Path
+) -> Iterator[tuple[SyntheticAthlete, Emulator, dict[str, str]]]:
+    """Serve the athlete on a free loopback port; yield the environment that points at it."""
+    athlete = SyntheticAthlete(seed=seed, end_date=date.today() - timedelta(days=1), days=days)
+    with Emulator(athlete, port=0) as emu:
+        tokens = emu.write_token_store(token_dir / "garmin_tokens.json")
+        yield (
+            athlete,
+            emu,
+            {
+                "GARMIN_API_URL": emu.base_url,
+                "GARMIN_TOKENS": str(tokens),
+                "GARMIN_HISTORY_START": athlete.first_day.isoformat(),
+            },
+        )
+
+
+def report(data_dir: Path, requests: int) -> str:
+    """What the demo made, with real figures read back from the warehouse and the lake."""
+    warehouse = data_dir / "warehouse.duckdb"
+    lake = PartitionStore(data_dir / "lake")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        days, steps, first, last = con.sql(
+            "select count(*), sum(total_steps), min(calendar_date), max(calendar_date) "
+            "from fct_daily_health"
+        ).fetchone()
+        by_type = con.sql(
+            "select activity_type, count(*) as activities, round(sum(distance_m) / 1000, 1) as km, "
+            "sum(record_count) as samples from fct_activities group by 1 order by 1"
+        ).pl()
+    records = pl.scan_parquet(lake.dataset_glob("activity_records")).select(pl.len()).collect()
+    lines = [
+        "",
+        f"Synced {days} days ({first}..{last}) with {requests} requests to the emulator.",
+        f"  warehouse: {warehouse}",
+        f"  lake:      {lake.root}  ({records.item()} activity samples)",
+        f"  steps walked: {steps:,}",
+        "  activities:",
+        *(
+            f"    {row['activity_type']:<14} {row['activities']:>3}  {row['km']:>7} km  "
+            f"{row['samples']:>7} samples"
+            for row in by_type.iter_rows(named=True)
+        ),
+        "",
+        "Query it:",
+        f'  duckdb -readonly {warehouse} "select * from fct_daily_health order by calendar_date"',
+        f'  python -c "import polars as pl; print(pl.scan_parquet('
+        f"'{lake.root}/activity_records/**/*.parquet', hive_partitioning=True).collect())\"",
+        "  make dev   # the Dagster UI, with this run in it",
+    ]
+    return "\n".join(lines)
