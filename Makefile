@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint format dev bench dbt-sources docs clean
+.PHONY: install demo test lint format dev dbt-sources docs clean
 
 install: $(VENV)/.installed
 
@@ -36,9 +36,6 @@ format: install
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
-
-bench: install
-	$(BIN)/python -m bench
 
 dbt-sources: install
 	$(BIN)/python -m garmin_pipeline.warehouse.sources

@@ -1,0 +1,119 @@
+"""The lake's promises: deterministic bytes, untouched unchanged partitions, quarantine not loss."""
+
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+
+from garmin_pipeline.catalog import dataset, feed
+from garmin_pipeline.lake.build import build_lake
+from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate
+from garmin_pipeline.raw.store import RawStore
+
+DAY = date(2024, 3, 5)
+ACCOUNT = "test"
+
+
+def summary_payload(steps: object, resting_hr: object = 52) -> bytes:
+    body = {"calendarDate": DAY.isoformat(), "totalSteps": steps, "restingHeartRate": resting_hr}
+    return json.dumps(body).encode()
+
+
+@pytest.fixture
+def stores(tmp_path):
+    return (
+        RawStore(tmp_path / "raw"),
+        PartitionStore(tmp_path / "lake"),
+        PartitionStore(tmp_path / "quarantine"),
+    )
+
+
+def test_partition_bytes_are_deterministic_and_unchanged_files_are_not_rewritten(tmp_path):
+    frame = pl.DataFrame({"k": [3, 1, 2], "v": ["c", "a", "b"]})
+    first, second = PartitionStore(tmp_path / "a"), PartitionStore(tmp_path / "b")
+    assert first.write("ds", ACCOUNT, DAY, frame, ["k"]) is True
+    assert second.write("ds", ACCOUNT, DAY, frame.reverse(), ["k"]) is True
+    path = first.partition_file("ds", ACCOUNT, DAY)
+    assert path.read_bytes() == second.partition_file("ds", ACCOUNT, DAY).read_bytes()
+    assert path.as_posix().endswith(f"ds/account={ACCOUNT}/date=2024-03-05/part-0.parquet")
+    mtime = path.stat().st_mtime_ns
+    assert first.write("ds", ACCOUNT, DAY, frame, ["k"]) is False
+    assert path.stat().st_mtime_ns == mtime
+    assert first.read("ds")["k"].to_list() == [1, 2, 3]
+
+
+def test_validation_quarantines_only_the_failing_rows_with_reasons():
+    schema = dataset("heart_rate").schema
+    frame = pl.DataFrame(
+        {
+            "calendar_date": [DAY] * 3,
+            "timestamp": pl.Series([1, 2, 3]).cast(pl.Datetime("us", "UTC")),
+            "heart_rate_bpm": pl.Series([60, 400, 70], dtype=pl.Int32),
+        }
+    )
+    result = validate(frame, schema)
+    assert result.valid["heart_rate_bpm"].to_list() == [60, 70]
+    assert result.quarantined["heart_rate_bpm"].to_list() == [400]
+    assert "heart_rate_bpm: in_range(20, 250) (got 400)" in result.quarantined[QUARANTINE_REASON][0]
+    assert result.failures.row(0, named=True)["failing_rows"] == 1
+
+
+def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():
+    frame = pl.DataFrame(
+        {"calendar_date": [DAY], "timestamp": ["not a time"], "heart_rate_bpm": [1]}
+    )
+    result = validate(frame, dataset("heart_rate").schema)
+    assert result.valid.height == 0
+    assert result.quarantined.height == 1
+    assert "timestamp" in result.quarantined[QUARANTINE_REASON][0]
+
+
+def test_bad_payloads_are_quarantined_and_raw_is_kept(stores):
+    raw, lake, quarantine = stores
+    daily = feed("daily_summary")
+    raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", b"{not json")
+    good_day = date(2024, 3, 6)
+    raw.put("daily_summary", ACCOUNT, good_day, "daily_summary.json", summary_payload(1234))
+    report = build_lake(daily, raw, lake, quarantine, ACCOUNT, [DAY, good_day])
+    assert list(report.rejected_payloads) == ["2024-03-05/daily_summary.json"]
+    rejected = quarantine.read("daily_summary_payloads")
+    assert rejected["payload"].to_list() == ["daily_summary.json"]
+    assert rejected["reason"][0].startswith("cannot parse daily_summary.json")
+    assert raw.get("daily_summary", ACCOUNT, DAY, "daily_summary.json") == b"{not json"
+    assert lake.read("daily_summary")["total_steps"].to_list() == [1234]
+
+
+def test_out_of_range_values_go_to_quarantine_not_the_lake(stores):
+    raw, lake, quarantine = stores
+    raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", summary_payload(-5, 300))
+    report = build_lake(feed("daily_summary"), raw, lake, quarantine, ACCOUNT, [DAY])
+    assert report.datasets["daily_summary"].quarantined_rows == 1
+    assert lake.read("daily_summary").height == 0
+    reason = quarantine.read("daily_summary")[QUARANTINE_REASON][0]
+    assert "total_steps" in reason and "resting_heart_rate_bpm" in reason
+
+
+def test_rebuilding_from_raw_gives_identical_bytes(stores, tmp_path):
+    raw, lake, quarantine = stores
+    raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", summary_payload(4321))
+    build_lake(feed("daily_summary"), raw, lake, quarantine, ACCOUNT, [DAY])
+    before = lake.partition_file("daily_summary", ACCOUNT, DAY).read_bytes()
+    rebuilt = PartitionStore(tmp_path / "rebuilt")
+    build_lake(feed("daily_summary"), raw, rebuilt, quarantine, ACCOUNT, [DAY])
+    assert rebuilt.partition_file("daily_summary", ACCOUNT, DAY).read_bytes() == before
+
+
+def test_raw_put_of_identical_payload_writes_nothing(tmp_path):
+    raw = RawStore(tmp_path)
+    assert raw.put("f", ACCOUNT, DAY, "p.json", b"[1]") is True
+    manifest = raw.day_dir("f", ACCOUNT, DAY) / "_manifest.json"
+    mtime = manifest.stat().st_mtime_ns
+    assert raw.put("f", ACCOUNT, DAY, "p.json", b"[1]") is False
+    assert manifest.stat().st_mtime_ns == mtime
+    entry = raw.manifest("f", ACCOUNT, DAY)["p.json"]
+    assert entry.sha256 == "080a9ed428559ef602668b4c00f114f1a11c3f6b02a435f0bdc154578e4d7f22"
+    assert entry.size == 3
+    with pytest.raises(ValueError, match="invalid raw payload name"):
+        raw.put("f", ACCOUNT, DAY, "../escape", b"x")

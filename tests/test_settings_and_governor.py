@@ -1,0 +1,52 @@
+"""Settings fail with a message that says how to fix them; the governor counts by endpoint."""
+
+import time
+
+import pytest
+
+from garmin_pipeline.settings import Settings, SettingsError
+from garmin_pipeline.sources.connect.governor import RateGovernor, endpoint_of
+
+
+def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.warehouse_path == tmp_path / "data" / "warehouse.duckdb"
+    assert settings.api_url is None
+    assert settings.request_interval_s == 1.0
+    local = Settings.from_env({"GARMIN_API_URL": "http://127.0.0.1:9/"})
+    assert local.api_url == "http://127.0.0.1:9"
+    assert local.request_interval_s == 0.0
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"GARMIN_ACCOUNT": "Bad Slug"}, "GARMIN_ACCOUNT"),
+        ({"GARMIN_API_URL": "localhost:8765"}, "GARMIN_API_URL"),
+    ],
+)
+def test_bad_settings_say_which_and_how(env, words):
+    with pytest.raises(SettingsError, match=words) as excinfo:
+        Settings.from_env(env)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_endpoints_fold_dates_ids_and_the_display_name():
+    assert (
+        endpoint_of("/usersummary-service/usersummary/daily/jane", "jane")
+        == "/usersummary-service/usersummary/daily/{displayName}"
+    )
+    assert endpoint_of("/download-service/files/activity/10000738960") == (
+        "/download-service/files/activity/{id}"
+    )
+    assert endpoint_of("/hrv-service/hrv/2024-06-01") == "/hrv-service/hrv/{date}"
+
+
+def test_the_governor_paces_requests():
+    governor = RateGovernor(min_interval_s=0.05)
+    started = time.monotonic()
+    for _ in range(4):
+        governor.wait_turn()
+    assert time.monotonic() - started >= 0.15
