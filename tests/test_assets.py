@@ -1,7 +1,11 @@
 """The Dagster wiring: generated from the catalog, checks report quarantine, runs succeed."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -46,3 +50,18 @@ def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeed
     (materialization,) = result.asset_materializations_for_node("lake_daily_summary")
     assert materialization.metadata["dagster/row_count"].value == 0
     assert (tmp_path / "quarantine" / "daily_summary" / "account=t").exists()
+
+
+def test_workspace_yaml_loads_the_code_location(tmp_path):
+    """What `make dev` relies on: Dagster's own CLI loads the location from workspace.yaml."""
+    dagster = Path(sys.executable).with_name("dagster")
+    completed = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "garmin" in completed.stdout + completed.stderr
