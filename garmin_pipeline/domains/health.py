@@ -212,27 +212,34 @@ def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
     )
 
 
+def daily_json_feed(
+    dataset: Dataset,
+    endpoint: str,
+    build: Callable[[Any, date], pl.DataFrame],
+    provisional_days: int = 2,
+) -> Feed:
+    """A feed of one JSON payload per day, fetched by the source method named like the dataset."""
+    payload = f"{dataset.name}.json"
+    return Feed(
+        name=dataset.name,
+        description=f"GET {endpoint}, one request per day.",
+        fetch=per_day(dataset.name, payload),
+        parse=parse_json_day(payload, build, dataset.name),
+        datasets=(dataset,),
+        provisional_days=provisional_days,
+    )
+
+
 FEEDS = (
-    Feed(
-        name="daily_summary",
-        description="GET usersummary-service/usersummary/daily/{displayName}, one per day.",
-        fetch=per_day("daily_summary", "daily_summary.json"),
-        parse=parse_json_day("daily_summary.json", build_daily_summary, DAILY_SUMMARY.name),
-        datasets=(DAILY_SUMMARY,),
+    daily_json_feed(
+        DAILY_SUMMARY, "usersummary-service/usersummary/daily/{displayName}", build_daily_summary
     ),
-    Feed(
-        name="heart_rate",
-        description="GET wellness-service/wellness/dailyHeartRate/{displayName}, one per day.",
-        fetch=per_day("heart_rate", "heart_rate.json"),
-        parse=parse_json_day("heart_rate.json", build_heart_rate, HEART_RATE_SAMPLES.name),
-        datasets=(HEART_RATE_SAMPLES,),
+    daily_json_feed(
+        HEART_RATE_SAMPLES,
+        "wellness-service/wellness/dailyHeartRate/{displayName}",
+        build_heart_rate,
     ),
-    Feed(
-        name="sleep",
-        description="GET wellness-service/wellness/dailySleepData/{displayName}, one per day.",
-        fetch=per_day("sleep", "sleep.json"),
-        parse=parse_json_day("sleep.json", build_sleep, SLEEP.name),
-        datasets=(SLEEP,),
-        provisional_days=3,
+    daily_json_feed(
+        SLEEP, "wellness-service/wellness/dailySleepData/{displayName}", build_sleep, 3
     ),
 )
