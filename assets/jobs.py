@@ -1,6 +1,5 @@
 """The sync job (raw → lake → warehouse over a range of days) and its morning schedule."""
 
-
 from datetime import timedelta
 
 import dagster as dg

@@ -4,7 +4,6 @@ Each dataset carries a Pandera check: failing rows are quarantined with their re
 then warns with the counts), and the rest of the data still lands.
 """
 
-
 import dagster as dg
 import polars as pl
 

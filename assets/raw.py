@@ -1,6 +1,5 @@
 """Raw assets: one per feed, fetching a run of days from Garmin into the raw zone."""
 
-
 from datetime import date
 
 import dagster as dg

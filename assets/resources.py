@@ -1,7 +1,6 @@
 """Resources: where the data lives and how to reach Garmin. Secrets are not config here:
 tokens stay in garminconnect's token store, which only the source reads."""
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """The dbt project as assets: staging views and marts, built into warehouse.duckdb."""
 
-
 from collections.abc import Iterator
 from typing import Any
 
