@@ -1,0 +1,28 @@
+"""A loopback Garmin Connect emulator serving a deterministic synthetic athlete.
+
+The real ``garminconnect`` client talks to it over HTTP; only the base URL differs.
+
+    athlete = SyntheticAthlete(seed=42, end_date=date(2024, 12, 31), days=365)
+    with Emulator(athlete) as emu:           # a background thread on a free loopback port
+        emu.write_token_store(token_dir)      # tokens the real client logs in with
+        ...                                   # point the client at emu.base_url
+    serve(athlete, port=8765)                 # blocking, for `garmin-pipeline emulator`
+
+Modules: ``athlete`` (synthetic values), ``activity`` (tracks and their summaries), ``fitgen``
+(FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``faults``, ``server``.
+"""
+
+from garmin_pipeline.sources.emulator.activity import SyntheticActivity
+from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
+from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
+from garmin_pipeline.sources.emulator.server import Emulator, RequestRecord, serve
+
+__all__ = [
+    "Emulator",
+    "FaultPlan",
+    "FaultRule",
+    "RequestRecord",
+    "SyntheticActivity",
+    "SyntheticAthlete",
+    "serve",
+]
