@@ -39,8 +39,10 @@ class RawPayload:
     payload: bytes
 
 
-# (source, days in order, is-this-payload-already-held) → payloads, yielded as they arrive
-Fetch = Callable[[object, Sequence[date], Callable[[date, str], bool]], Iterator[RawPayload]]
+# What raw already holds for a (day, payload name), or None.
+Stored = Callable[[date, str], bytes | None]
+# (source, days in order, what raw holds) → payloads, yielded as they arrive
+Fetch = Callable[[object, Sequence[date], Stored], Iterator[RawPayload]]
 Parse = Callable[[RawDay, date], ParsedDay]
 
 

@@ -8,19 +8,20 @@ download is made only for activities raw does not already hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
 import polars as pl
 
-from garmin_pipeline.feeds import Dataset, Feed, RawPayload
-from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_COLUMNS
+from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
+from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_COLUMNS, FitDecodeError
 from garmin_pipeline.lake.parsers import (
     ParsedDay,
     RawDay,
     activity_zip_name,
     decode_activity_payloads,
+    fit_from_zip,
 )
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
 from garmin_pipeline.sources.connect.client import canonical_json
@@ -118,19 +119,38 @@ def local_day(entry: dict[str, Any]) -> date:
     return date.fromisoformat(str(entry["startTimeLocal"])[:10])
 
 
-def fetch_activities(
-    source: Any, days: Sequence[date], held: Callable[[date, str], bool]
-) -> Iterator[RawPayload]:
-    """One paginated list walk for the whole range, then only the downloads raw lacks."""
+def intact(download: bytes | None) -> bool:
+    """A download whose zip opens and whose FIT member passes the zip's CRC-32."""
+    if download is None:
+        return False
+    try:
+        fit_from_zip(download)
+    except FitDecodeError:
+        return False
+    return True
+
+
+def fetch_activities(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
+    """One paginated list walk for the whole range, then only the downloads raw lacks.
+
+    A download that arrives broken (a cut transfer still looks like a complete HTTP response)
+    is tried once more; if it is still broken it is kept as received, the lake quarantines it,
+    and the next sync downloads it again because raw does not count it as held.
+    """
     if not days:
         return
     listed = source.activity_list(days[0], days[-1])
     for day in days:
         entries = [e for e in listed if local_day(e) == day]
         for entry in entries:
-            name = activity_zip_name(int(entry["activityId"]))
-            if not held(day, name):
-                yield RawPayload(day, name, source.activity_original(int(entry["activityId"])))
+            activity_id = int(entry["activityId"])
+            name = activity_zip_name(activity_id)
+            if intact(stored(day, name)):
+                continue
+            download = source.activity_original(activity_id)
+            if not intact(download):
+                download = source.activity_original(activity_id)
+            yield RawPayload(day, name, download)
         # The list goes last: once it is stored, the day's downloads are all in raw.
         yield RawPayload(day, ACTIVITY_LIST, canonical_json(entries))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from garmin_pipeline.feeds import Dataset, Feed, RawPayload
+from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Stored
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
@@ -22,12 +22,10 @@ CALENDAR_DATE = Column(
 )
 
 
-def per_day(method: str, payload_name: str):
+def per_day(method: str, payload_name: str) -> Fetch:
     """A feed fetched with one request per day (until issue-3 range endpoints replace it)."""
 
-    def fetch(
-        source: Any, days: Sequence[date], held: Callable[[date, str], bool]
-    ) -> Iterator[RawPayload]:
+    def fetch(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
         for day in days:
             yield RawPayload(day, payload_name, getattr(source, method)(day))
 

@@ -34,10 +34,12 @@ def extract(
     report = ExtractReport(feed=feed.name, days=days)
     per_day: Counter[date] = Counter()
 
-    def held(day: date, name: str) -> bool:
-        return raw.has(feed.name, account, day, name)
+    def stored(day: date, name: str) -> bytes | None:
+        if not raw.has(feed.name, account, day, name):
+            return None
+        return raw.get(feed.name, account, day, name)
 
-    for item in feed.fetch(source, days, held):
+    for item in feed.fetch(source, days, stored):
         if raw.put(feed.name, account, item.day, item.name, item.payload):
             report.changed += 1
         else:
