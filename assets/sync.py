@@ -4,7 +4,6 @@ Runs are recorded in DAGSTER_HOME like any other, so they show up in the UI. On 
 prints one line saying why (the pipeline's own error message where there is one) and exits 1.
 """
 
-
 import argparse
 import sys
 from datetime import date
@@ -31,7 +30,8 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
         ours = [e for e in chain if e.cls_name in _OUR_ERRORS]
         deepest = ours[0] if ours else chain[-1]
         message = deepest.message.strip().splitlines()[-1]
-        return f"{event.step_key}: {message.split(': ', 1)[-1] if ours else message}"
+        asset = (event.step_key or "").replace("__", "/")  # the step of asset raw/x is raw__x
+        return f"{asset}: {message.split(': ', 1)[-1] if ours else message}"
     return "the run failed before any step ran; see the run in the Dagster UI (make dev)"
 
 

@@ -1,0 +1,76 @@
+"""Shared fixtures: a synthetic athlete, the emulator serving it, and one real end-to-end sync."""
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Two weeks is enough for every sport the athlete does; fixed dates keep the oracle stable.
+ATHLETE_END = date(2024, 6, 30)
+ATHLETE_DAYS = 21
+
+
+@pytest.fixture(scope="session")
+def athlete() -> SyntheticAthlete:
+    return SyntheticAthlete(seed=7, end_date=ATHLETE_END, days=ATHLETE_DAYS)
+
+
+@pytest.fixture(scope="session")
+def emulator(athlete):
+    with Emulator(athlete, port=0) as emu:
+        yield emu
+
+
+@dataclass
+class SyncRun:
+    env: dict[str, str]
+    data_dir: Path
+    dagster_home: Path
+    completed: subprocess.CompletedProcess
+    requests: list  # the emulator's request log for this run
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """The installed CLI, as a user runs it (a child process with its own environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "garmin_pipeline", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def pipeline_env(emu: Emulator, root: Path, token_ttl_s: int = 3600) -> dict[str, str]:
+    tokens = emu.write_token_store(root / "tokens" / "garmin_tokens.json", access_ttl_s=token_ttl_s)
+    return {
+        **os.environ,
+        "GARMIN_DATA_DIR": str(root / "data"),
+        "GARMIN_API_URL": emu.base_url,
+        "GARMIN_TOKENS": str(tokens),
+        "GARMIN_HISTORY_START": "2024-01-01",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+    }
+
+
+@pytest.fixture(scope="session")
+def synced(emulator, athlete, tmp_path_factory) -> SyncRun:
+    """One full sync of the athlete's history through the CLI, shared by the e2e tests."""
+    root = tmp_path_factory.mktemp("e2e")
+    # A token that expires within garminconnect's 15-minute margin: the first call refreshes it.
+    env = pipeline_env(emulator, root, token_ttl_s=60)
+    emulator.clear_request_log()
+    completed = run_cli(
+        env, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day)
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return SyncRun(env, root / "data", root / "dagster_home", completed, emulator.request_log)

@@ -1,0 +1,127 @@
+"""End to end: the real garminconnect client over HTTP to the emulator, a real Dagster run,
+real Parquet and a real dbt build into DuckDB, checked against the athlete's known values."""
+
+import shutil
+from datetime import timedelta
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from garmin_pipeline.catalog import FEEDS
+from garmin_pipeline.lake.build import build_lake
+from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.raw.store import RawStore
+from tests.conftest import run_cli
+
+
+def warehouse(synced) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(synced.data_dir / "warehouse.duckdb"), read_only=True)
+
+
+def lake_files(synced) -> dict[str, tuple[bytes, int]]:
+    root = synced.data_dir / "lake"
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*.parquet"))
+    }
+
+
+def test_steps_walked_arrive_in_fct_daily_health(synced, athlete):
+    with warehouse(synced) as con:
+        rows = dict(con.sql("select calendar_date, total_steps from fct_daily_health").fetchall())
+    assert len(rows) == (athlete.last_day - athlete.first_day).days + 1
+    for day in (athlete.first_day, athlete.first_day + timedelta(days=9), athlete.last_day):
+        assert rows[day] == athlete.daily_summary(day)["totalSteps"]
+
+
+def test_each_activitys_record_count_in_the_lake_equals_what_was_encoded(synced, athlete):
+    records = pl.scan_parquet(
+        str(synced.data_dir / "lake" / "activity_records" / "**" / "*.parquet"),
+        hive_partitioning=True,
+    )
+    counts = dict(records.group_by("activity_id").len().collect().iter_rows())
+    expected = {a.activity_id: a.record_count for a in athlete.activities()}
+    assert expected and counts == expected
+
+
+def test_activities_mart_matches_the_athlete(synced, athlete):
+    with warehouse(synced) as con:
+        mart = con.sql(
+            "select activity_id, activity_date, lap_count, record_count, fit_decoded, has_gps, "
+            "distance_m from fct_activities order by activity_id"
+        ).pl()
+    expected = sorted(athlete.activities(), key=lambda a: a.activity_id)
+    assert mart["activity_id"].to_list() == [a.activity_id for a in expected]
+    assert mart["activity_date"].to_list() == [a.local_date for a in expected]
+    assert mart["lap_count"].to_list() == [a.lap_count for a in expected]
+    assert mart["record_count"].to_list() == [a.record_count for a in expected]
+    assert mart["fit_decoded"].all()
+    assert mart["has_gps"].to_list() == [a.sport != "lap_swimming" for a in expected]
+    assert mart["distance_m"].to_list() == pytest.approx([a.distance_m for a in expected], abs=0.01)
+
+
+def test_sleep_and_heart_rate_reach_the_warehouse(synced, athlete):
+    day = athlete.first_day + timedelta(days=5)
+    sleep = athlete.sleep(day)["dailySleepDTO"]
+    heart_rate = [v for v in athlete.heart_rate(day)["heartRateValues"] if v[1] is not None]
+    with warehouse(synced) as con:
+        row = con.execute(
+            "select sleep_s, deep_sleep_s, heart_rate_samples from fct_daily_health "
+            "where calendar_date = ?",
+            [day],
+        ).fetchone()
+    assert row == (sleep["sleepTimeSeconds"], sleep["deepSleepSeconds"], len(heart_rate))
+
+
+def test_the_sync_is_a_dagster_run_recorded_in_dagster_home(synced):
+    with dg.DagsterInstance.from_config(str(synced.dagster_home)) as instance:
+        runs = instance.get_runs()
+        assert [r.job_name for r in runs] == ["sync"]
+        assert runs[0].status == dg.DagsterRunStatus.SUCCESS
+        key = dg.AssetKey(["lake", "daily_summary"])
+        materialization = instance.get_latest_materialization_event(key)
+        assert materialization is not None
+        checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(key, "valid_rows")]
+        )
+        assert checks[dg.AssetCheckKey(key, "valid_rows")].status.value == "SUCCEEDED"
+
+
+def test_the_token_refresh_goes_to_the_emulator_and_rotates_the_store(synced):
+    paths = [r.path for r in synced.requests]
+    assert paths.count("/di-oauth2-service/oauth/token") == 1
+    assert paths.index("/di-oauth2-service/oauth/token") == 0
+
+
+def test_downloads_are_made_once_per_activity(synced, athlete):
+    downloads = [r.path for r in synced.requests if r.path.startswith("/download-service/")]
+    assert sorted(downloads) == sorted(
+        f"/download-service/files/activity/{a.activity_id}" for a in athlete.activities()
+    )
+
+
+def test_rerunning_a_sync_rewrites_nothing_and_downloads_nothing(synced, emulator, athlete):
+    before = lake_files(synced)
+    emulator.clear_request_log()
+    again = run_cli(
+        synced.env, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day)
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert lake_files(synced) == before
+    assert not [r for r in emulator.request_log if r.path.startswith("/download-service/")]
+
+
+def test_the_lake_rebuilds_from_raw_offline_byte_for_byte(synced, athlete, tmp_path):
+    account = "default"
+    raw = RawStore(synced.data_dir / "raw")
+    rebuilt = PartitionStore(tmp_path / "lake")
+    quarantine = PartitionStore(tmp_path / "quarantine")
+    days = [athlete.first_day + timedelta(days=i) for i in range(21)]
+    for feed in FEEDS:
+        build_lake(feed, raw, rebuilt, quarantine, account, days)
+    original = synced.data_dir / "lake"
+    for path in sorted(original.rglob("*.parquet")):
+        assert (rebuilt.root / path.relative_to(original)).read_bytes() == path.read_bytes()
+    shutil.rmtree(tmp_path / "lake")
