@@ -38,10 +38,10 @@ def report(data_dir: Path, requests: int) -> str:
     warehouse = data_dir / "warehouse.duckdb"
     lake = PartitionStore(data_dir / "lake")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        days, steps, first, last = con.sql(
+        ((days, steps, first, last),) = con.sql(
             "select count(*), sum(total_steps), min(calendar_date), max(calendar_date) "
             "from fct_daily_health"
-        ).fetchone()
+        ).fetchall()
         by_type = con.sql(
             "select activity_type, count(*) as activities, round(sum(distance_m) / 1000, 1) as km, "
             "sum(record_count) as samples from fct_activities group by 1 order by 1"
