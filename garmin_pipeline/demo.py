@@ -61,8 +61,9 @@ def report(data_dir: Path, requests: int) -> str:
         ),
         "",
         "Query it:",
-        f'  duckdb -readonly {warehouse} "select * from fct_daily_health order by calendar_date"',
-        f'  python -c "import polars as pl; print(pl.scan_parquet('
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse}', "
+        "read_only=True).sql('from fct_daily_health order by calendar_date'))\"",
+        f'  .venv/bin/python -c "import polars as pl; print(pl.scan_parquet('
         f"'{lake.root}/activity_records/**/*.parquet', hive_partitioning=True).collect())\"",
         "  make dev   # the Dagster UI, with this run in it",
     ]
