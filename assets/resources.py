@@ -8,7 +8,7 @@ from pydantic import PrivateAttr
 
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.settings import Settings
+from garmin_pipeline.settings import DataLayout, Settings
 from garmin_pipeline.sources.connect import ConnectSource
 
 
@@ -19,16 +19,20 @@ class DataDir(dg.ConfigurableResource):
     account: str
 
     @property
+    def layout(self) -> DataLayout:
+        return DataLayout(Path(self.path))
+
+    @property
     def raw(self) -> RawStore:
-        return RawStore(Path(self.path) / "raw")
+        return RawStore(self.layout.raw_dir)
 
     @property
     def lake(self) -> PartitionStore:
-        return PartitionStore(Path(self.path) / "lake")
+        return PartitionStore(self.layout.lake_dir)
 
     @property
     def quarantine(self) -> PartitionStore:
-        return PartitionStore(Path(self.path) / "quarantine")
+        return PartitionStore(self.layout.quarantine_dir)
 
 
 class GarminConnect(dg.ConfigurableResource):

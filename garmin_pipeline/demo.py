@@ -11,6 +11,7 @@ import duckdb
 import polars as pl
 
 from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.settings import DataLayout
 from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 
 
@@ -35,8 +36,9 @@ def start_demo_emulator(
 
 def report(data_dir: Path, requests: int) -> str:
     """What the demo made, with real figures read back from the warehouse and the lake."""
-    warehouse = data_dir / "warehouse.duckdb"
-    lake = PartitionStore(data_dir / "lake")
+    layout = DataLayout(data_dir)
+    warehouse = layout.warehouse_path
+    lake = PartitionStore(layout.lake_dir)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         ((days, steps, first, last),) = con.sql(
             "select count(*), sum(total_steps), min(calendar_date), max(calendar_date) "

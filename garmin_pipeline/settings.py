@@ -24,6 +24,29 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class DataLayout:
+    """What lives where under the data directory; the one place that spells it out."""
+
+    root: Path
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where data lives, which Garmin to talk to, and whose account this is."""
 
@@ -35,20 +58,8 @@ class Settings:
     request_interval_s: float
 
     @property
-    def raw_dir(self) -> Path:
-        return self.data_dir / "raw"
-
-    @property
-    def lake_dir(self) -> Path:
-        return self.data_dir / "lake"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
-
-    @property
-    def warehouse_path(self) -> Path:
-        return self.data_dir / "warehouse.duckdb"
+    def layout(self) -> DataLayout:
+        return DataLayout(self.data_dir)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

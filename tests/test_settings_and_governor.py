@@ -12,7 +12,7 @@ def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({})
     assert settings.data_dir == tmp_path / "data"
-    assert settings.warehouse_path == tmp_path / "data" / "warehouse.duckdb"
+    assert settings.layout.warehouse_path == tmp_path / "data" / "warehouse.duckdb"
     assert settings.api_url is None
     assert settings.request_interval_s == 1.0
     local = Settings.from_env({"GARMIN_API_URL": "http://127.0.0.1:9/"})
