@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -29,14 +27,38 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from garmin_pipeline.sources.emulator import metrics_routes, stats_routes, wellness_routes
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 from garmin_pipeline.sources.emulator.auth import ACCESS_TTL_S, TokenAuthority
 from garmin_pipeline.sources.emulator.faults import FaultPlan
+from garmin_pipeline.sources.emulator.http import (
+    BadRequest as _BadRequest,
+)
+from garmin_pipeline.sources.emulator.http import (
+    athlete_of,
+)
+from garmin_pipeline.sources.emulator.http import (
+    error_response as _error,
+)
+from garmin_pipeline.sources.emulator.http import (
+    handled as _handled,
+)
+from garmin_pipeline.sources.emulator.http import (
+    int_param as _int,
+)
+from garmin_pipeline.sources.emulator.http import (
+    iso_date as _iso_date,
+)
+from garmin_pipeline.sources.emulator.http import (
+    json_response as _json,
+)
+from garmin_pipeline.sources.emulator.http import (
+    owner as _owner,
+)
 
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/di-oauth2-service/oauth/token"
-JSON_TYPE = "application/json;charset=UTF-8"
 ZIP_TYPE = "application/x-zip-compressed"  # what the recorded download (garth test_download) sent
 MAX_PAGE = 1000  # garminconnect's MAX_ACTIVITY_LIMIT
 
@@ -85,80 +107,15 @@ class _State:
         )
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(content, status_code=status, media_type=JSON_TYPE)
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps({"message": message}).encode("utf-8"),
-        status_code=status,
-        media_type=JSON_TYPE,
-        headers=headers,
-    )
-
-
-def _state(request: Request) -> _State:
-    return request.app.state.emulator
-
-
-def _iso_date(value: str | None, name: str) -> date:
-    if not value:
-        raise _BadRequest(400, f"{name} is required")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _BadRequest(400, f"{name} must be YYYY-MM-DD, got {value!r}") from None
-
-
-def _int(value: str | None, name: str, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise _BadRequest(400, f"{name} must be an integer, got {value!r}") from None
-
-
-def _owner(request: Request) -> SyntheticAthlete:
-    """The athlete, if the display name in the path is theirs (Garmin answers 403 otherwise)."""
-    athlete = _state(request).athlete
-    if request.path_params.get("display_name") != athlete.display_name:
-        raise _BadRequest(403, "Forbidden")
-    return athlete
-
-
-def _handled(endpoint: Any) -> Any:
-    """Turn ``_BadRequest`` into Garmin-style JSON errors, keeping the endpoint synchronous."""
-
-    def wrapper(request: Request) -> Response:
-        try:
-            return endpoint(request)
-        except _BadRequest as error:
-            return _error(error.status, error.message)
-
-    wrapper.__name__ = endpoint.__name__
-    wrapper.__doc__ = endpoint.__doc__
-    return wrapper
-
-
 # ---------------------------------------------------------------------- endpoints
 @_handled
 def social_profile(request: Request) -> Response:
-    return _json(_state(request).athlete.social_profile())
+    return _json(athlete_of(request).social_profile())
 
 
 @_handled
 def user_settings(request: Request) -> Response:
-    return _json(_state(request).athlete.user_settings())
+    return _json(athlete_of(request).user_settings())
 
 
 @_handled
@@ -188,13 +145,13 @@ def daily_sleep(request: Request) -> Response:
 @_handled
 def daily_stress(request: Request) -> Response:
     day = _iso_date(request.path_params["day"], "date")
-    return _json(_state(request).athlete.stress(day))
+    return _json(athlete_of(request).stress(day))
 
 
 @_handled
 def hrv(request: Request) -> Response:
     day = _iso_date(request.path_params["day"], "date")
-    body = _state(request).athlete.hrv(day)
+    body = athlete_of(request).hrv(day)
     return Response(status_code=204) if body is None else _json(body)
 
 
@@ -205,7 +162,7 @@ _TYPE_FAMILIES = {"running": {"running"}, "cycling": {"cycling"}, "swimming": {"
 def activities(request: Request) -> Response:
     """The paginated search: newest first unless sortOrder=asc, dates inclusive on the local
     start date, an empty page past the end (which is how the client knows to stop)."""
-    athlete = _state(request).athlete
+    athlete = athlete_of(request)
     params = request.query_params
     start = _int(params.get("start"), "start", 0)
     limit = _int(params.get("limit"), "limit", 20)
@@ -229,7 +186,7 @@ def activities(request: Request) -> Response:
 
 @_handled
 def download_activity(request: Request) -> Response:
-    athlete = _state(request).athlete
+    athlete = athlete_of(request)
     activity_id = request.path_params["activity_id"]
     if athlete.plan(activity_id) is None:
         raise _BadRequest(404, f"Activity {activity_id} not found")
@@ -242,7 +199,7 @@ def download_activity(request: Request) -> Response:
 
 @_handled
 def device_last_used(request: Request) -> Response:
-    return _json(_state(request).athlete.device_last_used())
+    return _json(athlete_of(request).device_last_used())
 
 
 async def di_token(request: Request) -> Response:
@@ -250,7 +207,9 @@ async def di_token(request: Request) -> Response:
     form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
     if form.get("grant_type") != "refresh_token":
         return _json({"error": "unsupported_grant_type"}, status=400)
-    tokens = _state(request).tokens.refresh(form.get("refresh_token", ""), form.get("client_id"))
+    tokens = request.app.state.emulator.tokens.refresh(
+        form.get("refresh_token", ""), form.get("client_id")
+    )
     if tokens is None:
         return _json({"error": "invalid_grant", "error_description": "bad refresh token"}, 400)
     log.info("emulator: refreshed the access token for %s", form.get("client_id"))
@@ -281,6 +240,9 @@ ROUTES = [
     Route("/download-service/files/activity/{activity_id:int}", download_activity),
     Route("/device-service/deviceservice/mylastused", device_last_used),
     Route(TOKEN_PATH, di_token, methods=["POST"]),
+    *stats_routes.ROUTES,
+    *metrics_routes.ROUTES,
+    *wellness_routes.ROUTES,
 ]
 
 
