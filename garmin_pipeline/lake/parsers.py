@@ -21,6 +21,8 @@ from garmin_pipeline.fit import FitDecodeError, decode_activity
 from garmin_pipeline.lake.schema import Column, empty_frame, polars_schema
 
 RawDay = Mapping[str, bytes]
+# What a parser raises on a payload it cannot read (malformed JSON, a shape it does not know).
+PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, pl.exceptions.PolarsError)
 
 
 @dataclass
@@ -69,22 +71,29 @@ def epoch_ms_to_local(column: str) -> pl.Expr:
     return pl.from_epoch(pl.col(column).cast(pl.Int64), time_unit="ms")
 
 
-def parse_json_day(
-    payload_name: str, build: Callable[[Any, date], pl.DataFrame], dataset: str
+def parse_json_frames(
+    payload_name: str, build: Callable[[Any, date], Mapping[str, pl.DataFrame]]
 ) -> Callable[[RawDay, date], ParsedDay]:
-    """Wrap a one-payload, one-dataset parser with the reject-don't-abort rule."""
+    """Wrap a one-payload parser (dataset name → frame) with the reject-don't-abort rule."""
 
     def parse(raw: RawDay, day: date) -> ParsedDay:
         parsed = ParsedDay()
         if payload_name not in raw:
             return parsed
         try:
-            parsed.frames[dataset] = build(_json(raw, payload_name), day)
-        except (ValueError, TypeError, KeyError, pl.exceptions.PolarsError) as error:
+            parsed.frames.update(build(_json(raw, payload_name), day))
+        except PARSE_ERRORS as error:
             parsed.rejected[payload_name] = f"cannot parse {payload_name}: {error}".splitlines()[0]
         return parsed
 
     return parse
+
+
+def parse_json_day(
+    payload_name: str, build: Callable[[Any, date], pl.DataFrame], dataset: str
+) -> Callable[[RawDay, date], ParsedDay]:
+    """`parse_json_frames` for a payload that feeds exactly one dataset."""
+    return parse_json_frames(payload_name, lambda payload, day: {dataset: build(payload, day)})
 
 
 def activity_zip_name(activity_id: int) -> str:

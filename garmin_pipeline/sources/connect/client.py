@@ -91,6 +91,18 @@ class ConnectSource:
                 "try again later, already-synced data is kept"
             ) from error
 
+    def json(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the `garminconnect.Garmin` method named `method`; `what` names it in errors."""
+        return self._call(what, lambda: getattr(self.garmin, method)(*args, **kwargs))
+
+    def download(self, what: str, method: str, day: date) -> bytes:
+        """A binary download for a day, e.g. `download_health_snapshot` (the wellness zip)."""
+        return self._call(what, lambda: getattr(self.garmin, method)(day.isoformat()))
+
+    @property
+    def profile_id(self) -> int:
+        return int(self.garmin.profile_id or 0)
+
     def daily_summary(self, day: date) -> bytes:
         day_s = day.isoformat()
         return canonical_json(
