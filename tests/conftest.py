@@ -74,3 +74,21 @@ def synced(emulator, athlete, tmp_path_factory) -> SyncRun:
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return SyncRun(env, root / "data", root / "dagster_home", completed, emulator.request_log)
+
+
+@pytest.fixture(scope="session")
+def connect_source(emulator, tmp_path_factory):
+    """The real garminconnect client, logged in to the session emulator, as feeds use it."""
+    from garmin_pipeline.settings import Settings
+    from garmin_pipeline.sources.connect.client import ConnectSource
+
+    root = tmp_path_factory.mktemp("source")
+    tokens = emulator.write_token_store(root / "garmin_tokens.json")
+    settings = Settings.from_env(
+        {
+            "GARMIN_DATA_DIR": str(root / "data"),
+            "GARMIN_API_URL": emulator.base_url,
+            "GARMIN_TOKENS": str(tokens),
+        }
+    )
+    return ConnectSource(settings)
