@@ -4,6 +4,8 @@ Each dataset carries a Pandera check: failing rows are quarantined with their re
 then warns with the counts), and the rest of the data still lands.
 """
 
+from datetime import date, timedelta
+
 import dagster as dg
 import polars as pl
 
@@ -12,9 +14,10 @@ from assets.raw import partition_days
 from assets.resources import DataDir
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.lake.build import DatasetReport, build_lake
+from garmin_pipeline.lake.build import BuildReport, DatasetReport, build_lake
 
 VALID_ROWS_CHECK = "valid_rows"
+COMPLETE_DAYS_CHECK = "complete_days"
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
@@ -45,6 +48,42 @@ def check_result(dataset: Dataset, report: DatasetReport) -> dg.AssetCheckResult
     )
 
 
+def day_ranges(days: list[date]) -> str:
+    """2024-01-01..2024-01-03, 2024-02-10: compact enough for metadata and logs."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][-1] + timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs) or "none"
+
+
+def completeness_result(
+    dataset: Dataset, report: BuildReport, days: list[date]
+) -> dg.AssetCheckResult:
+    """Missing: a gap before the newest day raw holds. Failed: a payload was quarantined.
+    Days after the newest one are pending (the devices have not uploaded them yet)."""
+    have = set(days) - set(report.days_without_raw)
+    newest = max(have, default=None)
+    missing = [d for d in report.days_without_raw if newest is not None and d < newest]
+    pending = [d for d in report.days_without_raw if newest is None or d > newest]
+    failed = sorted({date.fromisoformat(k.split("/", 1)[0]) for k in report.rejected_payloads})
+    return dg.AssetCheckResult(
+        check_name=COMPLETE_DAYS_CHECK,
+        asset_key=["lake", dataset.name],
+        passed=not missing and not failed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "missing_days": day_ranges(missing),
+            "failed_days": day_ranges(failed),
+            "pending_days": len(pending),
+            "missing_count": len(missing),
+            "failed_count": len(failed),
+        },
+    )
+
+
 def lake_asset(feed: Feed) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(
@@ -65,6 +104,15 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
         )
         for ds in feed.datasets
     ]
+    if not feed.snapshot:
+        check_specs += [
+            dg.AssetCheckSpec(
+                COMPLETE_DAYS_CHECK,
+                asset=["lake", ds.name],
+                description="Lists the days of the range that are missing or failed in raw.",
+            )
+            for ds in feed.datasets
+        ]
 
     @dg.multi_asset(
         name=f"lake_{feed.name}",
@@ -76,7 +124,13 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
     def _lake(context: dg.AssetExecutionContext, data_dir: DataDir):
         days = partition_days(context)
         report = build_lake(
-            feed, data_dir.raw, data_dir.lake, data_dir.quarantine, data_dir.account, days
+            feed,
+            data_dir.raw,
+            data_dir.lake,
+            data_dir.quarantine,
+            data_dir.account,
+            days,
+            state_dir=data_dir.layout.build_state_dir,
         )
         if report.rejected_payloads:
             context.log.warning(
@@ -93,12 +147,16 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
                     "quarantined_rows": dataset_report.quarantined_rows,
                     "partitions_written": dataset_report.partitions_written,
                     "partitions_unchanged": dataset_report.partitions_unchanged,
+                    "days_built": len(report.days_built),
+                    "days_unchanged": len(report.days_unchanged),
                     "days_without_raw": len(report.days_without_raw),
                     "rejected_payloads": len(report.rejected_payloads),
                     "path": dg.MetadataValue.path(str(data_dir.lake.root / ds.name)),
                 },
             )
             yield check_result(ds, dataset_report)
+            if not feed.snapshot:
+                yield completeness_result(ds, report, days)
 
     return _lake
 

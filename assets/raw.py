@@ -1,5 +1,6 @@
-"""Raw assets: one per feed, fetching a run of days from Garmin into the raw zone."""
+"""Raw assets: one per feed, fetching the due days of a run's range into the raw zone."""
 
+import hashlib
 from datetime import date
 
 import dagster as dg
@@ -9,10 +10,19 @@ from assets.resources import DataDir, GarminConnect
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Feed
 from garmin_pipeline.raw.extract import extract
+from garmin_pipeline.raw.store import RawStore
+
+REFETCH_TAG = "garmin/refetch"  # "true": fetch final days again too (old edits, deletions)
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
     return [date.fromisoformat(key) for key in context.partition_keys]
+
+
+def raw_version(raw: RawStore, feed: str, account: str, days: list[date]) -> dg.DataVersion:
+    """Equal raw content over the range, equal version: Dagster then sees nothing new."""
+    digests = "".join(raw.day_manifest(feed, account, day).digest for day in days)
+    return dg.DataVersion(hashlib.sha256(digests.encode("ascii")).hexdigest()[:20])
 
 
 def raw_asset(feed: Feed) -> dg.AssetsDefinition:
@@ -31,16 +41,21 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
         days = partition_days(context)
         governor = garmin.source.governor
         before = governor.requests_by_endpoint.copy()
-        report = extract(feed, garmin.source, data_dir.raw, data_dir.account, days)
+        freshness = garmin.freshness(refetch=context.run.tags.get(REFETCH_TAG) == "true")
+        report = extract(feed, garmin.source, data_dir.raw, data_dir.account, days, freshness)
         requests = governor.requests_by_endpoint - before
         return dg.MaterializeResult(
+            data_version=raw_version(data_dir.raw, feed.name, data_dir.account, days),
             metadata={
                 "first_day": str(days[0]),
                 "last_day": str(days[-1]),
+                "days_fetched": len(report.days_due),
+                "days_skipped_final_or_unchanged": report.days_skipped,
                 "payloads_changed": report.changed,
                 "payloads_unchanged": report.unchanged,
                 "requests": requests.total(),
                 "requests_by_endpoint": dg.MetadataValue.json(dict(sorted(requests.items()))),
+                "profile_timezone": str(freshness.timezone),
             },
         )
 

@@ -1,14 +1,16 @@
 """Resources: where the data lives and how to reach Garmin. Secrets are not config here:
 tokens stay in garminconnect's token store, which only the source reads."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 from pydantic import PrivateAttr
 
 from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.settings import DataLayout, Settings
+from garmin_pipeline.settings import DataLayout, Settings, parse_provisional_days
 from garmin_pipeline.sources.connect import ConnectSource
 
 
@@ -41,7 +43,9 @@ class GarminConnect(dg.ConfigurableResource):
     api_url: str | None = None
     token_store: str
     request_interval_s: float = 1.0
+    provisional_days: str = ""  # per-feed overrides, e.g. "sleep=3,training_status=7"
     _source: ConnectSource | None = PrivateAttr(default=None)
+    _freshness: Freshness | None = PrivateAttr(default=None)
 
     @property
     def source(self) -> ConnectSource:
@@ -57,6 +61,18 @@ class GarminConnect(dg.ConfigurableResource):
             self._source = ConnectSource(settings)
         return self._source
 
+    def freshness(self, refetch: bool = False) -> Freshness:
+        """The account's clock, timezone and last upload, asked once per run."""
+        if self._freshness is None:
+            self._freshness = Freshness(
+                timezone=self.source.timezone,
+                now=datetime.now(UTC),
+                last_upload=self.source.last_upload,
+                refetch=refetch,
+                provisional_overrides=parse_provisional_days(self.provisional_days),
+            )
+        return self._freshness
+
 
 def resources_from_env(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
@@ -65,5 +81,6 @@ def resources_from_env(settings: Settings) -> dict[str, dg.ConfigurableResource]
             api_url=settings.api_url,
             token_store=str(settings.token_store),
             request_interval_s=settings.request_interval_s,
+            provisional_days=",".join(f"{f}={d}" for f, d in settings.provisional_overrides),
         ),
     }

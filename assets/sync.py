@@ -11,6 +11,7 @@ from datetime import date
 import dagster as dg
 
 from assets.jobs import range_tags
+from assets.raw import REFETCH_TAG
 from garmin_pipeline.errors import PipelineError
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -35,13 +36,18 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed before any step ran; see the run in the Dagster UI (make dev)"
 
 
-def run_sync(first: date, last: date, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def run_sync(
+    first: date, last: date, instance: dg.DagsterInstance, refetch: bool = False
+) -> dg.ExecuteInProcessResult:
     from assets.definitions import defs  # import late: loading the definitions parses dbt
 
     job = defs.resolve_job_def("sync")
+    tags = range_tags(first.isoformat(), last.isoformat())
+    if refetch:
+        tags[REFETCH_TAG] = "true"
     return job.execute_in_process(
         instance=instance,
-        tags=range_tags(first.isoformat(), last.isoformat()),
+        tags=tags,
         run_config=QUIET_LOGS,
         raise_on_error=False,
     )
@@ -51,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assets.sync")
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
+    parser.add_argument("--refetch", action="store_true")
     args = parser.parse_args(argv)
     with dg.DagsterInstance.get() as instance:
-        result = run_sync(args.start, args.end, instance)
+        result = run_sync(args.start, args.end, instance, refetch=args.refetch)
     if result.success:
         print(f"synced {args.start}..{args.end} (run {result.run_id})")
         return 0

@@ -78,7 +78,9 @@ def emulator(port: int, host: str, seed: int, days: int, end_date: object) -> No
     serve(athlete, host=host, port=port, token_store=tokens)
 
 
-def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None:
+def run_sync(
+    first: date, last: date, env: dict[str, str] | None = None, refetch: bool = False
+) -> None:
     if first > last:
         fail(f"--start {first} is after --end {last}")
     environment = {**os.environ, **(env or {})}
@@ -99,6 +101,7 @@ def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None
             first.isoformat(),
             "--end",
             last.isoformat(),
+            *(["--refetch"] if refetch else []),
         ],
         cwd=REPO_ROOT,
         env=environment,
@@ -109,11 +112,27 @@ def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None
 
 
 @main.command()
-@click.option("--start", "first", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--end", "last", type=click.DateTime(["%Y-%m-%d"]), required=True)
-def sync(first: object, last: object) -> None:
-    """Fetch a range of days into raw, rebuild their lake partitions and build the warehouse."""
-    run_sync(first.date(), last.date())  # type: ignore[attr-defined]
+@click.option(
+    "--start", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day [GARMIN_HISTORY_START]."
+)
+@click.option(
+    "--end", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day [today, profile timezone]."
+)
+@click.option(
+    "--refetch", is_flag=True, help="Fetch final days again too (picks up old edits, deletions)."
+)
+def sync(first: object, last: object, refetch: bool) -> None:
+    """Fetch the due days of a range into raw, rebuild changed lake partitions, build dbt.
+
+    Days already final are skipped, and so are provisional ones when no device has uploaded
+    since they were fetched, so syncing the whole history every day costs a few requests.
+    """
+    from garmin_pipeline.raw.freshness import latest_begun_day
+
+    start = first.date() if first else date.fromisoformat(settings().history_start)  # type: ignore[attr-defined]
+    # The latest calendar day begun anywhere; days after the profile's today are skipped.
+    end = last.date() if last else latest_begun_day()  # type: ignore[attr-defined]
+    run_sync(start, end, refetch=refetch)
 
 
 @main.command()

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from typing import Literal
 
 import pandera.polars as pa
 import polars as pl
@@ -56,3 +57,9 @@ class Feed:
     parse: Parse
     datasets: tuple[Dataset, ...]
     provisional_days: int = 2  # Garmin finalises some days late; refreshed until this old
+    # "on_upload": a provisional day is fetched again only after a new device upload;
+    # "always": on every sync (the activity list, where edits and deletions need no upload).
+    refresh: Literal["on_upload", "always"] = "on_upload"
+    snapshot: bool = False  # state without history (devices, gear): kept once per sync
+    # Whether a payload arrived whole; a day holding one that did not is fetched again.
+    intact: Callable[[str, bytes], bool] = lambda name, payload: True

@@ -45,6 +45,11 @@ class DataLayout:
     def warehouse_path(self) -> Path:
         return self.root / "warehouse.duckdb"
 
+    @property
+    def build_state_dir(self) -> Path:
+        """What each lake day was built from; inside the lake, so deleting it forces rebuilds."""
+        return self.lake_dir / "_built"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -56,6 +61,8 @@ class Settings:
     token_store: Path
     history_start: str
     request_interval_s: float
+    # Per-feed override of how long a day stays provisional: GARMIN_PROVISIONAL_DAYS=sleep=3,...
+    provisional_overrides: tuple[tuple[str, int], ...] = ()
 
     @property
     def layout(self) -> DataLayout:
@@ -84,4 +91,17 @@ class Settings:
             history_start=env.get("GARMIN_HISTORY_START", DEFAULT_HISTORY_START),
             # Real Garmin gets a polite pace; the loopback emulator needs none.
             request_interval_s=float(interval) if interval else (0.0 if api_url else 1.0),
+            provisional_overrides=parse_provisional_days(env.get("GARMIN_PROVISIONAL_DAYS", "")),
         )
+
+
+def parse_provisional_days(spec: str) -> tuple[tuple[str, int], ...]:
+    overrides = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        feed, _, days = item.partition("=")
+        if not days.strip().isdigit():
+            raise SettingsError(
+                f"GARMIN_PROVISIONAL_DAYS item {item!r} is not feed=days, e.g. sleep=3"
+            )
+        overrides.append((feed.strip(), int(days)))
+    return tuple(overrides)

@@ -199,4 +199,7 @@ FEED = Feed(
     parse=parse_activities,
     datasets=(ACTIVITIES, *FIT_DATASETS),
     provisional_days=2,
+    # Edits and deletions need no device upload: the list is walked on every sync.
+    refresh="always",
+    intact=lambda name, payload: not name.endswith(".zip") or intact(payload),
 )

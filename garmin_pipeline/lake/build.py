@@ -2,19 +2,24 @@
 
 Offline by construction: it reads only raw, so deleting the lake and rebuilding gives the same
 bytes. Rows failing validation and payloads that cannot be parsed go to quarantine with a reason;
-the rest of the day, and every other day, still lands.
+the rest of the day, and every other day, still lands. A day whose raw content and dataset
+schemas are those it was last built from is skipped (`BuildState`), so a sync over years of
+unchanged history costs no parsing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.lake.store import PartitionStore, write_atomically
 from garmin_pipeline.lake.validate import validate
 from garmin_pipeline.raw.store import MANIFEST, RawStore
 
@@ -50,8 +55,40 @@ class BuildReport:
     feed: str
     datasets: dict[str, DatasetReport]
     days_built: list[date] = field(default_factory=list)
+    days_unchanged: list[date] = field(default_factory=list)  # built before from the same raw
     days_without_raw: list[date] = field(default_factory=list)
     rejected_payloads: dict[str, str] = field(default_factory=dict)  # "date/name" → reason
+
+
+def schema_fingerprint(feed: Feed) -> str:
+    """Changes whenever a dataset of the feed gains, loses or retypes a column."""
+    spec = [
+        [d.name, list(d.key), [[c.name, str(c.dtype), c.nullable] for c in d.columns]]
+        for d in feed.datasets
+    ]
+    return hashlib.sha256(json.dumps(spec).encode("utf-8")).hexdigest()[:16]
+
+
+class BuildState:
+    """Per feed and account: the raw digest each day was last built from (one JSON file)."""
+
+    def __init__(self, path: Path, fingerprint: str) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        body = json.loads(path.read_text("utf-8")) if path.exists() else {}
+        self.built: dict[str, str] = (
+            body.get("days", {}) if body.get("schema") == fingerprint else {}
+        )
+
+    def is_current(self, day: date, digest: str) -> bool:
+        return self.built.get(day.isoformat()) == digest
+
+    def record(self, day: date, digest: str) -> None:
+        self.built[day.isoformat()] = digest
+
+    def save(self) -> None:
+        body = {"schema": self.fingerprint, "days": dict(sorted(self.built.items()))}
+        write_atomically(self.path, (json.dumps(body, indent=0) + "\n").encode("utf-8"))
 
 
 def rejected_dataset_name(feed: Feed) -> str:
@@ -80,15 +117,17 @@ def build_day(
     account: str,
     day: date,
     report: BuildReport,
+    state: BuildState | None = None,
 ) -> None:
     directory = raw.day_dir(feed.name, account, day)
     if not (directory / MANIFEST).exists():
         report.days_without_raw.append(day)
         return
-    bundle = {
-        name: raw.get(feed.name, account, day, name)
-        for name in raw.manifest(feed.name, account, day)
-    }
+    manifest = raw.day_manifest(feed.name, account, day)
+    if state is not None and state.is_current(day, manifest.digest):
+        report.days_unchanged.append(day)
+        return
+    bundle = {name: raw.get(feed.name, account, day, name) for name in manifest.payloads}
     parsed = feed.parse(bundle, day)
     for dataset in feed.datasets:
         frame = parsed.frames.get(dataset.name)
@@ -104,6 +143,8 @@ def build_day(
         report.rejected_payloads[f"{day}/{name}"] = reason
         log.warning("%s %s: quarantined %s: %s", feed.name, day, name, reason)
     report.days_built.append(day)
+    if state is not None:
+        state.record(day, manifest.digest)
 
 
 def _land(
@@ -133,10 +174,24 @@ def build_lake(
     quarantine: PartitionStore,
     account: str,
     days: list[date],
+    state_dir: Path | None = None,
 ) -> BuildReport:
+    """Build `days`; with `state_dir`, days already built from the same raw are skipped."""
     report = BuildReport(
         feed=feed.name, datasets={d.name: DatasetReport(d.name) for d in feed.datasets}
     )
-    for day in days:
-        build_day(feed, raw, lake, quarantine, account, day, report)
+    state = (
+        BuildState(
+            state_dir / "lake_built" / feed.name / f"account={account}.json",
+            schema_fingerprint(feed),
+        )
+        if state_dir is not None
+        else None
+    )
+    try:
+        for day in days:
+            build_day(feed, raw, lake, quarantine, account, day, report, state)
+    finally:
+        if state is not None:
+            state.save()  # what was built stays recorded even if a later day fails
     return report

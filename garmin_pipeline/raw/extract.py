@@ -1,13 +1,14 @@
-"""Source → raw: fetch a feed for a run of days and keep every payload as received."""
+"""Source → raw: fetch the days of a feed that are due and keep every payload as received."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 from garmin_pipeline.feeds import Feed
+from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
 
 log = logging.getLogger(__name__)
@@ -16,41 +17,69 @@ log = logging.getLogger(__name__)
 @dataclass
 class ExtractReport:
     feed: str
-    days: list[date]
+    days: list[date]  # the days asked for
+    days_due: list[date] = field(default_factory=list)  # the days actually fetched
     changed: int = 0  # payloads new or different from what raw held
     unchanged: int = 0  # payloads fetched again with identical bytes: nothing written
-    days_done: list[date] = field(default_factory=list)
+    days_changed: set[date] = field(default_factory=set)
 
     @property
     def payloads(self) -> int:
         return self.changed + self.unchanged
 
+    @property
+    def days_skipped(self) -> int:
+        return len(self.days) - len(self.days_due)
+
 
 def extract(
-    feed: Feed, source: object, raw: RawStore, account: str, days: list[date]
+    feed: Feed,
+    source: object,
+    raw: RawStore,
+    account: str,
+    days: list[date],
+    freshness: Freshness | None = None,
 ) -> ExtractReport:
-    """Fetch `days` (sorted, contiguous) of `feed`; each payload is stored the moment it arrives,
-    so a failure part-way keeps everything fetched before it."""
-    report = ExtractReport(feed=feed.name, days=days)
+    """Fetch the due days of `days` (sorted); without `freshness` every day is due.
+
+    Each payload is stored the moment it arrives, so a failure part-way keeps everything
+    fetched before it; a day counts as checked only once all its payloads have arrived.
+    """
+    due = freshness.due(feed, raw, account, days) if freshness else list(days)
+    report = ExtractReport(feed=feed.name, days=days, days_due=due)
     per_day: Counter[date] = Counter()
+    pending = list(due)  # due days not yet known to be complete, in order
+    broken: set[date] = set()  # days with a payload that arrived damaged: not checked
 
     def stored(day: date, name: str) -> bytes | None:
         if not raw.has(feed.name, account, day, name):
             return None
         return raw.get(feed.name, account, day, name)
 
-    for item in feed.fetch(source, days, stored):
+    def mark_checked_before(day: date | None) -> None:
+        now = datetime.now(UTC)
+        while pending and (day is None or pending[0] < day):
+            done = pending.pop(0)
+            if done not in broken:
+                raw.mark_checked(feed.name, account, done, now)
+
+    for item in feed.fetch(source, due, stored):
+        mark_checked_before(item.day)
+        if not feed.intact(item.name, item.payload):
+            broken.add(item.day)
         if raw.put(feed.name, account, item.day, item.name, item.payload):
             report.changed += 1
+            report.days_changed.add(item.day)
         else:
             report.unchanged += 1
         per_day[item.day] += 1
-    report.days_done = sorted(per_day)
+    mark_checked_before(None)
     log.info(
-        "%s: %d payloads over %d days (%d changed)",
+        "%s: %d of %d days due, %d payloads (%d changed)",
         feed.name,
+        len(due),
+        len(days),
         report.payloads,
-        len(report.days_done),
         report.changed,
     )
     return report

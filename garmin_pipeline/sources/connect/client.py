@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from garminconnect import (
     Garmin,
@@ -102,6 +104,23 @@ class ConnectSource:
     @property
     def profile_id(self) -> int:
         return int(self.garmin.profile_id or 0)
+
+    @cached_property
+    def timezone(self) -> ZoneInfo:
+        """The profile's timezone: Garmin's calendar days are its days, not the host's."""
+        name = self._call("profile timezone", self.garmin.get_user_timezone)
+        try:
+            return ZoneInfo(name) if name else ZoneInfo("UTC")
+        except (ValueError, ZoneInfoNotFoundError):
+            log.warning("unknown profile timezone %r; using UTC", name)
+            return ZoneInfo("UTC")
+
+    @cached_property
+    def last_upload(self) -> datetime | None:
+        """When the account's devices last uploaded anything (None if Garmin does not say)."""
+        device = self._call("last device upload", self.garmin.get_device_last_used) or {}
+        stamp = device.get("lastUsedDeviceUploadTime") if isinstance(device, dict) else None
+        return datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int) else None
 
     def daily_summary(self, day: date) -> bytes:
         day_s = day.isoformat()
