@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint format dev dbt-sources docs clean
+.PHONY: install demo test lint format dev dbt-sources docs bench clean
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,10 @@ dbt-sources: install
 
 docs: install
 	cd dbt && ../$(BIN)/dbt docs generate --profiles-dir .
+
+# Measured figures beside their targets (bench/results/results.md); not part of `make test`.
+bench: install
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) dbt/target dbt/logs .pytest_cache .ruff_cache

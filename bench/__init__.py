@@ -1,0 +1,1 @@
+"""Benchmarks: measured figures beside their targets, never timing assertions in tests."""
