@@ -382,7 +382,6 @@ class Emulator:
         faults: FaultPlan | None = None,
         access_ttl_s: int = ACCESS_TTL_S,
     ) -> None:
-        self.athlete = athlete
         self.host = host
         self._requested_port = port
         self._state = _State(athlete, faults or FaultPlan(), access_ttl_s=access_ttl_s)
@@ -449,6 +448,18 @@ class Emulator:
     @faults.setter
     def faults(self, plan: FaultPlan) -> None:
         self._state.faults = plan
+
+    @property
+    def athlete(self) -> SyntheticAthlete:
+        return self._state.athlete
+
+    @athlete.setter
+    def athlete(self, athlete: SyntheticAthlete) -> None:
+        """Serve another athlete from now on, e.g. the same seed one day later: what Garmin
+        looks like after the watch uploads a new day. Tokens stay valid (same seed)."""
+        if athlete.seed != self._state.athlete.seed:
+            raise ValueError("swap in an athlete with the same seed, or tokens would not match")
+        self._state.athlete = athlete
 
     @property
     def tokens(self) -> TokenAuthority:
