@@ -1,35 +1,34 @@
-"""Daily health: the daily summary, intraday heart rate and the night's sleep."""
+"""Daily health: the daily summary (a range endpoint) and the night's sleep (per day).
+
+Intraday heart rate comes from the daily wellness FIT (another module); the daily statistics
+series (steps, stress, HRV, ...) are in `daily_stats` and body measures in `body`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import pandera.polars as pa
 import polars as pl
 
-from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Stored
+from garmin_pipeline.domains.fetching import by_calendar_date, per_day, ranged
+from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
     one_row,
     parse_json_day,
+    parse_json_frames,
 )
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
 
 CALENDAR_DATE = Column(
     "calendar_date", pl.Date, "The day, in the account's own timezone.", nullable=False
 )
-
-
-def per_day(method: str, payload_name: str) -> Fetch:
-    """A feed fetched with one request per day (until issue-3 range endpoints replace it)."""
-
-    def fetch(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
-        for day in days:
-            yield RawPayload(day, payload_name, getattr(source, method)(day))
-
-    return fetch
+# Garmin's cap for its usersummary range endpoints (garminconnect: "28-day limit per request").
+DAILY_SUMMARY_WINDOW_DAYS = 28
 
 
 DAILY_SUMMARY_FIELDS = {
@@ -111,56 +110,75 @@ DAILY_SUMMARY = Dataset(
 )
 
 
-def build_daily_summary(payload: dict[str, Any], day: date) -> pl.DataFrame:
+def _summaries_by_day(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
+    """`get_daily_summaries` answers `{"data": [one usersummary per day]}`."""
+    entries = (answer or {}).get("data") if isinstance(answer, Mapping) else None
+    return by_calendar_date()(entries, days)
+
+
+def build_daily_summary(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
     # A day Garmin has no data for still gets its row, so completeness is visible downstream.
+    payload = payload or {}
     payload = {**payload, "calendarDate": payload.get("calendarDate") or day.isoformat()}
     return one_row(payload, DAILY_SUMMARY_FIELDS, DAILY_SUMMARY.columns)
 
 
-HEART_RATE_SAMPLES = Dataset(
-    name="heart_rate",
-    description="Intraday heart rate: one row per sample Garmin reports (every ~2 minutes).",
-    key=("timestamp",),
-    columns=(
-        CALENDAR_DATE,
-        Column("timestamp", UTC_TIME, "When the sample was taken.", "UTC", nullable=False),
-        Column("heart_rate_bpm", pl.Int32, "Heart rate.", "bpm", HEART_RATE, nullable=False),
-    ),
-)
-
-
-def build_heart_rate(payload: dict[str, Any], day: date) -> pl.DataFrame:
-    samples = payload.get("heartRateValues") or []
-    if not samples:
-        return empty_frame(HEART_RATE_SAMPLES.columns)
-    frame = pl.DataFrame(samples, schema=["epoch_ms", "bpm"], orient="row", strict=False)
-    # Null readings mean "not worn / no signal": they are not samples, so they are not rows.
-    return frame.filter(pl.col("bpm").is_not_null()).select(
-        pl.lit(day, pl.Date).alias("calendar_date"),
-        epoch_ms_to_utc("epoch_ms").alias("timestamp"),
-        pl.col("bpm").cast(pl.Int32).alias("heart_rate_bpm"),
-    )
-
-
+_DTO = "dailySleepDTO"
+_SCORES = f"{_DTO}.sleepScores"
 SLEEP_FIELDS = {
-    "calendar_date": "calendarDate",
+    "calendar_date": f"{_DTO}.calendarDate",
+    "sleep_s": f"{_DTO}.sleepTimeSeconds",
+    "deep_sleep_s": f"{_DTO}.deepSleepSeconds",
+    "light_sleep_s": f"{_DTO}.lightSleepSeconds",
+    "rem_sleep_s": f"{_DTO}.remSleepSeconds",
+    "awake_s": f"{_DTO}.awakeSleepSeconds",
+    "sleep_score": f"{_SCORES}.overall.value",
+    "average_spo2_pct": f"{_DTO}.averageSpO2Value",
+    "average_respiration_brpm": f"{_DTO}.averageRespirationValue",
+    "average_sleep_stress": f"{_DTO}.avgSleepStress",
+    "sleep_score_quality": f"{_SCORES}.overall.qualifierKey",
+    "duration_quality": f"{_SCORES}.totalDuration.qualifierKey",
+    "stress_quality": f"{_SCORES}.stress.qualifierKey",
+    "awake_count_quality": f"{_SCORES}.awakeCount.qualifierKey",
+    "restlessness_quality": f"{_SCORES}.restlessness.qualifierKey",
+    "deep_sleep_pct": f"{_SCORES}.deepPercentage.value",
+    "deep_sleep_quality": f"{_SCORES}.deepPercentage.qualifierKey",
+    "light_sleep_pct": f"{_SCORES}.lightPercentage.value",
+    "light_sleep_quality": f"{_SCORES}.lightPercentage.qualifierKey",
+    "rem_sleep_pct": f"{_SCORES}.remPercentage.value",
+    "rem_sleep_quality": f"{_SCORES}.remPercentage.qualifierKey",
+    "awake_count": f"{_DTO}.awakeCount",
+    "lowest_spo2_pct": f"{_DTO}.lowestSpO2Value",
+    "lowest_respiration_brpm": f"{_DTO}.lowestRespirationValue",
+    "highest_respiration_brpm": f"{_DTO}.highestRespirationValue",
+    "average_overnight_hrv_ms": "avgOvernightHrv",
+    "restless_moments": "restlessMomentsCount",
+    "body_battery_change": "bodyBatteryChange",
+    "resting_heart_rate_bpm": "restingHeartRate",
+}
+_SLEEP_TIMES = {
     "sleep_start": "sleepStartTimestampGMT",
     "sleep_end": "sleepEndTimestampGMT",
     "sleep_start_local": "sleepStartTimestampLocal",
     "sleep_end_local": "sleepEndTimestampLocal",
-    "sleep_s": "sleepTimeSeconds",
-    "deep_sleep_s": "deepSleepSeconds",
-    "light_sleep_s": "lightSleepSeconds",
-    "rem_sleep_s": "remSleepSeconds",
-    "awake_s": "awakeSleepSeconds",
-    "sleep_score": "sleepScores.overall.value",
-    "average_spo2_pct": "averageSpO2Value",
-    "average_respiration_brpm": "averageRespirationValue",
-    "average_sleep_stress": "avgSleepStress",
 }
+QUALIFIER = "Garmin's rating: EXCELLENT, GOOD, FAIR or POOR."
+PERCENT = in_range(0, 100)
+RESPIRATION = in_range(0, 80)
+
+
+def _quality(name: str, what: str) -> Column:
+    return Column(name, pl.String, f"{what} {QUALIFIER}")
+
+
 SLEEP = Dataset(
     name="sleep",
-    description="One row per night, dated by the day the sleeper woke up (Garmin's rule).",
+    description=(
+        "One row per night, dated by the day the sleeper woke up (Garmin's rule): stages, sleep "
+        "score and its components, SpO2, breathing, overnight HRV and Body Battery gained. "
+        "avgOvernightHrv and restlessMomentsCount are top-level keys of today's get_sleep_data "
+        "answer that the recordings predate."
+    ),
     key=("calendar_date",),
     columns=(
         CALENDAR_DATE,
@@ -173,71 +191,164 @@ SLEEP = Dataset(
         Column("light_sleep_s", pl.Int64, "Light sleep.", "s", SECONDS_IN_DAY),
         Column("rem_sleep_s", pl.Int64, "REM sleep.", "s", SECONDS_IN_DAY),
         Column("awake_s", pl.Int64, "Awake during the night.", "s", SECONDS_IN_DAY),
-        Column("sleep_score", pl.Int32, "Garmin's overall sleep score.", None, in_range(0, 100)),
+        Column("sleep_score", pl.Int32, "Garmin's overall sleep score.", None, PERCENT),
         Column("average_spo2_pct", pl.Float64, "Mean blood oxygen asleep.", "%", in_range(50, 100)),
         Column(
             "average_respiration_brpm",
             pl.Float64,
             "Mean breathing rate asleep.",
             "breaths/min",
-            in_range(0, 80),
+            RESPIRATION,
         ),
         Column("average_sleep_stress", pl.Float64, "Mean stress asleep.", None, STRESS),
+        _quality("sleep_score_quality", "The overall sleep score's rating."),
+        _quality("duration_quality", "Sleep score component: how the duration compares."),
+        _quality("stress_quality", "Sleep score component: stress during sleep."),
+        _quality("awake_count_quality", "Sleep score component: how often awake."),
+        _quality("restlessness_quality", "Sleep score component: restlessness."),
+        Column("deep_sleep_pct", pl.Int32, "Deep sleep share of sleep time.", "%", PERCENT),
+        _quality("deep_sleep_quality", "Sleep score component: the deep sleep share."),
+        Column("light_sleep_pct", pl.Int32, "Light sleep share of sleep time.", "%", PERCENT),
+        _quality("light_sleep_quality", "Sleep score component: the light sleep share."),
+        Column("rem_sleep_pct", pl.Int32, "REM sleep share of sleep time.", "%", PERCENT),
+        _quality("rem_sleep_quality", "Sleep score component: the REM sleep share."),
+        Column("awake_count", pl.Int32, "Times awake after first falling asleep.", "count"),
+        Column("lowest_spo2_pct", pl.Float64, "Lowest blood oxygen asleep.", "%", PERCENT),
+        Column(
+            "lowest_respiration_brpm",
+            pl.Float64,
+            "Slowest breathing rate asleep.",
+            "breaths/min",
+            RESPIRATION,
+        ),
+        Column(
+            "highest_respiration_brpm",
+            pl.Float64,
+            "Fastest breathing rate asleep.",
+            "breaths/min",
+            RESPIRATION,
+        ),
+        Column(
+            "average_overnight_hrv_ms",
+            pl.Float64,
+            "Mean overnight heart rate variability (RMSSD).",
+            "ms",
+            in_range(0, 300),
+        ),
+        Column("restless_moments", pl.Int32, "Restless moments counted asleep.", "count"),
+        Column(
+            "body_battery_change",
+            pl.Int32,
+            "Body Battery gained over the night.",
+            None,
+            in_range(-100, 100),
+        ),
+        Column("resting_heart_rate_bpm", pl.Int32, "Resting heart rate.", "bpm", in_range(20, 150)),
     ),
 )
-_SLEEP_TIMES = ("sleep_start", "sleep_end", "sleep_start_local", "sleep_end_local")
+
+STAGES = {0: "deep", 1: "light", 2: "rem", 3: "awake"}  # sleepLevels' activityLevel
+SLEEP_STAGES = Dataset(
+    name="sleep_stages",
+    description=(
+        "One row per sleep-stage interval of the night (sleepLevels), dated by the wake-up day. "
+        "The recordings hold sleepLevels only empty; items are {startGMT, endGMT, "
+        "activityLevel} with 0 deep, 1 light, 2 REM, 3 awake."
+    ),
+    key=("stage_start",),
+    columns=(
+        CALENDAR_DATE,
+        Column("stage_start", UTC_TIME, "The interval starts.", "UTC", nullable=False),
+        Column("stage_end", UTC_TIME, "The interval ends.", "UTC", nullable=False),
+        Column(
+            "stage",
+            pl.String,
+            "deep, light, rem or awake.",
+            checks=(pa.Check.isin(list(STAGES.values())),),
+            nullable=False,
+        ),
+    ),
+)
+
+
+def gmt_string_to_utc(column: str) -> pl.Expr:
+    """Garmin's naive GMT strings ("2024-06-09T20:31:00.0") as UTC instants."""
+    return (
+        pl.col(column)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+        .dt.replace_time_zone("UTC")
+    )
 
 
 def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
-    summary = payload.get("dailySleepDTO") or {}
+    summary = (payload or {}).get(_DTO) or {}
     if not summary.get("sleepStartTimestampGMT"):
         return empty_frame(SLEEP.columns)  # no sleep recorded that night
-    fields = {k: v for k, v in SLEEP_FIELDS.items() if k not in _SLEEP_TIMES}
-    times = pl.DataFrame({k: [summary.get(SLEEP_FIELDS[k])] for k in _SLEEP_TIMES}).select(
+    dated = {**summary, "calendarDate": summary.get("calendarDate") or day.isoformat()}
+    payload = {**payload, _DTO: dated}
+    values = one_row(
+        payload, SLEEP_FIELDS, [c for c in SLEEP.columns if c.name not in _SLEEP_TIMES]
+    )
+    times = pl.DataFrame({k: [summary.get(v)] for k, v in _SLEEP_TIMES.items()}).select(
         epoch_ms_to_utc("sleep_start").alias("sleep_start"),
         epoch_ms_to_utc("sleep_end").alias("sleep_end"),
         epoch_ms_to_local("sleep_start_local").alias("sleep_start_local"),
         epoch_ms_to_local("sleep_end_local").alias("sleep_end_local"),
-    )
-    summary = {**summary, "calendarDate": summary.get("calendarDate") or day.isoformat()}
-    values = one_row(
-        summary,
-        {"calendar_date": "calendarDate", **fields},
-        [c for c in SLEEP.columns if c.name not in _SLEEP_TIMES],
     )
     return pl.concat([values, times], how="horizontal").select(
         pl.col(c.name).cast(c.dtype) for c in SLEEP.columns
     )
 
 
-def daily_json_feed(
-    dataset: Dataset,
-    endpoint: str,
-    build: Callable[[Any, date], pl.DataFrame],
-    provisional_days: int = 2,
-) -> Feed:
-    """A feed of one JSON payload per day, fetched by the source method named like the dataset."""
-    payload = f"{dataset.name}.json"
-    return Feed(
-        name=dataset.name,
-        description=f"GET {endpoint}, one request per day.",
-        fetch=per_day(dataset.name, payload),
-        parse=parse_json_day(payload, build, dataset.name),
-        datasets=(dataset,),
-        provisional_days=provisional_days,
+def build_sleep_stages(payload: dict[str, Any], day: date) -> pl.DataFrame:
+    levels = (payload or {}).get("sleepLevels") or []
+    if not levels:
+        return empty_frame(SLEEP_STAGES.columns)
+    frame = pl.DataFrame(
+        {
+            "start": [level.get("startGMT") for level in levels],
+            "end": [level.get("endGMT") for level in levels],
+            "level": [level.get("activityLevel") for level in levels],
+        },
+        schema={"start": pl.String, "end": pl.String, "level": pl.Float64},
+    )
+    return frame.select(
+        pl.lit(day, pl.Date).alias("calendar_date"),
+        gmt_string_to_utc("start").alias("stage_start"),
+        gmt_string_to_utc("end").alias("stage_end"),
+        pl.col("level")
+        .cast(pl.Int64)
+        .replace_strict(STAGES, default=None, return_dtype=pl.String)
+        .alias("stage"),
     )
 
 
-FEEDS = (
-    daily_json_feed(
-        DAILY_SUMMARY, "usersummary-service/usersummary/daily/{displayName}", build_daily_summary
+def build_sleep_frames(payload: dict[str, Any], day: date) -> dict[str, pl.DataFrame]:
+    return {"sleep": build_sleep(payload, day), "sleep_stages": build_sleep_stages(payload, day)}
+
+
+DAILY_SUMMARY_FEED = Feed(
+    name="daily_summary",
+    description=(
+        "GET usersummary-service/v2/dailysummaries (get_daily_summaries), one request per "
+        f"{DAILY_SUMMARY_WINDOW_DAYS} days, split into one payload per day."
     ),
-    daily_json_feed(
-        HEART_RATE_SAMPLES,
-        "wellness-service/wellness/dailyHeartRate/{displayName}",
-        build_heart_rate,
+    fetch=ranged(
+        "get_daily_summaries", DAILY_SUMMARY_WINDOW_DAYS, _summaries_by_day, "daily_summary.json"
     ),
-    daily_json_feed(
-        SLEEP, "wellness-service/wellness/dailySleepData/{displayName}", build_sleep, 3
-    ),
+    parse=parse_json_day("daily_summary.json", build_daily_summary, "daily_summary"),
+    datasets=(DAILY_SUMMARY,),
 )
+SLEEP_FEED = Feed(
+    name="sleep",
+    description=(
+        "GET wellness-service/wellness/dailySleepData/{displayName} (get_sleep_data), one "
+        "request per night: Garmin serves sleep only a night at a time."
+    ),
+    fetch=per_day("get_sleep_data", "sleep.json"),
+    parse=parse_json_frames("sleep.json", build_sleep_frames),
+    datasets=(SLEEP, SLEEP_STAGES),
+    provisional_days=3,
+)
+
+FEEDS = (DAILY_SUMMARY_FEED, SLEEP_FEED)

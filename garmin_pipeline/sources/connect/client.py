@@ -122,24 +122,6 @@ class ConnectSource:
         stamp = device.get("lastUsedDeviceUploadTime") if isinstance(device, dict) else None
         return datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int) else None
 
-    def daily_summary(self, day: date) -> bytes:
-        day_s = day.isoformat()
-        return canonical_json(
-            self._call(f"daily summary {day_s}", lambda: self.garmin.get_user_summary(day_s))
-        )
-
-    def heart_rate(self, day: date) -> bytes:
-        day_s = day.isoformat()
-        return canonical_json(
-            self._call(f"heart rate {day_s}", lambda: self.garmin.get_heart_rates(day_s))
-        )
-
-    def sleep(self, day: date) -> bytes:
-        day_s = day.isoformat()
-        return canonical_json(
-            self._call(f"sleep {day_s}", lambda: self.garmin.get_sleep_data(day_s))
-        )
-
     def activity_list(self, first: date, last: date) -> list[dict[str, Any]]:
         """Every activity that started (local time) between the two days, one paginated walk."""
         return self._call(

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from garmin_pipeline.sources.emulator.activity import POOL_LENGTH_M, SPORTS, SyntheticActivity
+from garmin_pipeline.sources.emulator.determinism import stable_rng
 from garmin_pipeline.sources.emulator.timefmt import (
     GARMIN_TIMEZONE_ID,
     day_bounds_utc,
@@ -836,6 +837,12 @@ def sleep(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
         "bodyBatteryChange": athlete.wellness(day).body_battery_sleep_charge,
         "skinTempCalibrationDays": None,
         "restingHeartRate": athlete.rest_hr(day),
+        # Newer than the recordings: today's answer also carries these (garminconnect docs).
+        "restlessMomentsCount": night.awake_count * 6
+        + 20
+        + stable_rng(athlete.seed, "restless", day).randrange(30),
+        "avgOvernightHrv": float(night.hrv.last_night_avg) if night.hrv else None,
+        "hrvStatus": (hrv(athlete, day) or {}).get("hrvSummary", {}).get("status"),
     }
 
 
