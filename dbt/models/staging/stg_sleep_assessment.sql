@@ -1,0 +1,9 @@
+with source as (
+
+    select * from {{ source('lake', 'sleep_assessment') }}
+
+)
+
+-- The hive column `date` repeats calendar_date, so it is dropped here.
+select account, * exclude (account, "date")
+from source

@@ -1,0 +1,111 @@
+"""Wellness: the daily wellness download (a zip of the watch's monitoring, sleep and HRV FIT files).
+
+One request per day (``download-service/files/wellness/{date}``), kept raw byte for byte and
+decoded by `garmin_pipeline.fit.wellness` into intraday heart rate, stress, respiration, SpO2,
+activity, sleep stages and scores, HRV, skin temperature, the device's resting heart rate and
+naps. The datasets' columns come from the decoder's table declarations; only the plausibility
+checks are added here. A zip that cannot be decoded is rejected with the decoder's reason and
+the day's partitions are left as they were.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from garmin_pipeline.domains.fetching import per_day_download
+from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.fit.wellness import (
+    WELLNESS_TABLES,
+    WellnessTable,
+    decode_wellness,
+    public_columns,
+)
+from garmin_pipeline.lake.parsers import PARSE_ERRORS, ParsedDay, RawDay
+from garmin_pipeline.lake.schema import Column, in_range
+
+WELLNESS_ZIP = "wellness.zip"
+
+HEART_RATE = in_range(20, 250)
+# Plausibility per column name; values outside are sensor or parser faults and are quarantined.
+CHECKS = {
+    "heart_rate_bpm": HEART_RATE,
+    "stress_level": in_range(-5, 100),  # Garmin's negative codes (-1, -2...) are kept
+    "respiration_rate_brpm": in_range(0, 80),
+    "spo2_pct": in_range(50, 100),
+    "confidence": in_range(0, 100),
+    "cycles": in_range(0, 500_000),
+    "steps": in_range(0, 1_000_000),
+    "distance_m": in_range(0, 1_000_000),
+    "active_time_s": in_range(0, 86_400 * 2),
+    "calories_kcal": in_range(0, 50_000),
+    "active_calories_kcal": in_range(0, 50_000),
+    "ascent_m": in_range(0, 20_000),
+    "descent_m": in_range(0, 20_000),
+    "moderate_activity_min": in_range(0, 1_440),
+    "vigorous_activity_min": in_range(0, 1_440),
+    "rmssd_ms": in_range(0, 500),
+    "weekly_average_ms": in_range(0, 500),
+    "last_night_average_ms": in_range(0, 500),
+    "last_night_5_min_high_ms": in_range(0, 500),
+    "resting_heart_rate_bpm": in_range(20, 150),
+    "current_day_resting_heart_rate_bpm": in_range(20, 150),
+    "sleep_score": in_range(0, 100),
+    "overall_sleep_score": in_range(0, 100),
+    "average_stress_during_sleep": in_range(0, 100),
+    "average_deviation_c": in_range(-10, 10),
+    "average_7_day_deviation_c": in_range(-10, 10),
+    "nightly_value_c": in_range(20, 45),
+    "start_timezone_offset_min": in_range(-12 * 60, 14 * 60),
+    "end_timezone_offset_min": in_range(-12 * 60, 14 * 60),
+}
+
+
+def _dataset(table: WellnessTable) -> Dataset:
+    required = {"calendar_date", *table.key}
+    return Dataset(
+        name=table.name,
+        description=table.description,
+        key=table.key,
+        columns=tuple(
+            Column(
+                c.name,
+                c.dtype,
+                c.description,
+                c.unit,
+                CHECKS.get(c.name, ()),
+                nullable=c.name not in required,
+            )
+            for c in public_columns(table.name)
+        ),
+    )
+
+
+DATASETS: tuple[Dataset, ...] = tuple(_dataset(t) for t in WELLNESS_TABLES.values())
+
+
+def parse_wellness(raw: RawDay, day: date) -> ParsedDay:
+    """Decode the day's zip into every wellness dataset, or reject it with a one-line reason."""
+    if WELLNESS_ZIP not in raw:
+        return ParsedDay()
+    try:
+        tables = decode_wellness(raw[WELLNESS_ZIP], calendar_date=day)
+    except PARSE_ERRORS as error:  # FitDecodeError is a ValueError
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return ParsedDay(rejected={WELLNESS_ZIP: f"cannot decode {WELLNESS_ZIP}: {reason}"})
+    return ParsedDay(frames=dict(tables))
+
+
+FEED = Feed(
+    name="wellness",
+    description=(
+        "GET download-service/files/wellness/{date} (garminconnect download_health_snapshot): "
+        "the day's monitoring, sleep and HRV FIT files, one zip per day."
+    ),
+    fetch=per_day_download("download_health_snapshot", WELLNESS_ZIP),
+    parse=parse_wellness,
+    datasets=DATASETS,
+    provisional_days=2,
+)
+FEEDS: tuple[Feed, ...] = (FEED,)
+
+__all__ = ["DATASETS", "FEED", "FEEDS", "WELLNESS_ZIP", "parse_wellness"]

@@ -1,0 +1,775 @@
+"""Decoding of Garmin's daily wellness download: a zip of monitoring, sleep and HRV FIT files.
+
+``GET /download-service/files/wellness/{date}`` answers a zip holding the FIT files a watch
+uploaded for that local day (``*_WELLNESS.fit``, ``*_SLEEP_DATA.fit``, ``*_HRV_STATUS.fit``...).
+`decode_wellness` reads every member and returns one frame per table in `WELLNESS_TABLES`,
+timestamps in UTC. What each table holds is declared here, once (`WellnessTable`, `Field`): the
+decoder, the frame schema and the lake datasets (``garmin_pipeline.domains.wellness``) all
+derive from these declarations.
+
+Timestamps: most messages carry a full ``timestamp`` (field 253, or a compressed-timestamp
+record header, which fitdecode expands into one). Monitoring messages usually carry only
+``timestamp_16``, the low 16 bits of the time, relative to the last full time seen in the same
+FIT file; `_Clock` resolves them (and each resolved time becomes the new reference, so gaps
+under 18 hours between monitoring messages never wrap).
+
+Fields are located by FIT message and field *number*, never by name, so messages the installed
+fitdecode profile does not know (nap_event 412 in fitdecode 0.11, and the undocumented 281 and
+521) decode the same way as known ones: for a known field fitdecode's scaled value is used; for
+an unknown one the raw value divided by the declared ``raw_scale``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import math
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import fitdecode
+import polars as pl
+from garmin_fit_sdk import Profile
+
+from garmin_pipeline.fit.decode import FitDecodeError
+
+__all__ = [
+    "ASSUMED_LAYOUTS",
+    "WELLNESS_TABLES",
+    "Field",
+    "WellnessTable",
+    "decode_wellness",
+    "wellness_frame_schema",
+]
+
+UTC_TIME = pl.Datetime("us", "UTC")
+FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
+_FIT_EPOCH_UNIX_S = 631_065_600
+
+# Pseudo field numbers: the message's resolved time, and the message's own number.
+TIME = -1
+MESSAGE = -2
+
+# FIT field numbers the clock reads (profile: timestamp is 253 in every message; timestamp_16
+# is field 26 of monitoring, 55).
+_TIMESTAMP, _MONITORING, _TIMESTAMP_16 = 253, 55, 26
+
+# ---- undocumented messages ------------------------------------------------------------------
+# Messages 281 and 521 appear in the daily wellness download but are in neither the FIT SDK
+# profile nor the public decoders we searched (Gadgetbridge's message list, a code search).
+# This is OUR ASSUMED LAYOUT, UNVERIFIED AGAINST A DEVICE; the emulator writes exactly this layout
+# (garmin_pipeline.sources.emulator.wellness_fit imports it), so a real file that disagrees
+# shows up as odd values in these columns, never as a crash.
+#   281 "resting heart rate": 253 timestamp (uint32, s), 0 resting heart rate (uint8, bpm)
+#   521 "sleep score":        253 timestamp (uint32, s), 0 overall sleep score (uint8, 0-100)
+RESTING_HR_MESG, SLEEP_SCORE_MESG = 281, 521
+ASSUMED_LAYOUTS: dict[int, dict[int, tuple[str, str]]] = {
+    RESTING_HR_MESG: {_TIMESTAMP: ("timestamp", "uint32"), 0: ("resting_heart_rate", "uint8")},
+    SLEEP_SCORE_MESG: {_TIMESTAMP: ("timestamp", "uint32"), 0: ("sleep_score", "uint8")},
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: where it comes from in which message, its type and unit.
+
+    ``source`` maps a FIT message number to the field number feeding this column in that
+    message (`TIME` = the message's resolved time, `MESSAGE` = the message number); an empty
+    ``source`` means the table's ``finish`` step derives the column. ``kind`` says how a value is
+    normalised: "time" (UTC), "float", "int", "enum" (the FIT name, via ``enum`` when fitdecode
+    hands back a number) or "bool".
+    """
+
+    name: str
+    dtype: pl.DataType
+    unit: str | None
+    description: str
+    source: dict[int, int] = field(default_factory=dict)
+    kind: str = "int"
+    raw_scale: float = 1.0
+    enum: str | None = None
+    raw: bool = False  # always raw / raw_scale, ignoring fitdecode's scaling (see cycles)
+
+
+Finish = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class WellnessTable:
+    """A table decoded from one or more FIT message types; ``key`` is unique and the sort order."""
+
+    name: str
+    description: str
+    columns: tuple[Field, ...]
+    key: tuple[str, ...]
+    keep: pl.Expr | None = None  # which message rows belong to the table
+    finish: Finish | None = None  # derives the columns without a source
+
+    @property
+    def messages(self) -> frozenset[int]:
+        return frozenset(m for c in self.columns for m in c.source)
+
+
+CALENDAR_DATE = Field(
+    "calendar_date",
+    pl.Date(),
+    None,
+    "The day whose wellness download held the row, in the account's timezone (a night is "
+    "filed under its wake-up day).",
+)
+
+
+def _time(name: str, mesg: int, description: str, num: int = TIME) -> Field:
+    return Field(name, UTC_TIME, "UTC", description, {mesg: num}, "time")
+
+
+def _int(name: str, unit: str | None, mesg: int, num: int, description: str) -> Field:
+    return Field(name, pl.Int32(), unit, description, {mesg: num}, "int")
+
+
+def _float(
+    name: str, unit: str | None, mesg: int, num: int, description: str, raw_scale: float = 1.0
+) -> Field:
+    return Field(name, pl.Float64(), unit, description, {mesg: num}, "float", raw_scale)
+
+
+def _enum(name: str, mesg: int, num: int, enum: str, description: str) -> Field:
+    return Field(name, pl.String(), None, description, {mesg: num}, "enum", enum=enum)
+
+
+def _ts(mesg: int, what: str = "the sample") -> Field:
+    return _time("timestamp", mesg, f"When {what} was taken (UTC).")
+
+
+def _sequence(frame: pl.DataFrame) -> pl.DataFrame:
+    """Number the rows sharing a timestamp (one monitoring message per activity type)."""
+    frame = frame.sort("timestamp", maintain_order=True)
+    return frame.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int32).over("timestamp").alias("sequence")
+    )
+
+
+def _steps(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = _sequence(frame)
+    is_steps = pl.col("activity_type").is_in(["walking", "running"])
+    steps = (pl.col("cycles") * 2).round(0).cast(pl.Int64)
+    return frame.with_columns(pl.when(is_steps).then(steps).alias("steps"))
+
+
+def _sleep_intervals(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = frame.sort("timestamp")
+    return frame.with_columns(pl.col("timestamp").shift(-1).alias("end_time"))
+
+
+def _assessments(frame: pl.DataFrame) -> pl.DataFrame:
+    """Pair the n-th sleep_assessment (346) with the n-th sleep score (521) of the download."""
+    frame = frame.with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int32).over("_message").alias("assessment_index")
+    )
+    values = [c for c in frame.columns if c not in ("assessment_index", "calendar_date")]
+    return (
+        frame.group_by("assessment_index", maintain_order=True)
+        .agg(pl.col("calendar_date").first(), *(pl.col(c).drop_nulls().first() for c in values))
+        .drop("_message")
+    )
+
+
+SLEEP_ASSESSMENT, HRV_SUMMARY, HRV_VALUE, SLEEP_LEVEL = 346, 370, 371, 275
+STRESS, RESPIRATION, SPO2, MONITORING_HR, SKIN_TEMP, NAP = 227, 297, 269, 211, 398, 412
+
+_ACTIVITY_FIELDS = (
+    "activity_type",
+    "activity_level",
+    "intensity",
+    "cycles",
+    "distance_m",
+    "active_time_s",
+    "calories_kcal",
+    "active_calories_kcal",
+    "ascent_m",
+    "descent_m",
+    "moderate_activity_min",
+    "vigorous_activity_min",
+)
+
+
+def _score(name: str, num: int, what: str) -> Field:
+    return _int(name, None, SLEEP_ASSESSMENT, num, f"{what} (0-100), sleep_assessment.")
+
+
+_HRV_MS = 128  # HRV values are stored as ms * 128
+
+
+TABLES: tuple[WellnessTable, ...] = (
+    WellnessTable(
+        "heart_rate",
+        "Intraday heart rate from the watch's monitoring messages (every 1-2 minutes).",
+        (
+            CALENDAR_DATE,
+            _ts(_MONITORING),
+            _int("heart_rate_bpm", "bpm", _MONITORING, 27, "Heart rate (monitoring.heart_rate)."),
+        ),
+        key=("timestamp",),
+        keep=pl.col("heart_rate_bpm").is_not_null(),
+    ),
+    WellnessTable(
+        "stress",
+        "All-day stress level (stress_level messages, every 3 minutes).",
+        (
+            CALENDAR_DATE,
+            _time("timestamp", STRESS, "When the level was computed (UTC).", 1),
+            _int(
+                "stress_level",
+                None,
+                STRESS,
+                0,
+                "Stress 0-100 as Garmin writes it; negative values are Garmin's codes, kept: "
+                "-1 off wrist or not enough data, -2 too active to measure.",
+            ),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "respiration",
+        "Breathing rate (respiration_rate messages).",
+        (
+            CALENDAR_DATE,
+            _ts(RESPIRATION),
+            _float("respiration_rate_brpm", "breaths/min", RESPIRATION, 0, "Breathing rate.", 100),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "spo2",
+        "Blood-oxygen readings (spo2_data messages), mostly overnight.",
+        (
+            CALENDAR_DATE,
+            _ts(SPO2, "the reading"),
+            _int("spo2_pct", "%", SPO2, 0, "Blood oxygen saturation."),
+            _int("confidence", None, SPO2, 1, "The device's confidence in the reading."),
+            _enum("mode", SPO2, 2, "spo2_measurement_type", "How it was measured (FIT enum)."),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "monitoring",
+        "Intraday activity (monitoring messages): running day totals per activity type.",
+        (
+            CALENDAR_DATE,
+            _ts(_MONITORING, "the snapshot"),
+            Field(
+                "sequence",
+                pl.Int32(),
+                None,
+                "Order among the messages sharing this timestamp (one per activity type).",
+            ),
+            _enum("activity_type", _MONITORING, 5, "activity_type", "Activity type (FIT enum)."),
+            _enum("activity_level", _MONITORING, 7, "activity_level", "Low/medium/high."),
+            _float("intensity", None, _MONITORING, 28, "Activity intensity the device assigns."),
+            Field(
+                "cycles",
+                pl.Float64(),
+                "cycles",
+                "Day total so far for this activity type, in FIT cycles (the raw count / 2, "
+                "whatever subfield the file's layout lets a reader resolve).",
+                {_MONITORING: 3},
+                "float",
+                raw_scale=2,
+                raw=True,
+            ),
+            Field(
+                "steps",
+                pl.Int64(),
+                "steps",
+                "Day total of steps so far for walking or running (cycles * 2, the FIT 'steps' "
+                "subfield); null for other activity types.",
+            ),
+            _float("distance_m", "m", _MONITORING, 2, "Day total distance so far.", 100),
+            _float("active_time_s", "s", _MONITORING, 4, "Day total active time so far.", 1000),
+            _int("calories_kcal", "kcal", _MONITORING, 1, "Day total energy so far."),
+            _int("active_calories_kcal", "kcal", _MONITORING, 19, "Day total active energy."),
+            _float("ascent_m", "m", _MONITORING, 31, "Day total ascent so far.", 1000),
+            _float("descent_m", "m", _MONITORING, 32, "Day total descent so far.", 1000),
+            _int("moderate_activity_min", "min", _MONITORING, 33, "Moderate intensity minutes."),
+            _int("vigorous_activity_min", "min", _MONITORING, 34, "Vigorous intensity minutes."),
+        ),
+        key=("timestamp", "sequence"),
+        keep=pl.col("timestamp").is_not_null()
+        & pl.any_horizontal(pl.col(c).is_not_null() for c in _ACTIVITY_FIELDS),
+        finish=_steps,
+    ),
+    WellnessTable(
+        "hrv_readings",
+        "Overnight HRV: one RMSSD value per 5 minutes of sleep (hrv_value messages).",
+        (
+            CALENDAR_DATE,
+            _ts(HRV_VALUE, "the reading"),
+            _float("rmssd_ms", "ms", HRV_VALUE, 0, "RMSSD over the 5 minutes.", _HRV_MS),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "hrv_status_device",
+        "The night's HRV status as the watch computed it (hrv_status_summary).",
+        (
+            CALENDAR_DATE,
+            _ts(HRV_SUMMARY, "the status"),
+            _float("weekly_average_ms", "ms", HRV_SUMMARY, 0, "7-day average RMSSD.", _HRV_MS),
+            _float("last_night_average_ms", "ms", HRV_SUMMARY, 1, "Night average.", _HRV_MS),
+            _float("last_night_5_min_high_ms", "ms", HRV_SUMMARY, 2, "Night 5-min high.", _HRV_MS),
+            _float("baseline_low_upper_ms", "ms", HRV_SUMMARY, 3, "Top of 'low'.", _HRV_MS),
+            _float(
+                "baseline_balanced_lower_ms", "ms", HRV_SUMMARY, 4, "Balanced low end.", _HRV_MS
+            ),
+            _float(
+                "baseline_balanced_upper_ms", "ms", HRV_SUMMARY, 5, "Balanced high end.", _HRV_MS
+            ),
+            _enum("status", HRV_SUMMARY, 6, "hrv_status", "HRV status (FIT enum)."),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "sleep_levels",
+        "Sleep stages: one row per stage change (sleep_level messages); a stage lasts until "
+        "the next row.",
+        (
+            CALENDAR_DATE,
+            _ts(SLEEP_LEVEL, "the stage change"),
+            Field("end_time", UTC_TIME, "UTC", "When the stage ended: the next row's timestamp."),
+            _enum("sleep_level", SLEEP_LEVEL, 0, "sleep_level", "awake, light, deep, rem..."),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+        finish=_sleep_intervals,
+    ),
+    WellnessTable(
+        "sleep_assessment",
+        "The night's sleep scores: sleep_assessment (346) plus the sleep score message 521.",
+        (
+            CALENDAR_DATE,
+            Field(
+                "assessment_index",
+                pl.Int32(),
+                None,
+                "Which assessment of the download (0 for the first night).",
+            ),
+            Field("_message", pl.Int32(), None, "", {SLEEP_ASSESSMENT: MESSAGE, 521: MESSAGE}),
+            _time("score_time", SLEEP_SCORE_MESG, "When the score was written (UTC; msg 521)."),
+            _int(
+                "sleep_score",
+                None,
+                SLEEP_SCORE_MESG,
+                0,
+                "Overall sleep score 0-100 from message 521 (assumed layout, unverified).",
+            ),
+            _score("overall_sleep_score", 6, "Overall sleep score"),
+            _score("sleep_quality_score", 7, "Quality score"),
+            _score("sleep_duration_score", 4, "Duration score"),
+            _score("deep_sleep_score", 3, "Deep sleep score"),
+            _score("light_sleep_score", 5, "Light sleep score"),
+            _score("rem_sleep_score", 9, "REM sleep score"),
+            _score("sleep_recovery_score", 8, "Recovery score"),
+            _score("sleep_restlessness_score", 10, "Restlessness score"),
+            _score("awake_time_score", 1, "Awake-time score"),
+            _score("combined_awake_score", 0, "Combined awake score"),
+            _score("awakenings_count_score", 2, "Awakenings score"),
+            _score("interruptions_score", 14, "Interruptions score"),
+            _int("awakenings_count", None, SLEEP_ASSESSMENT, 11, "Times awake during the night."),
+            _float(
+                "average_stress_during_sleep",
+                None,
+                SLEEP_ASSESSMENT,
+                15,
+                "Average stress level (0-100) while asleep.",
+                100,
+            ),
+        ),
+        key=("assessment_index",),
+        finish=_assessments,
+    ),
+    WellnessTable(
+        "skin_temperature",
+        "Overnight skin temperature relative to the personal baseline (skin_temp_overnight).",
+        (
+            CALENDAR_DATE,
+            _ts(SKIN_TEMP, "the night's value"),
+            _float("average_deviation_c", "°C", SKIN_TEMP, 1, "Night deviation from baseline."),
+            _float("average_7_day_deviation_c", "°C", SKIN_TEMP, 2, "7-day average deviation."),
+            _float("nightly_value_c", "°C", SKIN_TEMP, 4, "The night's skin temperature value."),
+        ),
+        key=("timestamp",),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "resting_heart_rate_device",
+        "Resting heart rate as the watch reports it: monitoring_hr_data (211) and message 281.",
+        (
+            CALENDAR_DATE,
+            Field(
+                "timestamp",
+                UTC_TIME,
+                "UTC",
+                "When the device wrote the value (UTC).",
+                {MONITORING_HR: TIME, RESTING_HR_MESG: TIME},
+                "time",
+            ),
+            Field(
+                "source_message",
+                pl.Int32(),
+                None,
+                "FIT message number the row comes from: 211 monitoring_hr_data, 281 (assumed "
+                "layout, unverified).",
+                {MONITORING_HR: MESSAGE, RESTING_HR_MESG: MESSAGE},
+            ),
+            Field(
+                "resting_heart_rate_bpm",
+                pl.Int32(),
+                "bpm",
+                "Resting heart rate (211 field resting_heart_rate; 281 field 0).",
+                {MONITORING_HR: 0, RESTING_HR_MESG: 0},
+            ),
+            _int(
+                "current_day_resting_heart_rate_bpm",
+                "bpm",
+                MONITORING_HR,
+                1,
+                "The current day's resting heart rate (211 only).",
+            ),
+        ),
+        key=("timestamp", "source_message"),
+        keep=pl.col("timestamp").is_not_null(),
+    ),
+    WellnessTable(
+        "naps",
+        "Naps the watch detected or the user logged (nap_event).",
+        (
+            CALENDAR_DATE,
+            _time("start_time", NAP, "Start of the nap (UTC).", 0),
+            _time("end_time", NAP, "End of the nap (UTC).", 2),
+            _int("start_timezone_offset_min", "min", NAP, 1, "Local minus UTC at the start."),
+            _int("end_timezone_offset_min", "min", NAP, 3, "Local minus UTC at the end."),
+            _enum("feedback", NAP, 4, "nap_period_feedback", "Garmin's feedback on the nap."),
+            Field("is_deleted", pl.Boolean(), None, "Deleted by the user.", {NAP: 5}, "bool"),
+            _enum("source", NAP, 6, "nap_source", "Detected automatically or logged manually."),
+            _time("updated_at", NAP, "When the nap record was last written (UTC).", 7),
+        ),
+        key=("start_time",),
+        keep=pl.col("start_time").is_not_null(),
+    ),
+)
+WELLNESS_TABLES: dict[str, WellnessTable] = {t.name: t for t in TABLES}
+
+
+def _public(table: WellnessTable) -> tuple[Field, ...]:
+    return tuple(c for c in table.columns if not c.name.startswith("_"))
+
+
+def wellness_frame_schema(table: str) -> pl.Schema:
+    """The exact polars schema (names, order, dtypes) of a decoded table."""
+    return pl.Schema([(c.name, c.dtype) for c in _public(WELLNESS_TABLES[table])])
+
+
+def public_columns(table: str) -> tuple[Field, ...]:
+    """The columns a decoded table has (internal helper columns excluded)."""
+    return _public(WELLNESS_TABLES[table])
+
+
+# ---- value normalisation -------------------------------------------------------------------
+
+
+def _fit_seconds(value: Any) -> int | None:
+    if isinstance(value, dt.datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return (value - FIT_EPOCH) // dt.timedelta(seconds=1)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _number(value: Any, known: bool, raw_scale: float) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value) if known else value / raw_scale
+    return value if math.isfinite(value) else None
+
+
+_ENUM_NAMES: dict[str, dict[int, str]] = {}
+
+
+def _enum_name(value: Any, enum: str | None) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        names = _ENUM_NAMES.setdefault(enum or "", dict(Profile["types"].get(enum or "", {})))
+        return names.get(value, str(value))
+    return None
+
+
+def _normalise(column: Field, value: Any, known: bool) -> Any:
+    if isinstance(value, tuple | list):
+        value = value[0] if value else None
+    if value is None:
+        return None
+    if column.kind == "time":
+        return _fit_seconds(value)
+    if column.kind == "enum":
+        return _enum_name(value, column.enum)
+    if column.kind == "bool":
+        return bool(value) if isinstance(value, int | bool) else None
+    number = _number(value, known, column.raw_scale)
+    if column.kind == "int":
+        return None if number is None else round(number)
+    return number
+
+
+# ---- reading -------------------------------------------------------------------------------
+
+
+_MISSING: tuple[Any, Any, bool] = (None, None, True)
+
+
+class _Clock:
+    """The last full timestamp of one FIT file, to resolve ``timestamp_16`` against."""
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+
+    def resolve(self, fields: Values, mesg: int) -> int | None:
+        full = _fit_seconds(fields.get(_TIMESTAMP, _MISSING)[0])
+        if full is not None:
+            self.last = full
+            return full
+        if mesg == _MONITORING and self.last is not None:
+            short = fields.get(_TIMESTAMP_16, _MISSING)[1]
+            if isinstance(short, int) and not isinstance(short, bool):
+                self.last += (short - self.last) & 0xFFFF
+                return self.last
+        return None
+
+
+Values = dict[int, tuple[Any, Any, bool]]
+
+
+def _message_fields(message: fitdecode.FitDataMessage) -> Values:
+    """{field number: (value, raw value, known to fitdecode)}; written beats expanded."""
+    found: Values = {}
+    expanded: set[int] = set()
+    for data in message.fields:
+        if data.field_def is not None and data.field_def.is_dev:
+            continue
+        num = data.def_num
+        known = data.field is not None and not str(data.name).startswith("unknown")
+        if data.value is None:
+            continue
+        if num not in found:
+            found[num] = (data.value, data.raw_value, known)
+            if data.field_def is None:
+                expanded.add(num)
+        elif num in expanded and data.field_def is not None:
+            found[num] = (data.value, data.raw_value, known)
+            expanded.discard(num)
+    return found
+
+
+class _Rows:
+    """Per-column value lists of one table, appended to once per matching message."""
+
+    def __init__(self, table: WellnessTable) -> None:
+        self.table = table
+        self.values: dict[str, list[Any]] = {c.name: [] for c in table.columns if c.source}
+
+    def add(self, mesg: int, fields: Values, time: int | None) -> None:
+        for column in self.table.columns:
+            if not column.source:
+                continue
+            num = column.source.get(mesg)
+            if num is None:
+                value = None
+            elif num == TIME:
+                value = time
+            elif num == MESSAGE:
+                value = mesg
+            else:
+                value, raw, known = fields.get(num, _MISSING)
+                value = (
+                    _normalise(column, raw, False)
+                    if column.raw
+                    else _normalise(column, value, known)
+                )
+            self.values[column.name].append(value)
+
+    def frame(self, calendar_date: dt.date | None) -> pl.DataFrame:
+        rows = len(next(iter(self.values.values()), []))
+        data: dict[str, Any] = {}
+        for column in self.table.columns:
+            if column.name == "calendar_date":
+                data[column.name] = pl.Series([calendar_date] * rows, dtype=pl.Date)
+            elif column.kind == "time" and column.source:
+                data[column.name] = pl.Series(self.values[column.name], dtype=pl.Int64)
+            elif column.source:
+                data[column.name] = pl.Series(self.values[column.name], dtype=column.dtype)
+            else:
+                data[column.name] = pl.Series([None] * rows, dtype=column.dtype)
+        frame = pl.DataFrame(data).with_columns(
+            _from_fit_seconds(c.name) for c in self.table.columns if c.kind == "time" and c.source
+        )
+        if self.table.keep is not None:
+            frame = frame.filter(self.table.keep)
+        frame = frame.unique(maintain_order=True)  # the same message uploaded twice
+        if self.table.finish is not None:
+            frame = self.table.finish(frame)
+        # A row without its key (e.g. monitoring before any full timestamp) cannot be placed.
+        key = list(self.table.key)
+        frame = frame.select(c.name for c in _public(self.table)).drop_nulls(key)
+        frame = frame.unique(subset=key, keep="first", maintain_order=True)
+        return frame.sort(key).cast(dict(wellness_frame_schema(self.table.name)))
+
+
+def _from_fit_seconds(name: str) -> pl.Expr:
+    seconds = pl.col(name) + _FIT_EPOCH_UNIX_S
+    return (
+        pl.from_epoch(seconds, time_unit="s").dt.replace_time_zone("UTC").cast(UTC_TIME).alias(name)
+    )
+
+
+# ---- input checks: one line, saying what is wrong ------------------------------------------
+
+_HEADER_MIN, _CRC_SIZE = 12, 2
+
+
+def _check_fit(data: bytes, member: str) -> None:
+    """Header, declared size and CRCs of every chained part, before decoding anything."""
+    if not data:
+        raise FitDecodeError(f"{member}: empty input, 0 bytes; fetch the wellness download again")
+    offset = 0
+    while offset < len(data):
+        rest = len(data) - offset
+        if rest < _HEADER_MIN or data[offset + 8 : offset + 12] != b".FIT":
+            where = "" if offset == 0 else f" after the FIT data at byte {offset}"
+            raise FitDecodeError(
+                f"{member}: not a FIT file{where} (no '.FIT' signature, starts with "
+                f"{data[offset : offset + 4]!r}); fetch the wellness download again"
+            )
+        header = data[offset]
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        end = offset + header + size
+        if header < _HEADER_MIN or end + _CRC_SIZE > len(data):
+            raise FitDecodeError(
+                f"{member}: truncated FIT file, the header at byte {offset} declares "
+                f"{size} bytes of messages but only {max(0, rest - header - _CRC_SIZE)} follow; "
+                "fetch the wellness download again"
+            )
+        stored = int.from_bytes(data[end : end + _CRC_SIZE], "little")
+        computed = fitdecode.utils.compute_crc(data, start=offset, end=end)
+        if stored != computed:
+            raise FitDecodeError(
+                f"{member}: corrupt FIT file, CRC mismatch at byte {end} (stored "
+                f"0x{stored:04x}, computed 0x{computed:04x}); fetch the wellness download again"
+            )
+        offset = end + _CRC_SIZE
+
+
+def _members(data: bytes) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of each .fit in the zip, by name; a bare FIT file is its own member."""
+    if not data.startswith(b"PK"):
+        yield "input", data
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = sorted(n for n in archive.namelist() if n.lower().endswith(".fit"))
+            if not names:
+                raise FitDecodeError(
+                    "the wellness zip holds no .fit file; fetch the wellness download again"
+                )
+            contents = [(name, archive.read(name)) for name in names]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise FitDecodeError(
+            f"the wellness download is not a readable zip ({detail}); fetch it again"
+        ) from error
+    yield from contents
+
+
+def _messages(data: bytes, member: str) -> Iterator[Any]:
+    """fitdecode's headers and data messages, its failures turned into `FitDecodeError`."""
+    reader = fitdecode.FitReader(
+        io.BytesIO(data),
+        check_crc=fitdecode.CrcCheck.RAISE,
+        error_handling=fitdecode.ErrorHandling.WARN,
+    )
+    frames = iter(reader)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except Exception as error:  # fitdecode's failures on malformed bytes
+            detail = " ".join(str(error).split()) or type(error).__name__
+            raise FitDecodeError(
+                f"{member}: corrupt FIT file ({type(error).__name__}: {detail}); "
+                "fetch the wellness download again"
+            ) from error
+        if isinstance(frame, fitdecode.FitHeader):
+            yield frame  # a new chained part: the clock restarts
+        elif isinstance(frame, fitdecode.FitDataMessage):
+            yield frame
+
+
+_DAY_INFO, _LOCAL_TIMESTAMP = 103, 0  # monitoring_info.local_timestamp: local day start
+
+
+def _day_from(local_start: Any) -> dt.date | None:
+    seconds = _fit_seconds(local_start)
+    return None if seconds is None else (FIT_EPOCH + dt.timedelta(seconds=seconds)).date()
+
+
+def decode_wellness(
+    source: bytes | bytearray | memoryview, calendar_date: dt.date | None = None
+) -> dict[str, pl.DataFrame]:
+    """Decode a wellness download (zip or bare FIT) into ``{table: frame}`` for every table.
+
+    ``calendar_date`` fills the column of that name (the day the download was asked for); when
+    it is None the day comes from the first monitoring_info's local start of day, else from
+    the UTC date of the first timestamp. Exact duplicate messages (the same upload twice) give
+    one row; rows sharing a key keep the first in zip-member order. Raises `FitDecodeError`
+    (one line) for empty, truncated, corrupt or non-FIT input.
+    """
+    if not isinstance(source, bytes | bytearray | memoryview):
+        raise TypeError(f"source must be bytes, not {type(source).__name__}")
+    data = bytes(source)
+    if not data:
+        raise FitDecodeError("empty input: 0 bytes; fetch the wellness download again")
+    rows = {name: _Rows(table) for name, table in WELLNESS_TABLES.items()}
+    by_message: dict[int, list[_Rows]] = {}
+    for builder in rows.values():
+        for mesg in builder.table.messages:
+            by_message.setdefault(mesg, []).append(builder)
+    day_from_file: dt.date | None = None
+    first_time: int | None = None
+    for member, fit in _members(data):
+        _check_fit(fit, member)
+        clock = _Clock()
+        for message in _messages(fit, member):
+            if isinstance(message, fitdecode.FitHeader):
+                clock = _Clock()
+                continue
+            mesg = message.global_mesg_num
+            fields = _message_fields(message)
+            time = clock.resolve(fields, mesg)
+            if first_time is None and time is not None:
+                first_time = time
+            if mesg == _DAY_INFO and day_from_file is None:
+                day_from_file = _day_from(fields.get(_LOCAL_TIMESTAMP, _MISSING)[1])
+            for builder in by_message.get(mesg, ()):
+                builder.add(mesg, fields, time)
+    day = calendar_date or day_from_file
+    if day is None and first_time is not None:
+        day = (FIT_EPOCH + dt.timedelta(seconds=first_time)).date()
+    return {name: builder.frame(day) for name, builder in rows.items()}
