@@ -6,10 +6,18 @@ from `FEEDS`. Adding a data domain = one feed (fetch + parse) and its datasets' 
 
 from __future__ import annotations
 
-from garmin_pipeline.domains import activities, health
+from garmin_pipeline.domains import activities, body, daily_stats, fitness, health, wellness
 from garmin_pipeline.feeds import Dataset, Feed
 
-FEEDS: tuple[Feed, ...] = (*health.FEEDS, activities.FEED)
+# daily_summary first: a sync that Garmin rate-limits stops on the first feed it runs.
+FEEDS: tuple[Feed, ...] = (
+    *health.FEEDS,
+    *daily_stats.FEEDS,
+    *body.FEEDS,
+    *fitness.FEEDS,
+    *wellness.FEEDS,
+    activities.FEED,
+)
 DATASETS: tuple[Dataset, ...] = tuple(d for f in FEEDS for d in f.datasets)
 
 

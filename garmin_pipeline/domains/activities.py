@@ -1,8 +1,14 @@
-"""Activities: the activity list, and each activity's FIT file decoded into records, laps, sessions.
+"""Activities: the activity list, and each activity's FIT file decoded into its tables.
 
 A day's raw bundle is that day's slice of the activity list (by local start date) plus the
 ORIGINAL download of each listed activity. The list is fetched once per sync range, and a
 download is made only for activities raw does not already hold.
+
+The list is the truth about which activities exist: only listed activities are decoded, so an
+activity deleted in Connect drops out of every activity dataset of its day once the day is
+fetched and rebuilt again, while its raw zip stays in raw. Renames land the same way, through
+the list. The FIT datasets (one per table the decoder declares, see `garmin_pipeline.fit`) take
+their columns, units, descriptions and keys from the decoder's declarations.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any
 import polars as pl
 
 from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
-from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_COLUMNS, FitDecodeError
+from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_KEYS, TABLES, FitDecodeError
 from garmin_pipeline.lake.parsers import (
     ParsedDay,
     RawDay,
@@ -71,7 +77,7 @@ ACTIVITY_FIELDS = {
     "elevation_loss_m": "elevationLoss",
 }
 
-# Plausibility checks on the decoded FIT columns; the columns themselves come from the decoder.
+# Plausibility checks on the decoded record columns; the columns come from the decoder.
 FIT_CHECKS = {
     "latitude_deg": in_range(-90, 90),
     "longitude_deg": in_range(-180, 180),
@@ -81,16 +87,8 @@ FIT_CHECKS = {
     "distance_m": in_range(0, 2_000_000),
     "power_w": in_range(0, 3_000),
 }
-FIT_KEYS = {
-    "activity_records": ("activity_id", "record_index"),
-    "activity_laps": ("activity_id", "lap_index"),
-    "activity_sessions": ("activity_id", "session_index"),
-}
-FIT_DESCRIPTIONS = {
-    "activity_records": "One row per FIT record message: the activity's time series.",
-    "activity_laps": "One row per FIT lap message.",
-    "activity_sessions": "One row per FIT session message (several in a multisport file).",
-}
+FIT_KEYS: dict[str, tuple[str, ...]] = {table: TABLE_KEYS[table] for table in ACTIVITY_TABLES}
+FIT_DESCRIPTIONS: dict[str, str] = {table: TABLES[table].description for table in ACTIVITY_TABLES}
 
 
 def _fit_dataset(table: str) -> Dataset:
@@ -104,10 +102,10 @@ def _fit_dataset(table: str) -> Dataset:
                 c.dtype,
                 c.description,
                 c.unit,
-                FIT_CHECKS.get(c.name, ()),
+                FIT_CHECKS.get(c.name, ()) if table == "activity_records" else (),
                 nullable=c.name not in FIT_KEYS[table],
             )
-            for c in TABLE_COLUMNS[table]
+            for c in TABLES[table].columns
         ),
     )
 

@@ -16,19 +16,31 @@ from garmin_pipeline.fit.decode import FitDecodeError, decode_activity
 from garmin_pipeline.fit.tables import (
     ACTIVITY_TABLES,
     TABLE_COLUMNS,
+    TABLE_KEYS,
     TABLES,
     Column,
     Table,
     frame_schema,
+)
+from garmin_pipeline.fit.wellness import (
+    WELLNESS_TABLES,
+    WellnessTable,
+    decode_wellness,
+    wellness_frame_schema,
 )
 
 __all__ = [
     "ACTIVITY_TABLES",
     "TABLES",
     "TABLE_COLUMNS",
+    "TABLE_KEYS",
+    "WELLNESS_TABLES",
     "Column",
     "FitDecodeError",
     "Table",
+    "WellnessTable",
     "decode_activity",
+    "decode_wellness",
     "frame_schema",
+    "wellness_frame_schema",
 ]

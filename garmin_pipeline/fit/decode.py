@@ -2,13 +2,15 @@
 
 The file is read once with fitdecode; every data message of a declared type becomes one row,
 gathered column by column into plain lists, and each table is built with a single
-``pl.DataFrame(..., schema=...)`` at the end.
+``pl.DataFrame(..., schema=...)`` at the end. RR intervals of hrv messages become one row each,
+and every field value no wide column claims becomes a row of the long developer-fields table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,7 +18,15 @@ from typing import Any
 import fitdecode
 import polars as pl
 
-from garmin_pipeline.fit.tables import TABLES, Column, Table, frame_schema
+from garmin_pipeline.fit.tables import (
+    DEVELOPER_FIELDS,
+    HRV,
+    TABLES,
+    Column,
+    Table,
+    frame_schema,
+    to_utc_micros,
+)
 
 __all__ = ["FitDecodeError", "decode_activity"]
 
@@ -42,6 +52,30 @@ class FitDecodeError(ValueError):
 
 # Columns the decoder fills itself rather than from a message field.
 _FILE_LEVEL_COLUMNS = frozenset({"activity_id", "local_utc_offset_s"})
+# Tables with their own builder below: the columns that builder fills, in order.
+_SPECIAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "hrv_interval": (
+        "activity_id",
+        "hrv_index",
+        "hrv_message_index",
+        "value_position",
+        "record_index",
+        "rr_interval_ms",
+    ),
+    "unclaimed_field": (
+        "activity_id",
+        "message",
+        "message_index",
+        "field_index",
+        "timestamp",
+        "developer_data_index",
+        "field_number",
+        "field_name",
+        "units",
+        "value_float",
+        "value_string",
+    ),
+}
 
 
 def _check_declarations() -> None:
@@ -52,6 +86,11 @@ def _check_declarations() -> None:
             raise RuntimeError(f"{table.name}: duplicate column names")
         if table.index_column not in names:
             raise RuntimeError(f"{table.name}: index column {table.index_column} not declared")
+        if table.layout != "message":
+            expected = _SPECIAL_COLUMNS[table.layout]
+            if tuple(names) != expected:
+                raise RuntimeError(f"{table.name}: columns must be {expected}")
+            continue
         for column in table.columns:
             if column.fit_fields or column.name == table.index_column:
                 continue
@@ -65,7 +104,7 @@ _check_declarations()
 class _TableBuilder:
     """Per-column lists for one table, appended to once per matching message."""
 
-    __slots__ = ("_targets", "fields", "rows", "table", "wanted")
+    __slots__ = ("_targets", "fields", "lists", "rows", "table", "wanted")
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -77,10 +116,11 @@ class _TableBuilder:
                 self.fields[column.name] = values
                 self._targets.append((values, column.fit_fields, column.convert))
         self.wanted = frozenset(f for _, names, _ in self._targets for f in names)
+        self.lists = frozenset(f for c in table.columns if c.is_list for f in c.fit_fields)
         self.rows = 0
 
     def add(self, message: fitdecode.FitDataMessage) -> None:
-        found = _field_values(message, self.wanted)
+        found = _field_values(message, self.wanted, self.lists)
         for values, names, convert in self._targets:
             for name in names:
                 value = found.get(name)
@@ -105,14 +145,19 @@ class _TableBuilder:
         return [file_values[column.name]] * self.rows
 
 
-def _field_values(message: fitdecode.FitDataMessage, wanted: frozenset[str]) -> dict[str, Any]:
+def _field_values(
+    message: fitdecode.FitDataMessage,
+    wanted: frozenset[str],
+    lists: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """Non-null values of the wanted fields of one message, by FIT field name.
 
     A name can occur twice in one message: as the field itself and as a component expanded
     from another field (``speed`` -> ``enhanced_speed``, ``compressed_speed_distance`` ->
     ``speed``). The field as written by the device wins over the expanded one; otherwise the
     first non-null occurrence wins. Developer fields are skipped: their names are free text
-    chosen by apps and may collide with profile names.
+    chosen by apps and may collide with profile names. Fields named in ``lists`` keep all
+    their values.
     """
     found: dict[str, Any] = {}
     expanded: set[str] = set()
@@ -127,7 +172,10 @@ def _field_values(message: fitdecode.FitDataMessage, wanted: frozenset[str]) -> 
         # Some writers declare a scalar field with room for several values; the first one is
         # the value, the rest is padding.
         if isinstance(value, tuple | list):
-            value = value[0] if value else None
+            if name not in lists:
+                value = value[0] if value else None
+            elif all(v is None for v in value):
+                value = None
         if value is None:
             continue
         if name not in found:
@@ -138,6 +186,130 @@ def _field_values(message: fitdecode.FitDataMessage, wanted: frozenset[str]) -> 
             found[name] = value
             expanded.discard(name)
     return found
+
+
+class _HrvBuilder:
+    """RR intervals of hrv messages, one row each, tied to the last record before them."""
+
+    __slots__ = ("messages", "positions", "records", "rr_ms")
+
+    def __init__(self) -> None:
+        self.messages: list[int] = []
+        self.positions: list[int] = []
+        self.records: list[int | None] = []
+        self.rr_ms: list[int] = []
+
+    def add(self, message: fitdecode.FitDataMessage, index: int, record: int | None) -> None:
+        for field in message.fields:
+            field_def = field.field_def
+            if field.name != "time" or (field_def is not None and field_def.is_dev):
+                continue
+            raw = field.raw_value
+            # raw_value is in the field's stored unit (ms); None marks unused slots (0xFFFF).
+            for position, value in enumerate(raw if isinstance(raw, tuple | list) else (raw,)):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    self.messages.append(index)
+                    self.positions.append(position)
+                    self.records.append(record)
+                    self.rr_ms.append(value)
+
+    def frame(self, activity_id: int) -> pl.DataFrame:
+        rows = len(self.rr_ms)
+        data = {
+            "activity_id": [activity_id] * rows,
+            "hrv_index": range(rows),
+            "hrv_message_index": self.messages,
+            "value_position": self.positions,
+            "record_index": self.records,
+            "rr_interval_ms": self.rr_ms,
+        }
+        return pl.DataFrame(data, schema=frame_schema(HRV.name))
+
+
+_EXACT_FLOAT_INT = 2**53
+
+
+def _json_item(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else None
+    if isinstance(value, dt.datetime | dt.time | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).hex()
+    return str(value)
+
+
+def field_value_columns(value: Any) -> tuple[float | None, str | None]:
+    """(value_float, value_string) of one field value in the long table."""
+    if isinstance(value, bool):
+        return float(value), None
+    if isinstance(value, int):
+        # Beyond 2**53 a float is not exact: keep the digits as text too.
+        return float(value), (str(value) if abs(value) > _EXACT_FLOAT_INT else None)
+    if isinstance(value, float):
+        return value, None
+    if isinstance(value, str):
+        return None, value
+    if isinstance(value, dt.datetime | dt.time | dt.date):
+        return None, value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return None, bytes(value).hex()
+    if isinstance(value, tuple | list):
+        return None, json.dumps([_json_item(v) for v in value], separators=(",", ":"))
+    return None, str(value)
+
+
+def is_null_value(value: Any) -> bool:
+    """FIT's invalid value: None, or an array whose every item is invalid."""
+    if isinstance(value, tuple | list):
+        return all(v is None for v in value)
+    return value is None
+
+
+class _UnclaimedBuilder:
+    """Every field value no wide column claims: one row per (message, field)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data: dict[str, list[Any]] = {
+            name: [] for name in _SPECIAL_COLUMNS["unclaimed_field"][1:]
+        }
+
+    def add(self, message: fitdecode.FitDataMessage, index: int, claimed: frozenset[str]) -> None:
+        rows: list[tuple[int, Any, Any]] = []
+        timestamp: Any = None
+        for position, field in enumerate(message.fields):
+            field_def = field.field_def
+            dev = field_def is not None and field_def.is_dev
+            name = field.name
+            if not dev and name == "timestamp" and timestamp is None:
+                timestamp = to_utc_micros(field.value)
+            if (not dev and name in claimed) or is_null_value(field.value):
+                continue
+            rows.append((position, field, dev))
+        if not rows:
+            return
+        data = self.data
+        for position, field, dev in rows:
+            value_float, value_string = field_value_columns(field.value)
+            data["message"].append(message.name)
+            data["message_index"].append(index)
+            data["field_index"].append(position)
+            data["timestamp"].append(timestamp)
+            data["developer_data_index"].append(field.field_def.dev_data_index if dev else None)
+            data["field_number"].append(field.def_num)
+            data["field_name"].append(field.name)
+            data["units"].append(field.units or None)
+            data["value_float"].append(value_float)
+            data["value_string"].append(value_string)
+
+    def frame(self, activity_id: int) -> pl.DataFrame:
+        rows = len(self.data["message"])
+        data = {"activity_id": [activity_id] * rows, **self.data}
+        return pl.DataFrame(data, schema=frame_schema(DEVELOPER_FIELDS.name))
 
 
 def _read_source(source: bytes | bytearray | memoryview | str | os.PathLike[str]) -> bytes:
@@ -317,10 +489,18 @@ def decode_activity(
     data = _read_source(source)
     _check_structure(data)
 
-    builders = {name: _TableBuilder(t) for name, t in TABLES.items()}
+    builders = {n: _TableBuilder(t) for n, t in TABLES.items() if t.layout == "message"}
     by_message: dict[str, list[_TableBuilder]] = {}
     for builder in builders.values():
         by_message.setdefault(builder.table.message, []).append(builder)
+    claimed: dict[str, frozenset[str]] = {
+        message: frozenset().union(*(b.table.fit_fields for b in group))
+        for message, group in by_message.items()
+    }
+    claimed[HRV.message] = claimed.get(HRV.message, frozenset()) | {"time"}
+    hrv = _HrvBuilder()
+    unclaimed = _UnclaimedBuilder()
+    counts: dict[str, int] = {}
     utc_offset: int | None = None
     checked_part = -1
     reader = fitdecode.FitReader(
@@ -336,8 +516,14 @@ def decode_activity(
             if frame.frame_type != fitdecode.FIT_FRAME_DATA:
                 continue
             name = frame.name
+            index = counts.get(name, 0)
+            counts[name] = index + 1
             for builder in by_message.get(name, ()):
                 builder.add(frame)
+            if name == HRV.message:
+                records = counts.get("record", 0)
+                hrv.add(frame, index, records - 1 if records else None)
+            unclaimed.add(frame, index, claimed.get(name, frozenset()))
             if name == "activity" and utc_offset is None:
                 utc_offset = _utc_offset_s(frame)
             elif name == "file_id" and reader.fit_file_index != checked_part:
@@ -351,4 +537,12 @@ def decode_activity(
                     )
 
     file_values = {"activity_id": activity_id, "local_utc_offset_s": utc_offset}
-    return {name: builder.frame(file_values) for name, builder in builders.items()}
+    tables: dict[str, pl.DataFrame] = {}
+    for name, table in TABLES.items():
+        if table.layout == "hrv_interval":
+            tables[name] = hrv.frame(activity_id)
+        elif table.layout == "unclaimed_field":
+            tables[name] = unclaimed.frame(activity_id)
+        else:
+            tables[name] = builders[name].frame(file_values)
+    return tables

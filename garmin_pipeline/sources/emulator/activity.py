@@ -168,6 +168,10 @@ class Track:
     lon_sc: list[int] | None
     laps: list[Lap]
     lengths: list[SwimLength] | None
+    # Beat-to-beat (RR) intervals in ms, from a chest strap (runs only), and for each one the
+    # index of the record it is written after (the first record at or after the beat).
+    rr_ms: list[int] | None = None
+    rr_record: list[int] | None = None
 
     @property
     def duration_s(self) -> int:
@@ -207,6 +211,31 @@ def _auto_laps(distance_cm: list[int], t_s: list[int], lap_cm: int) -> list[Lap]
     if start < last:
         laps.append(Lap(start, last, t_s[start], t_s[last], distance_cm[last] - distance_cm[start]))
     return laps
+
+
+def rr_intervals(
+    seed: int, activity_id: int, t_s: list[int], hr: list[int]
+) -> tuple[list[int], list[int]]:
+    """RR intervals (ms) that follow the heart rate, each tied to the record written after it.
+
+    Integer arithmetic on ``random.Random`` draws only, so the intervals are the same on every
+    machine. Beats ending in (t[i-1], t[i]] take record i's heart rate and go after record i.
+    """
+    rng = stable_rng(seed, "rr", activity_id)
+    rr: list[int] = []
+    after: list[int] = []
+    now_ms = 0
+    for i in range(1, len(t_s)):
+        end_ms = t_s[i] * 1000
+        base = 60_000 // max(30, hr[i])
+        while True:
+            beat = base + rng.randint(-base // 25, base // 25)
+            if now_ms + beat > end_ms:
+                break
+            now_ms += beat
+            rr.append(beat)
+            after.append(i)
+    return rr, after
 
 
 def moving_track(plan: ActivityPlan, basics: AthleteBasics, route: Route) -> Track:
@@ -260,7 +289,10 @@ def moving_track(plan: ActivityPlan, basics: AthleteBasics, route: Route) -> Tra
     spec = SPORTS[plan.sport]
     assert spec.auto_lap_m is not None
     laps = _auto_laps(dist, t_s, spec.auto_lap_m * 100)
-    return Track(t_s, dist, speed, hrs, cad, pwr if riding else None, alt, lat, lon, laps, None)
+    track = Track(t_s, dist, speed, hrs, cad, pwr if riding else None, alt, lat, lon, laps, None)
+    if not riding:
+        track.rr_ms, track.rr_record = rr_intervals(basics.seed, plan.activity_id, t_s, hrs)
+    return track
 
 
 def swim_track(plan: ActivityPlan, basics: AthleteBasics) -> Track:

@@ -8,6 +8,7 @@ Heavy parts (tracks, FIT files, intraday series) are built lazily and cached per
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable
@@ -268,6 +269,10 @@ class SyntheticAthlete:
         self._tracks = _Cache(maxsize=64)
         self._days = _Cache(maxsize=400)
         self._fit = _Cache(maxsize=32)
+        # Edits made in Connect after the upload (for incremental-sync tests); the watch's
+        # recording, hence the FIT file and the wellness days' figures, never changes.
+        self._renamed: dict[int, str] = {}
+        self._deleted: set[int] = set()
 
     # ------------------------------------------------------------------ identity
     @property
@@ -457,10 +462,39 @@ class SyntheticAthlete:
     def activity(self, activity_id: int) -> SyntheticActivity:
         plan = self._require_plan(activity_id)
         location = None if plan.sport == "lap_swimming" else self.profile.location
-        return self._activities.get(
+        recorded = self._activities.get(
             activity_id,
             lambda: summarize(plan, self.basics, self.track(activity_id), location),
         )
+        name = self._renamed.get(activity_id)
+        return recorded if name is None else dataclasses.replace(recorded, activity_name=name)
+
+    # ------------------------------------------------------------------ edits in Connect
+    def rename_activity(self, activity_id: int, name: str) -> None:
+        """Rename an activity, as a user does in Connect: the activity list shows the new name."""
+        self._require_listed(activity_id)
+        self._renamed[activity_id] = name
+        self._days = _Cache(maxsize=400)  # cached days carry activity names
+
+    def delete_activity(self, activity_id: int) -> None:
+        """Delete an activity in Connect: it leaves the list and its download answers 404.
+
+        The wellness days keep what the watch measured (heart rate, steps) during it.
+        """
+        self._require_listed(activity_id)
+        self._deleted.add(activity_id)
+
+    def is_deleted(self, activity_id: int) -> bool:
+        return activity_id in self._deleted
+
+    def listed(self, activity_id: int) -> bool:
+        """Whether Connect still has the activity (planned in history and not deleted)."""
+        return self.plan(activity_id) is not None and activity_id not in self._deleted
+
+    def _require_listed(self, activity_id: int) -> None:
+        self._require_plan(activity_id)
+        if activity_id in self._deleted:
+            raise KeyError(f"activity {activity_id} was deleted")
 
     def _require_plan(self, activity_id: int) -> ActivityPlan:
         plan = self.plan(activity_id)

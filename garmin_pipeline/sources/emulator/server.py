@@ -174,7 +174,8 @@ def activities(request: Request) -> Response:
     plans = [
         plan
         for plan in athlete.all_plans()
-        if (first is None or plan.start_time_local.date() >= first)
+        if not athlete.is_deleted(plan.activity_id)
+        and (first is None or plan.start_time_local.date() >= first)
         and (last is None or plan.start_time_local.date() <= last)
         and (kind is None or plan.sport in _TYPE_FAMILIES.get(kind, {kind}))
     ]
@@ -188,7 +189,7 @@ def activities(request: Request) -> Response:
 def download_activity(request: Request) -> Response:
     athlete = athlete_of(request)
     activity_id = request.path_params["activity_id"]
-    if athlete.plan(activity_id) is None:
+    if not athlete.listed(activity_id):
         raise _BadRequest(404, f"Activity {activity_id} not found")
     return Response(
         athlete.activity_zip(activity_id),
