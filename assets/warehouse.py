@@ -8,13 +8,19 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from assets.partitions import daily_partitions, one_run_per_backfill
 from assets.resources import DataDir
-from garmin_pipeline.warehouse.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars
+from garmin_pipeline.warehouse.dbt_project import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    dbt_vars,
+    manifest_is_stale,
+    parse_manifest,
+)
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    # Outside `dagster dev` nothing else writes the manifest; parse once rather than fail to load.
-    dbt_project.preparer.prepare(dbt_project)
+if manifest_is_stale(dbt_project.manifest_path):
+    # Outside `dagster dev` nothing else refreshes the manifest; parse rather than run stale.
+    parse_manifest()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -96,7 +96,8 @@ def test_the_token_refresh_goes_to_the_emulator_and_rotates_the_store(synced):
 
 
 def test_downloads_are_made_once_per_activity(synced, athlete):
-    downloads = [r.path for r in synced.requests if r.path.startswith("/download-service/")]
+    activity = "/download-service/files/activity/"
+    downloads = [r.path for r in synced.requests if r.path.startswith(activity)]
     assert sorted(downloads) == sorted(
         f"/download-service/files/activity/{a.activity_id}" for a in athlete.activities()
     )

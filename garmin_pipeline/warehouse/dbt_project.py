@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,3 +15,24 @@ DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 def dbt_vars(data_dir: Path) -> str:
     """dbt runs with cwd=dbt/, so the data directory is always passed absolute."""
     return json.dumps({"data_dir": str(Path(data_dir).absolute())})
+
+
+def manifest_is_stale(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    """True when the manifest is missing or older than any model, macro, test or project file:
+    a manifest that lags the models makes dagster-dbt fail on the first model it does not know."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [project_dir / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests"):
+        sources += (project_dir / folder).rglob("*.*")
+    return any(path.stat().st_mtime > built for path in sources if path.is_file())
+
+
+def parse_manifest() -> None:
+    """`dbt parse` with the venv's dbt (what `make install` runs), writing target/manifest.json."""
+    subprocess.run(
+        [str(DBT_EXECUTABLE), "parse", "--quiet", "--profiles-dir", "."],
+        cwd=DBT_PROJECT_DIR,
+        check=True,
+    )

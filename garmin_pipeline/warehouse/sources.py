@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import yaml
 
 from garmin_pipeline.catalog import DATASETS
@@ -21,6 +22,27 @@ LAKE_LOCATION = (
 )
 
 
+# The DuckDB type each lake dtype reads as; the `lake_source` macro uses it to stand in an
+# empty, typed relation for a dataset that has no partition yet (e.g. no pool swim ever).
+DUCKDB_TYPES = {
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+    pl.Float64: "double",
+    pl.Int32: "integer",
+    pl.Int64: "bigint",
+    pl.String: "varchar",
+    pl.UInt32: "uinteger",
+}
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "timestamptz" if dtype.time_zone else "timestamp"
+    if isinstance(dtype, pl.List):
+        return duckdb_type(dtype.inner) + "[]"
+    return DUCKDB_TYPES[dtype.base_type()]
+
+
 def _describe(description: str, unit: str | None) -> str:
     return f"{description} ({unit})" if unit else description
 
@@ -32,7 +54,11 @@ def render_sources() -> str:
             "description": ds.description,
             "config": {"meta": {"dagster": {"asset_key": ["lake", ds.name]}}},
             "columns": [
-                {"name": c.name, "description": _describe(c.description, c.unit)}
+                {
+                    "name": c.name,
+                    "description": _describe(c.description, c.unit),
+                    "data_type": duckdb_type(c.dtype),
+                }
                 for c in ds.columns
             ],
         }

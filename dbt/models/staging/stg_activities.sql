@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'activities') }}
+    select * from {{ lake_source('activities') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'activity_records') }}
+    select * from {{ lake_source('activity_records') }}
 
 )
 

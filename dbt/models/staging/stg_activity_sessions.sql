@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'activity_sessions') }}
+    select * from {{ lake_source('activity_sessions') }}
 
 )
 

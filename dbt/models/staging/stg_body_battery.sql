@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'body_battery') }}
+    select * from {{ lake_source('body_battery') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'daily_respiration') }}
+    select * from {{ lake_source('daily_respiration') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'daily_summary') }}
+    select * from {{ lake_source('daily_summary') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'devices') }}
+    select * from {{ lake_source('devices') }}
 
 )
 

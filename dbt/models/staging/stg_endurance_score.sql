@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'endurance_score') }}
+    select * from {{ lake_source('endurance_score') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'fitness_age') }}
+    select * from {{ lake_source('fitness_age') }}
 
 )
 

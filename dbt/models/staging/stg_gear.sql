@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'gear') }}
+    select * from {{ lake_source('gear') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'heart_rate') }}
+    select * from {{ lake_source('heart_rate') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'hill_score') }}
+    select * from {{ lake_source('hill_score') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'hrv') }}
+    select * from {{ lake_source('hrv') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'hrv_readings') }}
+    select * from {{ lake_source('hrv_readings') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'hydration') }}
+    select * from {{ lake_source('hydration') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'max_metrics') }}
+    select * from {{ lake_source('max_metrics') }}
 
 )
 

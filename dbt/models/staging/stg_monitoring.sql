@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'monitoring') }}
+    select * from {{ lake_source('monitoring') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'naps') }}
+    select * from {{ lake_source('naps') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'race_predictions') }}
+    select * from {{ lake_source('race_predictions') }}
 
 )
 

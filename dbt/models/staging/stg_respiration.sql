@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'respiration') }}
+    select * from {{ lake_source('respiration') }}
 
 )
 

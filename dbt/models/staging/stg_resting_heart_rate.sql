@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'resting_heart_rate') }}
+    select * from {{ lake_source('resting_heart_rate') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'skin_temperature') }}
+    select * from {{ lake_source('skin_temperature') }}
 
 )
 

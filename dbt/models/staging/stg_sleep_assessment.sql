@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'sleep_assessment') }}
+    select * from {{ lake_source('sleep_assessment') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'sleep_levels') }}
+    select * from {{ lake_source('sleep_levels') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'sleep_stages') }}
+    select * from {{ lake_source('sleep_stages') }}
 
 )
 

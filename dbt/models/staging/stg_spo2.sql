@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'spo2') }}
+    select * from {{ lake_source('spo2') }}
 
 )
 

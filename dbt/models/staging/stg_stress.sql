@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'stress') }}
+    select * from {{ lake_source('stress') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'training_readiness') }}
+    select * from {{ lake_source('training_readiness') }}
 
 )
 

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'training_status') }}
+    select * from {{ lake_source('training_status') }}
 
 )
 

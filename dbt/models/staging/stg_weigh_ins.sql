@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('lake', 'weigh_ins') }}
+    select * from {{ lake_source('weigh_ins') }}
 
 )
 

@@ -1,0 +1,27 @@
+{#
+    A lake dataset as a relation: `source('lake', name)` when it has partitions, otherwise an
+    empty relation with the same typed columns (taken from the generated sources YAML), so a
+    dataset nobody has produced yet (no pool swim, no nap) does not break the build.
+#}
+{% macro lake_source(name) -%}
+    {%- set has_files = true -%}
+    {%- if execute -%}
+        {%- set pattern = var("data_dir") ~ "/lake/" ~ name ~ "/*/*/part-0.parquet" -%}
+        {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
+        {%- set has_files = found.columns[0].values()[0] > 0 -%}
+    {%- endif -%}
+    {%- if has_files -%}
+        {{ source('lake', name) }}
+    {%- else -%}
+        {%- set node = graph.sources["source." ~ project_name ~ ".lake." ~ name] -%}
+        (
+            select
+                null::varchar as account,
+                null::date as "date"
+                {%- for column in node.columns.values() %},
+                null::{{ column.data_type }} as {{ adapter.quote(column.name) }}
+                {%- endfor %}
+            where false
+        )
+    {%- endif -%}
+{%- endmacro %}
