@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint format dev dbt-sources docs bench clean
+.PHONY: install demo test lint format dev dbt-sources dictionary docs bench clean
 
 install: $(VENV)/.installed
 
@@ -40,7 +40,11 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 dbt-sources: install
 	$(BIN)/python -m garmin_pipeline.warehouse.sources
 
-docs: install
+# docs/data-dictionary.md: every lake column (from the catalog) and mart column (from the dbt YAML).
+dictionary: install
+	$(BIN)/python -m garmin_pipeline.warehouse.dictionary
+
+docs: install dictionary
 	cd dbt && ../$(BIN)/dbt docs generate --profiles-dir .
 
 # Measured figures beside their targets (bench/results/results.md); not part of `make test`.

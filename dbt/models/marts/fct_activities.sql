@@ -1,9 +1,16 @@
--- One row per activity: the list's name and totals, with what its FIT file adds
--- (sports, sessions, laps, samples, power).
+-- One row per activity: the list's name and totals, with what its FIT file adds (sports,
+-- sessions, laps, samples, power, training effect), and its heart-rate load: Banister TRIMP
+-- and time in heart-rate zones (see _marts__models.yml for the formula and the zones).
 
 with activities as (
 
     select * from {{ ref('stg_activities') }}
+
+),
+
+accounts as (
+
+    select * from {{ ref('dim_account') }}
 
 ),
 
@@ -16,7 +23,16 @@ sessions as (
         sum(total_timer_time_s) as fit_timer_time_s,
         sum(total_distance_m) as fit_distance_m,
         max(avg_power_w) as avg_power_w,
-        max(normalized_power_w) as normalized_power_w
+        max(normalized_power_w) as normalized_power_w,
+        max(total_training_effect) as aerobic_training_effect,
+        max(total_anaerobic_training_effect) as anaerobic_training_effect,
+        sum(training_load_peak) as garmin_training_load,
+        sum(training_stress_score) as training_stress_score,
+        max(intensity_factor) as intensity_factor,
+        -- Timer-weighted, so a multisport file's legs count by their length.
+        sum(avg_heart_rate_bpm * total_timer_time_s) / nullif(
+            sum(case when avg_heart_rate_bpm is not null then total_timer_time_s end), 0
+        ) as fit_average_heart_rate_bpm
     from {{ ref('stg_activity_sessions') }}
     group by activity_id
 
@@ -39,34 +55,163 @@ records as (
     from {{ ref('stg_activity_records') }}
     group by activity_id
 
+),
+
+-- The resting heart rate of the activity's day, else the account's typical one.
+day_resting_hr as (
+
+    select
+        account,
+        calendar_date,
+        coalesce(resting_hr.resting_heart_rate_bpm, summary.resting_heart_rate_bpm)
+            as resting_heart_rate_bpm
+    from {{ ref('stg_resting_heart_rate') }} as resting_hr
+    full outer join {{ ref('stg_daily_summary') }} as summary using (account, calendar_date)
+
+),
+
+anchors as (
+
+    select
+        activities.activity_id,
+        accounts.max_heart_rate_bpm,
+        coalesce(
+            day_resting_hr.resting_heart_rate_bpm, accounts.typical_resting_heart_rate_bpm
+        ) as resting_heart_rate_bpm
+    from activities
+    inner join accounts using (account)
+    left join day_resting_hr
+        on day_resting_hr.account = activities.account
+        and day_resting_hr.calendar_date = activities.activity_date
+
+),
+
+-- Each heart-rate sample stands for the time to the next one, at most 10 s: a longer gap is a
+-- pause (the last sample takes the gap before it).
+hr_samples as (
+
+    select
+        activity_id,
+        heart_rate_bpm,
+        greatest(least(coalesce(
+            lead(seconds) over samples - seconds,
+            seconds - lag(seconds) over samples
+        ), 10), 0) as sample_s
+    from (
+        select
+            activity_id,
+            record_index,
+            heart_rate_bpm,
+            coalesce(epoch("timestamp"), system_time_s) as seconds
+        from {{ ref('stg_activity_records') }}
+        where heart_rate_bpm is not null
+    )
+    window samples as (partition by activity_id order by record_index)
+
+),
+
+hr_load as (
+
+    select
+        hr_samples.activity_id,
+        sum(
+            sample_s / 60.0 * hrr * 0.64 * exp(1.92 * hrr)
+        ) as trimp,
+        sum(case when heart_rate_bpm >= 0.5 * max_heart_rate_bpm
+            and heart_rate_bpm < 0.6 * max_heart_rate_bpm then sample_s else 0 end) as hr_zone_1_s,
+        sum(case when heart_rate_bpm >= 0.6 * max_heart_rate_bpm
+            and heart_rate_bpm < 0.7 * max_heart_rate_bpm then sample_s else 0 end) as hr_zone_2_s,
+        sum(case when heart_rate_bpm >= 0.7 * max_heart_rate_bpm
+            and heart_rate_bpm < 0.8 * max_heart_rate_bpm then sample_s else 0 end) as hr_zone_3_s,
+        sum(case when heart_rate_bpm >= 0.8 * max_heart_rate_bpm
+            and heart_rate_bpm < 0.9 * max_heart_rate_bpm then sample_s else 0 end) as hr_zone_4_s,
+        sum(case when heart_rate_bpm >= 0.9 * max_heart_rate_bpm
+            then sample_s else 0 end) as hr_zone_5_s
+    from (
+        select
+            hr_samples.*,
+            anchors.max_heart_rate_bpm,
+            greatest(least(
+                (heart_rate_bpm - anchors.resting_heart_rate_bpm)
+                / nullif(anchors.max_heart_rate_bpm - anchors.resting_heart_rate_bpm, 0),
+                1.0
+            ), 0.0) as hrr
+        from hr_samples
+        inner join anchors using (activity_id)
+    ) as hr_samples
+    group by hr_samples.activity_id
+
+),
+
+joined as (
+
+    select
+        activities.account,
+        activities.activity_id,
+        activities.activity_date,
+        activities.activity_name,
+        activities.activity_type,
+        activities.start_time,
+        activities.start_time_local,
+        activities.duration_s,
+        activities.elapsed_duration_s,
+        activities.moving_duration_s,
+        activities.distance_m,
+        activities.calories_kcal,
+        activities.average_heart_rate_bpm,
+        activities.max_heart_rate_bpm,
+        activities.average_speed_m_s,
+        activities.max_speed_m_s,
+        activities.elevation_gain_m,
+        activities.elevation_loss_m,
+        sessions.fit_sports,
+        sessions.session_count,
+        sessions.fit_timer_time_s,
+        sessions.fit_distance_m,
+        sessions.avg_power_w,
+        sessions.normalized_power_w,
+        sessions.aerobic_training_effect,
+        sessions.anaerobic_training_effect,
+        sessions.garmin_training_load,
+        sessions.training_stress_score,
+        sessions.intensity_factor,
+        coalesce(laps.lap_count, 0) as lap_count,
+        coalesce(records.record_count, 0) as record_count,
+        coalesce(records.has_gps, false) as has_gps,
+        sessions.activity_id is not null as fit_decoded,
+        anchors.resting_heart_rate_bpm as trimp_resting_heart_rate_bpm,
+        anchors.max_heart_rate_bpm as trimp_max_heart_rate_bpm,
+        -- Without heart-rate samples: the mean heart rate held for the whole timer duration.
+        coalesce(
+            activities.average_heart_rate_bpm, sessions.fit_average_heart_rate_bpm
+        ) as average_hr,
+        greatest(least(
+            (average_hr - anchors.resting_heart_rate_bpm)
+            / nullif(anchors.max_heart_rate_bpm - anchors.resting_heart_rate_bpm, 0),
+            1.0
+        ), 0.0) as average_hrr,
+        hr_load.trimp as records_trimp,
+        coalesce(activities.duration_s, sessions.fit_timer_time_s) / 60.0
+            * average_hrr * 0.64 * exp(1.92 * average_hrr) as average_hr_trimp,
+        hr_load.hr_zone_1_s,
+        hr_load.hr_zone_2_s,
+        hr_load.hr_zone_3_s,
+        hr_load.hr_zone_4_s,
+        hr_load.hr_zone_5_s
+    from activities
+    left join sessions using (activity_id)
+    left join laps using (activity_id)
+    left join records using (activity_id)
+    left join anchors using (activity_id)
+    left join hr_load using (activity_id)
+
 )
 
 select
-    activities.account,
-    activities.activity_id,
-    activities.activity_date,
-    activities.activity_name,
-    activities.activity_type,
-    activities.start_time,
-    activities.start_time_local,
-    activities.duration_s,
-    activities.distance_m,
-    activities.calories_kcal,
-    activities.average_heart_rate_bpm,
-    activities.max_heart_rate_bpm,
-    activities.average_speed_m_s,
-    activities.elevation_gain_m,
-    sessions.fit_sports,
-    sessions.session_count,
-    sessions.fit_timer_time_s,
-    sessions.fit_distance_m,
-    sessions.avg_power_w,
-    sessions.normalized_power_w,
-    coalesce(laps.lap_count, 0) as lap_count,
-    coalesce(records.record_count, 0) as record_count,
-    coalesce(records.has_gps, false) as has_gps,
-    sessions.activity_id is not null as fit_decoded
-from activities
-left join sessions using (activity_id)
-left join laps using (activity_id)
-left join records using (activity_id)
+    * exclude (average_hr, average_hrr, records_trimp, average_hr_trimp),
+    round(coalesce(records_trimp, average_hr_trimp), 2) as trimp,
+    case
+        when records_trimp is not null then 'records'
+        when average_hr_trimp is not null then 'average_heart_rate'
+    end as trimp_method
+from joined
