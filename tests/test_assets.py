@@ -4,13 +4,14 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from assets.definitions import defs
-from assets.lake import LAKE_ASSETS, VALID_ROWS_CHECK
+from assets.jobs import range_tags
+from assets.lake import COMPLETE_DAYS_CHECK, LAKE_ASSETS, VALID_ROWS_CHECK
 from assets.resources import DataDir
 from garmin_pipeline.catalog import DATASETS, FEEDS
 from garmin_pipeline.raw.store import RawStore
@@ -42,14 +43,42 @@ def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeed
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.check_name == VALID_ROWS_CHECK
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    evaluation = evaluations[VALID_ROWS_CHECK]
     assert evaluation.passed is False
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["quarantined_rows"].value == 1
     (materialization,) = result.asset_materializations_for_node("lake_daily_summary")
     assert materialization.metadata["dagster/row_count"].value == 0
     assert (tmp_path / "quarantine" / "daily_summary" / "account=t").exists()
+    # The day itself is in raw, so completeness passes: the bad row is the valid_rows check's.
+    complete = evaluations[COMPLETE_DAYS_CHECK]
+    assert complete.passed is True
+    assert complete.metadata["missing_days"].value == "none"
+
+
+def test_the_completeness_check_names_gaps_and_failed_days(tmp_path):
+    raw = RawStore(tmp_path / "raw")
+    days = [DAY + timedelta(days=n) for n in range(5)]
+    for day in (days[0], days[1], days[3]):  # day 2 is a gap; day 4 is not synced yet
+        body = {"calendarDate": day.isoformat(), "totalSteps": 1000}
+        raw.put("daily_summary", "t", day, "daily_summary.json", json.dumps(body).encode())
+    raw.put("daily_summary", "t", days[1], "daily_summary.json", b"{not json")
+    (daily_summary_lake,) = [a for a in LAKE_ASSETS if a.op.name == "lake_daily_summary"]
+    result = dg.materialize(
+        [daily_summary_lake],
+        tags=range_tags(str(days[0]), str(days[-1])),
+        resources={"data_dir": DataDir(path=str(tmp_path), account="t")},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (complete,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == COMPLETE_DAYS_CHECK
+    ]
+    assert complete.passed is False
+    assert complete.metadata["missing_days"].value == str(days[2])
+    assert complete.metadata["failed_days"].value == str(days[1])
+    assert complete.metadata["pending_days"].value == 1
 
 
 def test_workspace_yaml_loads_the_code_location(tmp_path):
