@@ -1,5 +1,7 @@
 """The code location's entry point (workspace.yaml loads `assets.definitions`)."""
 
+import os
+
 import dagster as dg
 
 from assets.jobs import morning_refresh, sync_job
@@ -8,6 +10,10 @@ from assets.raw import RAW_ASSETS
 from assets.resources import resources_from_env
 from assets.warehouse import dbt_resource, warehouse
 from garmin_pipeline.settings import Settings
+
+# A backfill is one run over a range (BackfillPolicy.single_run): log one "planned" event per
+# asset for the range, not one per asset and day (Dagster's default for SQLite storage).
+os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 defs = dg.Definitions(
     assets=[*RAW_ASSETS, *LAKE_ASSETS, warehouse],

@@ -6,7 +6,6 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from assets.partitions import daily_partitions, one_run_per_backfill
 from assets.resources import DataDir
 from garmin_pipeline.warehouse.dbt_project import (
     DBT_EXECUTABLE,
@@ -27,13 +26,9 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE))
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    partitions_def=daily_partitions,
-    backfill_policy=one_run_per_backfill,
-    pool="duckdb",
-)
+# Not partitioned: every build reads the whole lake, and a partitioned dbt asset would log one
+# materialization per model and day (tens of thousands of events for a year's backfill).
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="duckdb")
 def warehouse(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, data_dir: DataDir
 ) -> Iterator[Any]:
