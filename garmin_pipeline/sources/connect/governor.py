@@ -19,12 +19,14 @@ from urllib3.util.retry import Retry
 
 GARMIN_API_HOST = "connectapi.garmin.com"
 _NUMBER_OR_DATE = re.compile(r"/(\d{4}-\d{2}-\d{2}|\d+)(?=/|$)")
+_UUID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?=/|$)")
 
 
 def endpoint_of(path: str, display_name: str | None = None) -> str:
     """A path with its dates, ids and the user's name folded, for counting by endpoint."""
     if display_name:
         path = path.replace(f"/{display_name}", "/{displayName}")
+    path = _UUID.sub("/{uuid}", path)
     return _NUMBER_OR_DATE.sub(lambda m: "/{date}" if "-" in m.group(1) else "/{id}", path)
 
 
