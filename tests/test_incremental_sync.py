@@ -2,7 +2,7 @@
 
 The athlete's history ends yesterday (profile timezone Europe/Paris), so the last days are
 still provisional. Swapping in the same athlete one day longer plays the watch uploading
-today: only the provisional days and the new one are fetched again.
+today: only the provisional days (per feed's lag) and the new one are fetched again.
 """
 
 from datetime import datetime, timedelta
@@ -68,7 +68,10 @@ def test_incremental_sync_follows_uploads(setup, today):
     assert len(requests) <= 10, [r.path for r in requests]
     assert lake_files(env) == before
 
-    # 3. The watch uploads today: the provisional days (two days' lag) and today are fetched.
+    # 3. The watch uploads today: the provisional nights (sleep has three days' lag, Garmin
+    # rescoring late) and today are fetched again; the final ones are not.
     emu.athlete = SyntheticAthlete(seed=SEED, end_date=today, days=6)
     requests = sync(emu, env, first, today)
-    assert sleep_days(requests) == [str(today - timedelta(days=n)) for n in (2, 1, 0)]
+    assert sleep_days(requests) == [str(today - timedelta(days=n)) for n in (3, 2, 1, 0)]
+    wellness = sorted(r.path.rsplit("/", 1)[1] for r in requests if "/files/wellness/" in r.path)
+    assert wellness == [str(today - timedelta(days=n)) for n in (2, 1, 0)]

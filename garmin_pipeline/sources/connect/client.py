@@ -76,9 +76,14 @@ class ConnectSource:
         return garmin
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
+        if self.governor.rate_limited:
+            raise RateLimitedError(
+                f"skipped {what}: Garmin answered 429 earlier in this sync; wait a few hours"
+            )
         try:
             return call()
         except GarminConnectTooManyRequestsError as error:
+            self.governor.rate_limited = True
             raise RateLimitedError(
                 f"Garmin answered 429 Too Many Requests during {what}; stopped without "
                 "retrying. Wait a few hours before syncing again (do not log in again)."

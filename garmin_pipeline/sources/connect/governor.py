@@ -36,6 +36,7 @@ class RateGovernor:
     def __init__(self, min_interval_s: float = 1.0) -> None:
         self.min_interval_s = min_interval_s
         self.requests_by_endpoint: Counter[str] = Counter()
+        self.rate_limited = False  # set on a 429: nothing more is sent by this governor
         self._lock = threading.Lock()
         self._next_allowed = 0.0
 
