@@ -45,8 +45,11 @@ class Freshness:
     def provisional_days(self, feed: Feed) -> int:
         return dict(self.provisional_overrides).get(feed.name, feed.provisional_days)
 
+    def start_of(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self.timezone)
+
     def end_of(self, day: date) -> datetime:
-        return datetime.combine(day + timedelta(days=1), time(0), self.timezone)
+        return self.start_of(day + timedelta(days=1))
 
     def is_final(self, feed: Feed, day: date, checked_at: datetime | None) -> bool:
         if checked_at is None:
@@ -54,7 +57,7 @@ class Freshness:
         return checked_at >= self.end_of(day) + timedelta(days=self.provisional_days(feed))
 
     def begun_before_last_upload(self, day: date) -> bool:
-        return self.last_upload is None or self.end_of(day) - timedelta(days=1) <= self.last_upload
+        return self.last_upload is None or self.start_of(day) <= self.last_upload
 
     def uploaded_since(self, checked_at: datetime) -> bool:
         return self.last_upload is None or self.last_upload > checked_at
