@@ -74,6 +74,23 @@ def date_range(first: date, last: date, max_days: int) -> list[date]:
     return [first + timedelta(days=n) for n in range(days)]
 
 
+def path_days(request: Request, max_days: int) -> list[date]:
+    """The days of a `.../{start}/{end}` path, refused over the endpoint's cap."""
+    first = iso_date(request.path_params["start"], "start date")
+    last = iso_date(request.path_params["end"], "end date")
+    return date_range(first, last, max_days)
+
+
+def query_days(
+    request: Request, max_days: int, first: str = "startDate", last: str = "endDate"
+) -> list[date]:
+    """The days between two query parameters, refused over the endpoint's cap."""
+    params = request.query_params
+    return date_range(
+        iso_date(params.get(first), first), iso_date(params.get(last), last), max_days
+    )
+
+
 def owner(request: Request) -> SyntheticAthlete:
     """The athlete, if the display name in the path is theirs (Garmin answers 403 otherwise)."""
     athlete = athlete_of(request)

@@ -8,8 +8,6 @@ for fitness age and the widest the recorded range calls used.
 
 from __future__ import annotations
 
-from datetime import date
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,11 +16,11 @@ from garmin_pipeline.sources.emulator import metrics_shapes as shapes
 from garmin_pipeline.sources.emulator.http import (
     BadRequest,
     athlete_of,
-    date_range,
     handled,
-    iso_date,
     json_response,
     owner,
+    path_days,
+    query_days,
 )
 
 READINESS_MAX_DAYS = 28
@@ -34,19 +32,6 @@ ENDURANCE_SCORE_MAX_DAYS = 28
 HILL_SCORE_MAX_DAYS = 28
 
 
-def _path_range(request: Request, max_days: int) -> list[date]:
-    first = iso_date(request.path_params["start"], "start")
-    last = iso_date(request.path_params["end"], "end")
-    return date_range(first, last, max_days)
-
-
-def _query_range(request: Request, first: str, last: str, max_days: int) -> list[date]:
-    params = request.query_params
-    return date_range(
-        iso_date(params.get(first), first), iso_date(params.get(last), last), max_days
-    )
-
-
 def _daily_aggregation(request: Request) -> None:
     aggregation = request.query_params.get("aggregation", "daily")
     if aggregation != "daily":
@@ -55,26 +40,26 @@ def _daily_aggregation(request: Request) -> None:
 
 @handled
 def training_readiness(request: Request) -> Response:
-    days = _path_range(request, READINESS_MAX_DAYS)
+    days = path_days(request, READINESS_MAX_DAYS)
     return json_response(shapes.training_readiness(athlete_of(request), days))
 
 
 @handled
 def weekly_training_status(request: Request) -> Response:
     athlete = owner(request)
-    days = _query_range(request, "fromCalendarDate", "toCalendarDate", TRAINING_STATUS_MAX_DAYS)
+    days = query_days(request, TRAINING_STATUS_MAX_DAYS, "fromCalendarDate", "toCalendarDate")
     return json_response(shapes.weekly_training_status(athlete, days))
 
 
 @handled
 def max_metrics(request: Request) -> Response:
-    days = _path_range(request, MAX_METRICS_MAX_DAYS)
+    days = path_days(request, MAX_METRICS_MAX_DAYS)
     return json_response(shapes.max_metrics(athlete_of(request), days))
 
 
 @handled
 def fitness_age_daily(request: Request) -> Response:
-    days = _path_range(request, FITNESS_AGE_MAX_DAYS)
+    days = path_days(request, FITNESS_AGE_MAX_DAYS)
     return json_response(shapes.fitness_age_daily(athlete_of(request), days))
 
 
@@ -83,21 +68,21 @@ def race_predictions(request: Request) -> Response:
     athlete = owner(request)
     if request.path_params["kind"] != "daily":
         raise BadRequest(400, "the emulator serves daily race predictions only")
-    days = _query_range(request, "fromCalendarDate", "toCalendarDate", RACE_PREDICTIONS_MAX_DAYS)
+    days = query_days(request, RACE_PREDICTIONS_MAX_DAYS, "fromCalendarDate", "toCalendarDate")
     return json_response(shapes.race_predictions(athlete, days))
 
 
 @handled
 def endurance_score_stats(request: Request) -> Response:
     _daily_aggregation(request)
-    days = _query_range(request, "startDate", "endDate", ENDURANCE_SCORE_MAX_DAYS)
+    days = query_days(request, ENDURANCE_SCORE_MAX_DAYS, "startDate", "endDate")
     return json_response(shapes.endurance_score_stats(athlete_of(request), days))
 
 
 @handled
 def hill_score_stats(request: Request) -> Response:
     _daily_aggregation(request)
-    days = _query_range(request, "startDate", "endDate", HILL_SCORE_MAX_DAYS)
+    days = query_days(request, HILL_SCORE_MAX_DAYS, "startDate", "endDate")
     return json_response(shapes.hill_score_stats(athlete_of(request), days))
 
 

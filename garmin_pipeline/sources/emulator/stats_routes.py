@@ -21,11 +21,11 @@ from garmin_pipeline.sources.emulator import stats_shapes
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 from garmin_pipeline.sources.emulator.http import (
     athlete_of,
-    date_range,
     handled,
-    iso_date,
     json_response,
     owner,
+    path_days,
+    query_days,
 )
 
 RANGE_CAP_DAYS = 28
@@ -34,23 +34,12 @@ RHR_CAP_DAYS = 365
 Body = Callable[[SyntheticAthlete, Sequence[date]], Any]
 
 
-def _query_days(request: Request, cap: int, first: str = "startDate", last: str = "endDate"):
-    params = request.query_params
-    return date_range(iso_date(params.get(first), first), iso_date(params.get(last), last), cap)
-
-
-def _path_days(request: Request, cap: int) -> list[date]:
-    start = iso_date(request.path_params["start"], "start date")
-    end = iso_date(request.path_params["end"], "end date")
-    return date_range(start, end, cap)
-
-
 def _path_range(body: Body, cap: int = RANGE_CAP_DAYS) -> Callable[[Request], Response]:
     """An endpoint `.../{start}/{end}` answering `body(athlete, days)`."""
 
     @handled
     def endpoint(request: Request) -> Response:
-        return json_response(body(athlete_of(request), _path_days(request, cap)))
+        return json_response(body(athlete_of(request), path_days(request, cap)))
 
     endpoint.__name__ = body.__name__
     return endpoint
@@ -58,33 +47,33 @@ def _path_range(body: Body, cap: int = RANGE_CAP_DAYS) -> Callable[[Request], Re
 
 @handled
 def daily_summaries(request: Request) -> Response:
-    days = _query_days(request, RANGE_CAP_DAYS)
+    days = query_days(request, RANGE_CAP_DAYS)
     return json_response(stats_shapes.daily_summaries(athlete_of(request), days))
 
 
 @handled
 def resting_heart_rate(request: Request) -> Response:
     athlete = owner(request)
-    days = _query_days(request, RHR_CAP_DAYS, "fromDate", "untilDate")
+    days = query_days(request, RHR_CAP_DAYS, "fromDate", "untilDate")
     metric_ids = request.query_params.getlist("metricId")
     return json_response(stats_shapes.resting_heart_rate(athlete, days, metric_ids))
 
 
 @handled
 def hrv_range(request: Request) -> Response:
-    body = stats_shapes.hrv_range(athlete_of(request), _path_days(request, RANGE_CAP_DAYS))
+    body = stats_shapes.hrv_range(athlete_of(request), path_days(request, RANGE_CAP_DAYS))
     return Response(status_code=204) if body is None else json_response(body)
 
 
 @handled
 def body_composition(request: Request) -> Response:
-    days = _query_days(request, RANGE_CAP_DAYS)
+    days = query_days(request, RANGE_CAP_DAYS)
     return json_response(stats_shapes.body_composition(athlete_of(request), days))
 
 
 @handled
 def body_battery_reports(request: Request) -> Response:
-    days = _query_days(request, RANGE_CAP_DAYS)
+    days = query_days(request, RANGE_CAP_DAYS)
     return json_response(stats_shapes.body_battery_reports(athlete_of(request), days))
 
 
