@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -21,7 +20,6 @@ class ExtractReport:
     days_due: list[date] = field(default_factory=list)  # the days actually fetched
     changed: int = 0  # payloads new or different from what raw held
     unchanged: int = 0  # payloads fetched again with identical bytes: nothing written
-    days_changed: set[date] = field(default_factory=set)
 
     @property
     def payloads(self) -> int:
@@ -47,7 +45,6 @@ def extract(
     """
     due = freshness.due(feed, raw, account, days) if freshness else list(days)
     report = ExtractReport(feed=feed.name, days=days, days_due=due)
-    per_day: Counter[date] = Counter()
     pending = list(due)  # due days not yet known to be complete, in order
     broken: set[date] = set()  # days with a payload that arrived damaged: not checked
 
@@ -69,10 +66,8 @@ def extract(
             broken.add(item.day)
         if raw.put(feed.name, account, item.day, item.name, item.payload):
             report.changed += 1
-            report.days_changed.add(item.day)
         else:
             report.unchanged += 1
-        per_day[item.day] += 1
     mark_checked_before(None)
     log.info(
         "%s: %d of %d days due, %d payloads (%d changed)",
