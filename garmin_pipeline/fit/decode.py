@@ -321,33 +321,34 @@ def _read_source(source: bytes | bytearray | memoryview | str | os.PathLike[str]
     raise TypeError(f"source must be bytes or a path, not {type(source).__name__}")
 
 
-def _check_structure(data: bytes) -> None:
+def check_structure(data: bytes, what: str = "the activity") -> None:
     """Check every chained part's header, size and CRCs before decoding a single message.
 
     The file CRC sits at the end, so a streaming decoder meets damaged bytes as a confusing
     parse error long before it reaches the CRC. Checking first lets the error say what is
-    actually wrong (damaged, truncated, not FIT at all) and what to do about it.
+    actually wrong (damaged, truncated, not FIT at all) and what to do about it; `what` names
+    the download to fetch again (the wellness decoder checks its members with this too).
     """
     size = len(data)
     if size == 0:
         raise FitDecodeError(
             "empty input: 0 bytes, not a FIT file; the download or read returned nothing, "
-            "fetch the activity again"
+            f"fetch {what} again"
         )
-    for prefix, what, advice in _KNOWN_SIGNATURES:
+    for prefix, kind, advice in _KNOWN_SIGNATURES:
         if data.startswith(prefix):
             raise FitDecodeError(
-                f"not a FIT file: input starts with {data[:4]!r}, which is {what} "
+                f"not a FIT file: input starts with {data[:4]!r}, which is {kind} "
                 f"(expected {_FIT_SIGNATURE!r} at byte 8); {advice}"
             )
     offset = 0
     while offset < size:
-        _check_part(data, offset)
+        _check_part(data, offset, what)
         offset += data[offset] + int.from_bytes(data[offset + 4 : offset + 8], "little")
         offset += _CRC_SIZE
 
 
-def _check_part(data: bytes, offset: int) -> None:
+def _check_part(data: bytes, offset: int, what: str) -> None:
     """Check one FIT file (one part of a possibly chained file) starting at ``offset``."""
     size = len(data)
     first = offset == 0
@@ -355,22 +356,22 @@ def _check_part(data: bytes, offset: int) -> None:
         if not first:
             raise FitDecodeError(
                 f"corrupt FIT file: {size - offset} unexpected bytes after the end of the FIT "
-                f"data at byte {offset} (no FIT header there); re-download the activity"
+                f"data at byte {offset} (no FIT header there); re-download {what}"
             )
         if size < _MIN_HEADER_SIZE:
             raise FitDecodeError(
                 f"not a FIT file: input is only {size} bytes, shorter than a FIT header "
-                f"({_MIN_HEADER_SIZE} or 14 bytes); check what was saved as this activity's file"
+                f"({_MIN_HEADER_SIZE} or 14 bytes); check what was saved as {what}"
             )
         raise FitDecodeError(
             f"not a FIT file: header signature is {data[8:12]!r} (expected {_FIT_SIGNATURE!r}); "
-            "check that this is an activity's FIT file and not another download"
+            f"check that this is the FIT file of {what} and not another download"
         )
     header_size = data[offset]
     if header_size < _MIN_HEADER_SIZE:
         raise FitDecodeError(
             f"corrupt FIT file: header at byte {offset} says it is {header_size} bytes long "
-            "(expected 12 or 14); re-download the activity"
+            f"(expected 12 or 14); re-download {what}"
         )
     body_size = int.from_bytes(data[offset + 4 : offset + 8], "little")
     end = offset + header_size + body_size
@@ -378,13 +379,13 @@ def _check_part(data: bytes, offset: int) -> None:
         raise FitDecodeError(
             f"truncated FIT file: header at byte {offset} declares {body_size} bytes of "
             f"messages, so the input should be at least {end + _CRC_SIZE} bytes, but it is "
-            f"{size}; re-download the activity"
+            f"{size}; re-download {what}"
         )
     if body_size == 0 and end + _CRC_SIZE < size:
         raise FitDecodeError(
             f"corrupt FIT file: header at byte {offset} declares no messages, yet "
             f"{size - end - _CRC_SIZE} more bytes follow; the app that wrote it never finished "
-            "the file, re-download the activity"
+            f"the file, re-download {what}"
         )
     if header_size >= _MIN_HEADER_SIZE + _CRC_SIZE:
         stored = int.from_bytes(data[offset + 12 : offset + 14], "little")
@@ -393,7 +394,7 @@ def _check_part(data: bytes, offset: int) -> None:
         if stored and stored != computed:
             raise FitDecodeError(
                 f"corrupt FIT file: header CRC mismatch at byte {offset + 12} (stored "
-                f"0x{stored:04x}, computed 0x{computed:04x}); re-download the activity"
+                f"0x{stored:04x}, computed 0x{computed:04x}); re-download {what}"
             )
     stored = int.from_bytes(data[end : end + _CRC_SIZE], "little")
     computed = fitdecode.utils.compute_crc(data, start=offset, end=end)
@@ -401,7 +402,7 @@ def _check_part(data: bytes, offset: int) -> None:
         raise FitDecodeError(
             f"corrupt FIT file: CRC mismatch at byte {end} (stored 0x{stored:04x}, computed "
             f"0x{computed:04x}), the bytes changed after the device wrote them; re-download "
-            "the activity"
+            f"{what}"
         )
 
 
@@ -487,7 +488,7 @@ def decode_activity(
     if not isinstance(activity_id, int) or isinstance(activity_id, bool):
         raise TypeError(f"activity_id must be an int, not {type(activity_id).__name__}")
     data = _read_source(source)
-    _check_structure(data)
+    check_structure(data)
 
     builders = {n: _TableBuilder(t) for n, t in TABLES.items() if t.layout == "message"}
     by_message: dict[str, list[_TableBuilder]] = {}

@@ -33,7 +33,7 @@ import fitdecode
 import polars as pl
 from garmin_fit_sdk import Profile
 
-from garmin_pipeline.fit.decode import FitDecodeError
+from garmin_pipeline.fit.decode import FitDecodeError, check_structure
 
 __all__ = [
     "ASSUMED_LAYOUTS",
@@ -641,39 +641,14 @@ def _from_fit_seconds(name: str) -> pl.Expr:
 
 # ---- input checks: one line, saying what is wrong ------------------------------------------
 
-_HEADER_MIN, _CRC_SIZE = 12, 2
-
 
 def _check_fit(data: bytes, member: str) -> None:
-    """Header, declared size and CRCs of every chained part, before decoding anything."""
-    if not data:
-        raise FitDecodeError(f"{member}: empty input, 0 bytes; fetch the wellness download again")
-    offset = 0
-    while offset < len(data):
-        rest = len(data) - offset
-        if rest < _HEADER_MIN or data[offset + 8 : offset + 12] != b".FIT":
-            where = "" if offset == 0 else f" after the FIT data at byte {offset}"
-            raise FitDecodeError(
-                f"{member}: not a FIT file{where} (no '.FIT' signature, starts with "
-                f"{data[offset : offset + 4]!r}); fetch the wellness download again"
-            )
-        header = data[offset]
-        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
-        end = offset + header + size
-        if header < _HEADER_MIN or end + _CRC_SIZE > len(data):
-            raise FitDecodeError(
-                f"{member}: truncated FIT file, the header at byte {offset} declares "
-                f"{size} bytes of messages but only {max(0, rest - header - _CRC_SIZE)} follow; "
-                "fetch the wellness download again"
-            )
-        stored = int.from_bytes(data[end : end + _CRC_SIZE], "little")
-        computed = fitdecode.utils.compute_crc(data, start=offset, end=end)
-        if stored != computed:
-            raise FitDecodeError(
-                f"{member}: corrupt FIT file, CRC mismatch at byte {end} (stored "
-                f"0x{stored:04x}, computed 0x{computed:04x}); fetch the wellness download again"
-            )
-        offset = end + _CRC_SIZE
+    """The activity decoder's header, size and CRC checks of every chained part, with the
+    member named so the one-line error says which file of the zip is damaged."""
+    try:
+        check_structure(data, what="the day's wellness zip")
+    except FitDecodeError as error:
+        raise FitDecodeError(f"{member}: {error}") from None
 
 
 def _members(data: bytes) -> Iterator[tuple[str, bytes]]:
