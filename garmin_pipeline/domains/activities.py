@@ -29,7 +29,14 @@ from garmin_pipeline.lake.parsers import (
     decode_activity_payloads,
     fit_from_zip,
 )
-from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
+from garmin_pipeline.lake.schema import (
+    LOCAL_TIME,
+    UTC_TIME,
+    Column,
+    empty_frame,
+    in_range,
+    lake_columns,
+)
 from garmin_pipeline.sources.connect.client import canonical_json
 
 ACTIVITY_LIST = "activity_list.json"
@@ -96,16 +103,10 @@ def _fit_dataset(table: str) -> Dataset:
         name=table,
         description=FIT_DESCRIPTIONS[table],
         key=FIT_KEYS[table],
-        columns=tuple(
-            Column(
-                c.name,
-                c.dtype,
-                c.description,
-                c.unit,
-                FIT_CHECKS.get(c.name, ()) if table == "activity_records" else (),
-                nullable=c.name not in FIT_KEYS[table],
-            )
-            for c in TABLES[table].columns
+        columns=lake_columns(
+            TABLES[table].columns,
+            FIT_CHECKS if table == "activity_records" else {},
+            required=FIT_KEYS[table],
         ),
     )
 

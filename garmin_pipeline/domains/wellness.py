@@ -21,7 +21,7 @@ from garmin_pipeline.fit.wellness import (
     public_columns,
 )
 from garmin_pipeline.lake.parsers import PARSE_ERRORS, ParsedDay, RawDay
-from garmin_pipeline.lake.schema import Column, in_range
+from garmin_pipeline.lake.schema import in_range, lake_columns
 
 WELLNESS_ZIP = "wellness.zip"
 
@@ -61,21 +61,12 @@ CHECKS = {
 
 
 def _dataset(table: WellnessTable) -> Dataset:
-    required = {"calendar_date", *table.key}
     return Dataset(
         name=table.name,
         description=table.description,
         key=table.key,
-        columns=tuple(
-            Column(
-                c.name,
-                c.dtype,
-                c.description,
-                c.unit,
-                CHECKS.get(c.name, ()),
-                nullable=c.name not in required,
-            )
-            for c in public_columns(table.name)
+        columns=lake_columns(
+            public_columns(table.name), CHECKS, required={"calendar_date", *table.key}
         ),
     )
 

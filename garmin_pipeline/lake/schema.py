@@ -6,8 +6,9 @@ dictionary are all derived from these declarations, so they cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pandera.polars as pa
 import polars as pl
@@ -26,6 +27,35 @@ class Column:
     unit: str | None = None
     checks: Sequence[pa.Check] = field(default_factory=tuple)
     nullable: bool = True
+
+
+class ColumnSpec(Protocol):
+    """What a decoder declares for each column it produces (the FIT tables do)."""
+
+    name: str
+    dtype: pl.DataType
+    description: str
+    unit: str | None
+
+
+def lake_columns(
+    specs: Iterable[ColumnSpec],
+    checks: Mapping[str, Sequence[pa.Check]],
+    required: Collection[str],
+) -> tuple[Column, ...]:
+    """Lake columns from a decoder's own declarations, adding checks and non-null keys, so a
+    decoded table's columns are declared once, by the decoder."""
+    return tuple(
+        Column(
+            s.name,
+            s.dtype,
+            s.description,
+            s.unit,
+            checks.get(s.name, ()),
+            nullable=s.name not in required,
+        )
+        for s in specs
+    )
 
 
 def in_range(low: float, high: float) -> tuple[pa.Check, ...]:
