@@ -25,12 +25,20 @@ def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):
     [
         ({"GARMIN_ACCOUNT": "Bad Slug"}, "GARMIN_ACCOUNT"),
         ({"GARMIN_API_URL": "localhost:8765"}, "GARMIN_API_URL"),
+        ({"GARMIN_PROVISIONAL_DAYS": "sleep=three"}, "GARMIN_PROVISIONAL_DAYS"),
+        ({"GARMIN_PROVISIONAL_DAYS": "sleep"}, "GARMIN_PROVISIONAL_DAYS"),
     ],
 )
 def test_bad_settings_say_which_and_how(env, words):
     with pytest.raises(SettingsError, match=words) as excinfo:
         Settings.from_env(env)
     assert "\n" not in str(excinfo.value)
+
+
+def test_provisional_days_override_per_feed():
+    settings = Settings.from_env({"GARMIN_PROVISIONAL_DAYS": " sleep=3, training_status=7 ,"})
+    assert settings.provisional_overrides == (("sleep", 3), ("training_status", 7))
+    assert Settings.from_env({}).provisional_overrides == ()
 
 
 def test_endpoints_fold_dates_ids_and_the_display_name():
@@ -42,6 +50,9 @@ def test_endpoints_fold_dates_ids_and_the_display_name():
         "/download-service/files/activity/{id}"
     )
     assert endpoint_of("/hrv-service/hrv/2024-06-01") == "/hrv-service/hrv/{date}"
+    assert endpoint_of("/gear-service/gear/stats/99b9bee0-358b-cc69-2718-0d40567abd81") == (
+        "/gear-service/gear/stats/{uuid}"
+    )
 
 
 def test_the_governor_paces_requests():
