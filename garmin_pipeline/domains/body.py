@@ -11,20 +11,18 @@ from typing import Any
 
 import polars as pl
 
-from garmin_pipeline.domains.fetching import by_calendar_date, ranged
+from garmin_pipeline.domains.fetching import RANGE_WINDOW_DAYS, by_calendar_date, range_feed, ranged
 from garmin_pipeline.domains.health import CALENDAR_DATE, gmt_string_to_utc
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
     one_row,
-    parse_json_day,
     parse_json_frames,
 )
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
 
 # No cap is documented for these two; 28 days is Garmin's usual range limit.
-WINDOW_DAYS = 28
 LEVEL = in_range(0, 100)
 
 WEIGH_INS = Dataset(
@@ -199,23 +197,22 @@ def build_body_battery(entry: Mapping[str, Any] | None, day: date) -> dict[str, 
     }
 
 
-WEIGH_INS_FEED = Feed(
-    name="weigh_ins",
-    description=(
-        "GET weight-service/weight/dateRange (get_body_composition), one request per "
-        f"{WINDOW_DAYS} days; each day's payload is its list of weigh-ins."
-    ),
-    fetch=ranged("get_body_composition", WINDOW_DAYS, weigh_ins_by_day, "weigh_ins.json"),
-    parse=parse_json_day("weigh_ins.json", build_weigh_ins, WEIGH_INS.name),
-    datasets=(WEIGH_INS,),
+WEIGH_INS_FEED = range_feed(
+    WEIGH_INS,
+    "weight-service/weight/dateRange",
+    "get_body_composition",
+    weigh_ins_by_day,
+    build_weigh_ins,
 )
 BODY_BATTERY_FEED = Feed(
     name="body_battery",
     description=(
         "GET wellness-service/wellness/bodyBattery/reports/daily (get_body_battery), one "
-        f"request per {WINDOW_DAYS} days: samples, daily charge/drain and events."
+        f"request per {RANGE_WINDOW_DAYS} days: samples, daily charge/drain and events."
     ),
-    fetch=ranged("get_body_battery", WINDOW_DAYS, by_calendar_date("date"), "body_battery.json"),
+    fetch=ranged(
+        "get_body_battery", RANGE_WINDOW_DAYS, by_calendar_date("date"), "body_battery.json"
+    ),
     parse=parse_json_frames("body_battery.json", build_body_battery),
     datasets=(BODY_BATTERY, BODY_BATTERY_DAILY, BODY_BATTERY_EVENTS),
 )

@@ -14,15 +14,17 @@ from typing import Any
 
 import polars as pl
 
-from garmin_pipeline.domains.fetching import Split, by_calendar_date, ranged
+from garmin_pipeline.domains.fetching import (
+    RANGE_WINDOW_DAYS,
+    Split,
+    by_calendar_date,
+    range_feed,
+)
 from garmin_pipeline.domains.health import CALENDAR_DATE, STRESS
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.lake.parsers import one_row, parse_json_day
+from garmin_pipeline.lake.parsers import one_row
 from garmin_pipeline.lake.schema import Column, empty_frame, in_range
 
-# garminconnect: "The Garmin Connect API has a 28-day limit per request" (usersummary stats);
-# garth pages stress and HRV by 28 days too.
-WINDOW_DAYS = 28
 # get_rhr_daily: "fetch a range (up to ~1 year) in a single request".
 RHR_WINDOW_DAYS = 365
 SECONDS_IN_DAY = in_range(0, 86_400)
@@ -33,11 +35,10 @@ def daily_series_feed(
     method: str,
     endpoint: str,
     fields: Mapping[str, str],
-    window_days: int = WINDOW_DAYS,
+    window_days: int = RANGE_WINDOW_DAYS,
     split: Split | None = None,
 ) -> Feed:
     """A range feed whose per-day payload is one JSON entry, read into one row by `fields`."""
-    payload_name = f"{dataset.name}.json"
 
     def build(entry: Any, day: date) -> pl.DataFrame:
         if not entry:
@@ -45,12 +46,8 @@ def daily_series_feed(
         entry = {**entry, "calendarDate": entry.get("calendarDate") or day.isoformat()}
         return one_row(entry, fields, dataset.columns)
 
-    return Feed(
-        name=dataset.name,
-        description=f"GET {endpoint} ({method}), one request per {window_days} days.",
-        fetch=ranged(method, window_days, split or by_calendar_date(), payload_name),
-        parse=parse_json_day(payload_name, build, dataset.name),
-        datasets=(dataset,),
+    return range_feed(
+        dataset, endpoint, method, split or by_calendar_date(), build, window_days=window_days
     )
 
 

@@ -13,8 +13,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from garmin_pipeline.feeds import Fetch, RawPayload, Stored
+import polars as pl
+
+from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Stored
+from garmin_pipeline.lake.parsers import parse_json_day
 from garmin_pipeline.sources.connect.client import canonical_json
+
+# Garmin's usual cap on a range request (garminconnect: "28-day limit per request" for the
+# usersummary stats; garth pages stress and HRV by 28 days too).
+RANGE_WINDOW_DAYS = 28
 
 # (the endpoint's answer for a window, the window's days) → that answer's part for each day
 Split = Callable[[Any, Sequence[date]], Mapping[date, Any]]
@@ -107,3 +114,27 @@ def snapshot(
             yield RawPayload(days[-1], payload_name, canonical_json(answer))
 
     return fetch
+
+
+def range_feed(
+    dataset: Dataset,
+    endpoint: str,
+    method: str,
+    split: Split,
+    build: Callable[[Any, date], pl.DataFrame],
+    window_days: int = RANGE_WINDOW_DAYS,
+    args: RangeArgs = iso_range,
+    provisional_days: int = 2,
+    **kwargs: Any,
+) -> Feed:
+    """A feed of one dataset from a range endpoint: `ranged` windows, one payload per day
+    named after the dataset, each day's payload built into the dataset's frame by `build`."""
+    payload = f"{dataset.name}.json"
+    return Feed(
+        name=dataset.name,
+        description=f"GET {endpoint} ({method}), one request per {window_days}-day window.",
+        fetch=ranged(method, window_days, split, payload, args=args, **kwargs),
+        parse=parse_json_day(payload, build, dataset.name),
+        datasets=(dataset,),
+        provisional_days=provisional_days,
+    )

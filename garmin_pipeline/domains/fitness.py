@@ -15,7 +15,12 @@ from typing import Any
 
 import polars as pl
 
-from garmin_pipeline.domains.fetching import by_calendar_date, iso_range, ranged, snapshot
+from garmin_pipeline.domains.fetching import (
+    by_calendar_date,
+    range_feed,
+    snapshot,
+)
+from garmin_pipeline.domains.health import CALENDAR_DATE
 from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
 from garmin_pipeline.lake.parsers import epoch_ms_to_utc, parse_json_day
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
@@ -23,12 +28,8 @@ from garmin_pipeline.sources.connect.client import canonical_json
 
 # The caps the emulator enforces (see `sources/emulator/metrics_routes.py`): garminconnect
 # documents one year for race predictions; the rest use 28 days.
-WINDOW_DAYS = 28
 RACE_PREDICTION_WINDOW_DAYS = 366
 
-CALENDAR_DATE = Column(
-    "calendar_date", pl.Date, "The day, in the account's own timezone.", nullable=False
-)
 SNAPSHOT_DATE = Column(
     "snapshot_date", pl.Date, "The last day of the sync that read this state.", nullable=False
 )
@@ -587,28 +588,6 @@ def _iso_with(*extra: Any) -> Callable[[date, date], tuple[Any, ...]]:
     return lambda first, last: (first.isoformat(), last.isoformat(), *extra)
 
 
-def _range_feed(
-    dataset: Dataset,
-    endpoint: str,
-    method: str,
-    split: Callable[[Any, Sequence[date]], Mapping[date, Any]],
-    build: Callable[[Any, date], pl.DataFrame],
-    window_days: int = WINDOW_DAYS,
-    args: Callable[[date, date], tuple[Any, ...]] = iso_range,
-    provisional_days: int = 2,
-    **kwargs: Any,
-) -> Feed:
-    payload = f"{dataset.name}.json"
-    return Feed(
-        name=dataset.name,
-        description=f"GET {endpoint} ({method}), one request per {window_days}-day window.",
-        fetch=ranged(method, window_days, split, payload, args=args, **kwargs),
-        parse=parse_json_day(payload, build, dataset.name),
-        datasets=(dataset,),
-        provisional_days=provisional_days,
-    )
-
-
 def _snapshot_feed(dataset: Dataset, endpoint: str, fetch: Any, build: Any) -> Feed:
     return Feed(
         name=dataset.name,
@@ -621,35 +600,35 @@ def _snapshot_feed(dataset: Dataset, endpoint: str, fetch: Any, build: Any) -> F
 
 
 FEEDS = (
-    _range_feed(
+    range_feed(
         TRAINING_READINESS,
         "metrics-service/metrics/trainingreadiness/{start}/{end}",
         "get_training_readiness_range",
         _group_by_date(),
         build_training_readiness,
     ),
-    _range_feed(
+    range_feed(
         TRAINING_STATUS,
         "metrics-service/metrics/trainingstatus/weekly/{displayName}",
         "get_weekly_training_status",
         split_training_status,
         build_training_status,
     ),
-    _range_feed(
+    range_feed(
         MAX_METRICS,
         "metrics-service/metrics/maxmet/daily/{start}/{end}",
         "get_max_metrics_range",
         split_max_metrics,
         build_max_metrics,
     ),
-    _range_feed(
+    range_feed(
         FITNESS_AGE,
         "fitnessage-service/stats/daily/{start}/{end}",
         "get_fitness_age_daily",
         by_calendar_date(),
         build_fitness_age,
     ),
-    _range_feed(
+    range_feed(
         RACE_PREDICTIONS,
         "metrics-service/metrics/racepredictions/daily/{displayName}",
         "get_race_predictions",
@@ -658,7 +637,7 @@ FEEDS = (
         window_days=RACE_PREDICTION_WINDOW_DAYS,
         args=_iso_with("daily"),
     ),
-    _range_feed(
+    range_feed(
         ENDURANCE_SCORE,
         "metrics-service/metrics/endurancescore/stats?aggregation=daily",
         "get_endurance_score",
@@ -666,7 +645,7 @@ FEEDS = (
         build_endurance_score,
         aggregation="daily",
     ),
-    _range_feed(
+    range_feed(
         HILL_SCORE,
         "metrics-service/metrics/hillscore/stats?aggregation=daily",
         "get_hill_score",

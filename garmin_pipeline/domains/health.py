@@ -13,13 +13,12 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from garmin_pipeline.domains.fetching import by_calendar_date, per_day, ranged
+from garmin_pipeline.domains.fetching import by_calendar_date, per_day, range_feed
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
     one_row,
-    parse_json_day,
     parse_json_frames,
 )
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
@@ -27,8 +26,6 @@ from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_fram
 CALENDAR_DATE = Column(
     "calendar_date", pl.Date, "The day, in the account's own timezone.", nullable=False
 )
-# Garmin's cap for its usersummary range endpoints (garminconnect: "28-day limit per request").
-DAILY_SUMMARY_WINDOW_DAYS = 28
 
 
 DAILY_SUMMARY_FIELDS = {
@@ -327,17 +324,12 @@ def build_sleep_frames(payload: dict[str, Any], day: date) -> dict[str, pl.DataF
     return {"sleep": build_sleep(payload, day), "sleep_stages": build_sleep_stages(payload, day)}
 
 
-DAILY_SUMMARY_FEED = Feed(
-    name="daily_summary",
-    description=(
-        "GET usersummary-service/v2/dailysummaries (get_daily_summaries), one request per "
-        f"{DAILY_SUMMARY_WINDOW_DAYS} days, split into one payload per day."
-    ),
-    fetch=ranged(
-        "get_daily_summaries", DAILY_SUMMARY_WINDOW_DAYS, _summaries_by_day, "daily_summary.json"
-    ),
-    parse=parse_json_day("daily_summary.json", build_daily_summary, "daily_summary"),
-    datasets=(DAILY_SUMMARY,),
+DAILY_SUMMARY_FEED = range_feed(
+    DAILY_SUMMARY,
+    "usersummary-service/v2/dailysummaries",
+    "get_daily_summaries",
+    _summaries_by_day,
+    build_daily_summary,
 )
 SLEEP_FEED = Feed(
     name="sleep",
