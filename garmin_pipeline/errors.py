@@ -15,3 +15,15 @@ class RateLimitedError(PipelineError):
 
 class SourceUnavailableError(PipelineError):
     """The source failed even after bounded retries (5xx, network, timeouts)."""
+
+
+class MalformedPayloadError(PipelineError):
+    """The source answered 200 with a body we cannot parse; `body` keeps it for quarantine."""
+
+    def __init__(self, message: str, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.body = body
+
+
+class UnsafeValueError(PipelineError):
+    """A value from the source would name a path outside the data directory, or is absurd."""
