@@ -1,17 +1,23 @@
 """Shared fixtures: a synthetic athlete, the emulator serving it, and one real end-to-end sync."""
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
+from garminconnect import Garmin
+from requests.adapters import HTTPAdapter
 
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
+from garmin_pipeline.sources.emulator import Emulator, FaultPlan, SyntheticAthlete
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CONNECTAPI = "https://connectapi.garmin.com"
+TOKEN_PATH = "/di-oauth2-service/oauth/token"
 # Two weeks is enough for every sport the athlete does; fixed dates keep the oracle stable.
 ATHLETE_END = date(2024, 6, 30)
 ATHLETE_DAYS = 21
@@ -92,3 +98,40 @@ def connect_source(emulator, tmp_path_factory):
         }
     )
     return ConnectSource(settings)
+
+
+@contextlib.contextmanager
+def fault_plan(emu: Emulator) -> Iterator[FaultPlan]:
+    """The emulator's fault plan, empty before and after: the session emulator is shared."""
+    emu.faults.clear()
+    try:
+        yield emu.faults
+    finally:
+        emu.faults.clear()
+
+
+class _ToEmulator(HTTPAdapter):
+    """Test-only stand-in for the production transport adapter: rewrite the API host."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url
+
+    def send(self, request, **kwargs):  # type: ignore[override]
+        request.url = self.base_url + request.url[len(CONNECTAPI) :]
+        return super().send(request, **kwargs)
+
+
+def client_for(emu: Emulator) -> Garmin:
+    """The bare garminconnect client (no retries), its API session and its DI token refresh
+    pointed at the emulator: for tests about what a client sees, without our source."""
+    garmin = Garmin()
+    garmin.retry_attempts = 0
+    garmin.client._api_session.mount(CONNECTAPI, _ToEmulator(emu.base_url))
+    garmin.client._di_token_url = emu.base_url + TOKEN_PATH
+    return garmin
+
+
+def bearer(emu: Emulator) -> dict[str, str]:
+    """An Authorization header with a fresh access token from the emulator's authority."""
+    return {"Authorization": f"Bearer {emu.tokens.issue()['access_token']}"}

@@ -20,15 +20,13 @@ import pytest
 import requests
 from garminconnect import Garmin, GarminConnectTooManyRequestsError
 from garminconnect.client.tokens import token_file_path as garminconnect_token_file_path
-from requests.adapters import HTTPAdapter
 
 from garmin_pipeline.sources.emulator import Emulator, FaultPlan, SyntheticAthlete
 from garmin_pipeline.sources.emulator.auth import TokenAuthority, token_file_path
 from garmin_pipeline.sources.emulator.timefmt import epoch_ms
+from tests.conftest import TOKEN_PATH, bearer, client_for
 
 DATA = Path(__file__).parent / "data" / "garmin_connect"
-CONNECTAPI = "https://connectapi.garmin.com"
-TOKEN_PATH = "/di-oauth2-service/oauth/token"
 END = date(2024, 3, 31)  # Europe/Paris springs forward that day: a 23-hour day is in range
 DAY = date(2024, 3, 15)
 SUMMARY_PATH = "/usersummary-service/usersummary/daily/synthetic-athlete-42"
@@ -58,37 +56,12 @@ def clean(emu):
     emu.faults.clear()
 
 
-class _ToEmulator(HTTPAdapter):
-    """Test-only stand-in for the production transport adapter: rewrite the API host."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    def send(self, request, **kwargs):  # type: ignore[override]
-        request.url = self.base_url + request.url[len(CONNECTAPI) :]
-        return super().send(request, **kwargs)
-
-
-def client_for(emu: Emulator) -> Garmin:
-    """The real client, its API session and its DI token refresh pointed at the emulator."""
-    garmin = Garmin()
-    garmin.retry_attempts = 0
-    garmin.client._api_session.mount(CONNECTAPI, _ToEmulator(emu.base_url))
-    garmin.client._di_token_url = emu.base_url + TOKEN_PATH
-    return garmin
-
-
 def login(emu: Emulator, tmp_path: Path, ttl: int = 3600) -> tuple[Garmin, Path]:
     """The real client, logged in from a token store (a directory) the emulator wrote."""
     store = emu.write_token_store(tmp_path / "tokens", access_ttl_s=ttl)
     garmin = client_for(emu)
     garmin.login(str(tmp_path / "tokens"))
     return garmin, store
-
-
-def bearer(emu: Emulator) -> dict[str, str]:
-    return {"Authorization": f"Bearer {emu.tokens.issue()['access_token']}"}
 
 
 def get(emu: Emulator, path: str, **kwargs: Any) -> requests.Response:

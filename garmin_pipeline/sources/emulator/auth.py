@@ -71,6 +71,7 @@ class TokenAuthority:
         self._clock = clock
         self._issued: dict[str, int] = {}  # access-token jti -> epoch at issue
         self._spent: set[str] = set()  # refresh-token jtis already exchanged
+        self._refresh_generation = 0  # bumped by revoke_refresh_tokens()
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- signing
@@ -121,6 +122,7 @@ class TokenAuthority:
                 "client_id": client_id,
                 "exp": now + REFRESH_TTL_S,
                 "jti": secrets.token_hex(16),
+                "gen": self._refresh_generation,
             },
         )
         with self._lock:
@@ -143,10 +145,17 @@ class TokenAuthority:
         if client_id is not None and payload.get("client_id") != client_id:
             return None
         with self._lock:
-            if payload["jti"] in self._spent:
+            if payload.get("gen", 0) != self._refresh_generation or payload["jti"] in self._spent:
                 return None
             self._spent.add(payload["jti"])
         return self.issue(str(payload["client_id"]))
+
+    def revoke_refresh_tokens(self) -> None:
+        """Refuse every refresh token issued so far (a password change, or Garmin ending the
+        session): the client's refresh fails and only a new login gets tokens again. Pair it
+        with ``FaultPlan.expire_tokens`` to revoke the access tokens too."""
+        with self._lock:
+            self._refresh_generation += 1
 
     def check(self, authorization: str | None) -> str | None:
         """None when the bearer token is good, else why not (for the 401 body and the log)."""

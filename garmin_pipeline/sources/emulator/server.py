@@ -2,7 +2,8 @@
 
 Requests pass one ASGI layer first (``_Gate``): it logs every request with the status and bytes
 actually sent, applies the fault plan, and demands a valid bearer token on every API path (the
-DI token endpoint authenticates with the refresh token instead). Endpoints are plain functions,
+DI token endpoint authenticates with the refresh token instead). Loopback ``/_emulator/`` control
+paths (fault rules, token expiry; see ``faults``) bypass all three. Endpoints are plain functions,
 which Starlette runs in its thread pool, so a FIT encode never stalls other requests.
 """
 
@@ -10,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import json
 import logging
 import os
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 import uvicorn
@@ -26,11 +31,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from garmin_pipeline.sources.emulator import metrics_routes, stats_routes, wellness_routes
+from garmin_pipeline.sources.emulator import (
+    metrics_routes,
+    sso_routes,
+    stats_routes,
+    wellness_routes,
+)
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.auth import ACCESS_TTL_S, TokenAuthority
-from garmin_pipeline.sources.emulator.faults import FaultPlan
+from garmin_pipeline.sources.emulator.auth import ACCESS_TTL_S, DEFAULT_CLIENT_ID, TokenAuthority
+from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
 from garmin_pipeline.sources.emulator.http import (
     BadRequest as _BadRequest,
 )
@@ -55,6 +66,7 @@ from garmin_pipeline.sources.emulator.http import (
 from garmin_pipeline.sources.emulator.http import (
     owner as _owner,
 )
+from garmin_pipeline.sources.emulator.sso_routes import DEFAULT_CREDENTIALS, SsoAuthority
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +112,7 @@ class _State:
     tokens: TokenAuthority = field(init=False)
     log: _RequestLog = field(default_factory=_RequestLog)
     access_ttl_s: int = ACCESS_TTL_S
+    sso: SsoAuthority = field(default_factory=SsoAuthority)
 
     def __post_init__(self) -> None:
         self.tokens = TokenAuthority(
@@ -204,8 +217,16 @@ def device_last_used(request: Request) -> Response:
 
 
 async def di_token(request: Request) -> Response:
-    """The DI OAuth2 refresh grant; the old refresh token is spent (rotation)."""
+    """The DI OAuth2 refresh grant (the old refresh token is spent: rotation), and the
+    service-ticket grant that turns an SSO login's CAS ticket into the first token pair."""
     form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+    if form.get("grant_type") == sso_routes.DI_GRANT_TYPE:
+        state = request.app.state.emulator
+        ticket, service = form.get("service_ticket", ""), form.get("service_url", "")
+        if not state.sso.redeem_ticket(ticket, service):
+            return _json({"error": "invalid_grant", "error_description": "bad ticket"}, 400)
+        log.info("emulator: exchanged a service ticket for %s", form.get("client_id"))
+        return _json(state.tokens.issue(form.get("client_id") or DEFAULT_CLIENT_ID))
     if form.get("grant_type") != "refresh_token":
         return _json({"error": "unsupported_grant_type"}, status=400)
     tokens = request.app.state.emulator.tokens.refresh(
@@ -241,6 +262,7 @@ ROUTES = [
     Route("/download-service/files/activity/{activity_id:int}", download_activity),
     Route("/device-service/deviceservice/mylastused", device_last_used),
     Route(TOKEN_PATH, di_token, methods=["POST"]),
+    *sso_routes.ROUTES,
     *stats_routes.ROUTES,
     *metrics_routes.ROUTES,
     *wellness_routes.ROUTES,
@@ -248,23 +270,31 @@ ROUTES = [
 
 
 class _Gate:
-    """Log, fault and authenticate every request before the routes see it."""
+    """Log, fault and authenticate every request before the routes see it.
 
-    def __init__(self, app: ASGIApp, state: _State) -> None:
+    Paths under ``/_emulator/`` from a loopback client go to the control app instead: no
+    token, no faults, no log entry (they are the test harness, not the client under test).
+    """
+
+    def __init__(self, app: ASGIApp, state: _State, control: ASGIApp | None = None) -> None:
         self.app = app
         self.state = state
+        self.control = control
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path: str = scope["path"]
+        if self.control is not None and path.startswith(CONTROL_PREFIX) and _loopback(scope):
+            await self.control(scope, receive, send)
+            return
         arrived = time.time()
         method: str = scope["method"]
-        path: str = scope["path"]
         query = {
             k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()
         }
-        sent = {"status": 0, "bytes": 0}
+        sent = {"status": 0, "bytes": 0}  # a reset leaves status 0: no response at all
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -273,23 +303,34 @@ class _Gate:
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
-        rule = self.state.faults.take(method, path)
+        faults = self.state.faults
+        # Rules answering in the endpoint's place act before the token check, like Garmin's
+        # edge; the rest only on requests the endpoint serves, so a 401 does not use them up.
+        rule = faults.take(method, path, answers=True)
         try:
-            if rule is not None and rule.delay_s:
-                await asyncio.sleep(rule.delay_s)
-            if rule is not None and rule.status is not None:
+            if rule is not None:
+                if rule.delay_s:
+                    await asyncio.sleep(rule.delay_s)
+                if rule.reset:
+                    await _reset(scope, receive)
+                    return
                 headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after else None
-                response = _error(rule.status, f"injected fault: HTTP {rule.status}", headers)
+                status = rule.status or 500  # answers without a reset: a status is set
+                response = _error(status, f"injected fault: HTTP {status}", headers)
                 await response(scope, receive, counting_send)
                 return
-            if path != TOKEN_PATH:
+            if path != TOKEN_PATH and not sso_routes.is_public(path):
                 reason = self.state.tokens.check(_header(scope, b"authorization"))
                 if reason is not None:
                     await _error(401, f"Unauthorized: {reason}")(scope, receive, counting_send)
                     return
-            target = (
-                _truncating(counting_send) if rule is not None and rule.truncate else counting_send
-            )
+            target = counting_send
+            rule = faults.take(method, path, answers=False)
+            if rule is not None:
+                if rule.delay_s:
+                    await asyncio.sleep(rule.delay_s)
+                if rule.alters_body:
+                    target = _altering(counting_send, rule)
             await self.app(scope, receive, target)
         finally:
             record = RequestRecord(method, path, query, sent["status"], sent["bytes"], arrived)
@@ -306,13 +347,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _truncating(send: Send) -> Send:
-    """Buffer the response and send only its first half, with a matching Content-Length: the
-    client receives a complete HTTP response whose body is a cut file."""
+def _loopback(scope: Scope) -> bool:
+    client = scope.get("client")
+    try:
+        return client is not None and ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _altering(send: Send, rule: FaultRule) -> Send:
+    """Buffer the endpoint's response and send what ``rule.alter`` makes of it, with a matching
+    Content-Length: the client receives a complete HTTP response with a cut, corrupt,
+    malformed or drifted body."""
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 
-    async def cut(message: Message) -> None:
+    async def alter(message: Message) -> None:
         if message["type"] == "http.response.start":
             start.update(message)
             return
@@ -323,13 +373,96 @@ def _truncating(send: Send) -> Send:
         if message.get("more_body", False):
             return
         body = b"".join(chunks)
-        body = body[: len(body) // 2]
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        headers = list(start.get("headers", []))
+        kind = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), "")
+        # A zip rebuild or a caller's transform is CPU work: keep it off the event loop.
+        served = start["status"]
+        status, new_kind, new_body = await asyncio.to_thread(rule.alter, served, kind, body)
+        if new_body is body and (status, new_kind) == (served, kind):
+            await send(start)  # left alone (a transform meeting a 204 or a zip): as served
+        else:
+            dropped = (b"content-length", b"content-type")
+            headers = [(k, v) for k, v in headers if k.lower() not in dropped]
+            if new_kind:
+                headers.append((b"content-type", new_kind.encode("latin-1")))
+            headers.append((b"content-length", str(len(new_body)).encode()))
+            await send({**start, "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": new_body, "more_body": False})
 
-    return cut
+    return alter
+
+
+class _TrackedH11(H11Protocol):
+    """uvicorn's h11 protocol, remembering each open connection's transport by the (server,
+    client) address pair every request's scope carries: ASGI has no message for "drop this
+    connection", and a reset fault needs exactly that."""
+
+    _open: ClassVar[dict[tuple[Any, Any], asyncio.Transport]] = {}
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._open[(self.server, self.client)] = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._open.pop((self.server, self.client), None)
+        super().connection_lost(exc)
+
+    @classmethod
+    def transport_for(cls, scope: Scope) -> asyncio.Transport | None:
+        return cls._open.get((scope.get("server"), scope.get("client")))
+
+
+async def _reset(scope: Scope, receive: Receive) -> None:
+    """Drop the request's connection with a TCP RST before any response byte: the client sees
+    ECONNRESET (requests: ConnectionError). Returns once uvicorn has seen the connection go,
+    so it does not answer the request with a 500 of its own."""
+    transport = _TrackedH11.transport_for(scope)
+    if transport is None:  # the client gave up first (a delay longer than its timeout)
+        log.debug("emulator: reset of a connection already closed")
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:  # linger 0: close() sends RST, not an orderly FIN
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+
+# ---------------------------------------------------------------------- control paths
+CONTROL_PREFIX = "/_emulator/"
+
+
+async def control_faults(request: Request) -> Response:
+    """GET the live rules, POST one (a JSON rule, see ``faults``), DELETE them all."""
+    plan: FaultPlan = request.app.state.emulator.faults
+    if request.method == "DELETE":
+        plan.clear()
+        log.info("emulator: fault rules cleared")
+        return Response(status_code=204)
+    if request.method == "GET":
+        return _json([rule.to_json() for rule in plan.rules])
+    try:
+        rule = plan.add_json(json.loads(await request.body()))
+    except (ValueError, TypeError) as error:
+        return _error(400, f"bad fault rule: {error}")
+    log.info("emulator: fault rule added: %s", rule.to_json())
+    return _json(rule.to_json(), status=201)
+
+
+async def control_expire_tokens(request: Request) -> Response:
+    """Revoke every access token issued so far (``FaultPlan.expire_tokens``)."""
+    plan: FaultPlan = request.app.state.emulator.faults
+    plan.expire_tokens()
+    log.info("emulator: access tokens expired")
+    return _json({"token_epoch": plan.token_epoch})
+
+
+CONTROL_ROUTES = [
+    Route(CONTROL_PREFIX + "faults", control_faults, methods=["GET", "POST", "DELETE"]),
+    Route(CONTROL_PREFIX + "expire-tokens", control_expire_tokens, methods=["POST"]),
+]
 
 
 def build_app(state: _State) -> ASGIApp:
@@ -338,7 +471,12 @@ def build_app(state: _State) -> ASGIApp:
         exception_handlers={404: not_found, 405: method_not_allowed},
     )
     app.state.emulator = state
-    return _Gate(app, state)
+    control = Starlette(
+        routes=CONTROL_ROUTES,
+        exception_handlers={404: not_found, 405: method_not_allowed},
+    )
+    control.state.emulator = state
+    return _Gate(app, state, control)
 
 
 class _QuietUpgrades(logging.Filter):
@@ -356,14 +494,17 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     uvicorn_log = logging.getLogger("uvicorn.error")
     if _UPGRADE_FILTER not in uvicorn_log.filters:
         uvicorn_log.addFilter(_UPGRADE_FILTER)
-    # http="h11": uvicorn's httptools parser drops the body of a request that offers an h2c
-    # upgrade, which is every token refresh curl_cffi sends. log_config=None leaves the host
-    # process's logging alone (tests, Dagster, the CLI).
+    # h11: uvicorn's httptools parser drops the body of a request that offers an h2c
+    # upgrade, which is every token refresh curl_cffi sends; _TrackedH11 is uvicorn's h11
+    # protocol, tracking connections for reset faults (proxy headers off, so a request's
+    # client address stays the connection's). log_config=None leaves the host process's
+    # logging alone (tests, Dagster, the CLI).
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http="h11",
+        http=_TrackedH11,
+        proxy_headers=False,
         log_level="warning",
         log_config=None,
         access_log=False,
@@ -382,10 +523,19 @@ class Emulator:
         port: int = 0,
         faults: FaultPlan | None = None,
         access_ttl_s: int = ACCESS_TTL_S,
+        credentials: tuple[str, str] | None = DEFAULT_CREDENTIALS,
+        mfa_code: str | None = None,
     ) -> None:
+        """``credentials`` (e-mail, password) is the account the SSO login accepts (None:
+        refuse every login); with ``mfa_code`` set, a login also asks for that MFA code."""
         self.host = host
         self._requested_port = port
-        self._state = _State(athlete, faults or FaultPlan(), access_ttl_s=access_ttl_s)
+        self._state = _State(
+            athlete,
+            faults or FaultPlan(),
+            access_ttl_s=access_ttl_s,
+            sso=SsoAuthority(credentials=credentials, mfa_code=mfa_code),
+        )
         self.app = build_app(self._state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -465,6 +615,11 @@ class Emulator:
     @property
     def tokens(self) -> TokenAuthority:
         return self._state.tokens
+
+    @property
+    def sso(self) -> SsoAuthority:
+        """The SSO login's account, MFA setting and counters (change them while serving)."""
+        return self._state.sso
 
     @property
     def request_log(self) -> list[RequestRecord]:
