@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+from assets.account import ACCOUNT_CHECKS, GARMIN_ACCOUNT
 from assets.jobs import morning_refresh, sync_job
 from assets.lake import LAKE_ASSETS
 from assets.raw import RAW_ASSETS
@@ -16,7 +17,8 @@ from garmin_pipeline.settings import Settings
 os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 defs = dg.Definitions(
-    assets=[*RAW_ASSETS, *LAKE_ASSETS, warehouse],
+    assets=[GARMIN_ACCOUNT, *RAW_ASSETS, *LAKE_ASSETS, warehouse],
+    asset_checks=ACCOUNT_CHECKS,
     jobs=[sync_job],
     schedules=[morning_refresh],
     resources={**resources_from_env(Settings.from_env()), "dbt": dbt_resource()},

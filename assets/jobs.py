@@ -4,7 +4,10 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.account import ACCOUNT_CHECKS
+from assets.resources import GarminConnect
 from garmin_pipeline.raw.freshness import latest_begun_day
+from garmin_pipeline.status import breaker_for, describe_breaker
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -12,7 +15,8 @@ REFRESH_WINDOW_DAYS = 3
 
 sync_job = dg.define_asset_job(
     "sync",
-    selection=dg.AssetSelection.all(),
+    # The account's checks ride along, so each sync refreshes token health and the cooldown.
+    selection=dg.AssetSelection.all() | dg.AssetSelection.checks(*ACCOUNT_CHECKS),
     description="Fetch a range of days from Garmin, rebuild their lake partitions, build dbt.",
 )
 
@@ -22,8 +26,15 @@ def range_tags(first: str, last: str) -> dict[str, str]:
 
 
 @dg.schedule(job=sync_job, cron_schedule="30 6 * * *", execution_timezone="UTC")
-def morning_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Sync the last few days every morning; only days with new uploads cost requests."""
+def morning_refresh(
+    context: dg.ScheduleEvaluationContext, garmin: GarminConnect
+) -> dg.RunRequest | dg.SkipReason:
+    """Sync the last few days every morning; only days with new uploads cost requests.
+
+    While a 429 cooldown is on the tick is skipped, and says until when, in the UI."""
+    cooldown = breaker_for(garmin.settings).state()
+    if cooldown.open:
+        return dg.SkipReason(f"Garmin rate limit: {describe_breaker(cooldown)}")
     today = latest_begun_day()  # the raw assets skip days not yet begun for the profile
     first = today - timedelta(days=REFRESH_WINDOW_DAYS)
     return dg.RunRequest(

@@ -5,6 +5,7 @@ from datetime import date
 
 import dagster as dg
 
+from assets.account import GARMIN_ACCOUNT
 from assets.partitions import daily_partitions, one_run_per_backfill
 from assets.resources import DataDir, GarminConnect
 from garmin_pipeline.catalog import FEEDS
@@ -34,6 +35,7 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=one_run_per_backfill,
         pool="garmin_api",
+        deps=[GARMIN_ACCOUNT.key],
     )
     def _raw(
         context: dg.AssetExecutionContext, garmin: GarminConnect, data_dir: DataDir

@@ -1,6 +1,7 @@
 """Resources: where the data lives and how to reach Garmin. Secrets are not config here:
 tokens stay in garminconnect's token store, which only the source reads."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,8 +39,12 @@ class DataDir(dg.ConfigurableResource):
 
 
 class GarminConnect(dg.ConfigurableResource):
-    """Garmin Connect through `garminconnect`, or anything speaking its API at `api_url`."""
+    """Garmin Connect through `garminconnect`, or anything speaking its API at `api_url`.
 
+    The rest of the settings (cooldowns, token warning, credentials for a re-login) come from the
+    environment, never from config, so no secret can reach run config or the UI."""
+
+    data_dir: DataDir  # where the 429 breaker's state lives, per account
     api_url: str | None = None
     token_store: str
     request_interval_s: float = 1.0
@@ -48,17 +53,22 @@ class GarminConnect(dg.ConfigurableResource):
     _freshness: Freshness | None = PrivateAttr(default=None)
 
     @property
+    def settings(self) -> Settings:
+        """The environment's settings with this resource's configuration on top."""
+        return replace(
+            Settings.from_env(),
+            data_dir=Path(self.data_dir.path),
+            account=self.data_dir.account,
+            api_url=self.api_url,
+            token_store=Path(self.token_store).expanduser(),
+            request_interval_s=self.request_interval_s,
+        )
+
+    @property
     def source(self) -> ConnectSource:
         """One logged-in session per run, shared by every raw asset the run executes."""
         if self._source is None:
-            settings = Settings.from_env(
-                {
-                    "GARMIN_API_URL": self.api_url or "",
-                    "GARMIN_TOKENS": self.token_store,
-                    "GARMIN_REQUEST_INTERVAL_S": str(self.request_interval_s),
-                }
-            )
-            self._source = ConnectSource(settings)
+            self._source = ConnectSource(self.settings)
         return self._source
 
     def freshness(self, refetch: bool = False) -> Freshness:
@@ -75,9 +85,11 @@ class GarminConnect(dg.ConfigurableResource):
 
 
 def resources_from_env(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    data_dir = DataDir(path=str(settings.data_dir), account=settings.account)
     return {
-        "data_dir": DataDir(path=str(settings.data_dir), account=settings.account),
+        "data_dir": data_dir,
         "garmin": GarminConnect(
+            data_dir=data_dir,
             api_url=settings.api_url,
             token_store=str(settings.token_store),
             request_interval_s=settings.request_interval_s,

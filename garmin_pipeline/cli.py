@@ -56,14 +56,56 @@ def main(verbose: bool) -> None:
     )
 
 
+def fault_plan(ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]) -> object:
+    """The emulator's FaultPlan from its --fault specs; a bad spec is a one-line usage error."""
+    from garmin_pipeline.sources.emulator.faults import FaultPlan, parse_fault_spec
+
+    plan = FaultPlan()
+    for spec in specs:
+        try:
+            plan.add_json(parse_fault_spec(spec))
+        except ValueError as error:
+            message = str(error)
+            raise click.BadParameter(
+                message if message.startswith(repr(spec)) else f"{spec!r}: {message}"
+            ) from None
+    return plan
+
+
 @main.command()
 @click.option("--port", type=int, default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="The synthetic athlete.")
 @click.option("--days", type=int, default=90, show_default=True, help="Days of history.")
 @click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day [today].")
-def emulator(port: int, host: str, seed: int, days: int, end_date: object) -> None:
-    """Serve a synthetic athlete over the Garmin Connect API on loopback."""
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    callback=fault_plan,
+    metavar="SPEC",
+    help="Inject a fault (repeatable): PATH[:ITEM]..., see below.",
+)
+def emulator(port: int, host: str, seed: int, days: int, end_date: object, faults: object) -> None:
+    """Serve a synthetic athlete over the Garmin Connect API on loopback.
+
+    A --fault SPEC is a path prefix and ':'-separated items: an HTTP status (429), a flag
+    (truncate, corrupt, malformed, reset) or KEY=VALUE with KEY one of status, times (a count,
+    or * for every request; default 1), retry_after, delay_s, method, and for schema drift
+    add=FIELD=JSON, rename=OLD>NEW[,OLD>NEW], drop=FIELD[,FIELD]:
+
+    \b
+      --fault "/usersummary-service/:429:retry_after=3600:times=2"
+      --fault "/download-service/files/activity/:corrupt"
+      --fault "/wellness-service/:drop=restingHeartRate:times=*"
+
+    While it serves, loopback clients can change faults without a token: POST a JSON rule
+    to /_emulator/faults, GET or DELETE /_emulator/faults, POST /_emulator/expire-tokens:
+
+    \b
+      curl -d '{"path": "/hrv-service/", "status": 503, "times": 2}' \\
+        http://127.0.0.1:8765/_emulator/faults
+    """
     from garmin_pipeline.sources.emulator import SyntheticAthlete, serve
 
     last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
@@ -75,7 +117,9 @@ def emulator(port: int, host: str, seed: int, days: int, end_date: object) -> No
         f"tokens written to {tokens}; point the pipeline at it with:\n"
         f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}"
     )
-    serve(athlete, host=host, port=port, token_store=tokens)
+    for rule in faults.rules:  # type: ignore[attr-defined]
+        click.echo(f"fault: {rule.to_json()}")
+    serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
 
 
 def run_sync(
@@ -155,21 +199,59 @@ def decode(fit_file: Path, out_dir: Path, activity_id: int) -> None:
         click.echo(f"{out_dir / f'{name}.parquet'}: {frame.height} rows")
 
 
+MFA_TRIES = 3
+
+
+def read_secret(label: str) -> str:
+    """Hidden input at a terminal; one line of standard input when it is piped (scripts,
+    tests). Either way nothing is echoed."""
+    if sys.stdin.isatty():
+        return getpass.getpass(f"{label}: ")
+    click.echo(f"{label}: ", nl=False, err=True)
+    line = sys.stdin.readline()
+    click.echo(err=True)
+    if not line.strip():
+        fail(f"no {label} on standard input; run `garmin-pipeline login` at a terminal")
+    return line.rstrip("\r\n")
+
+
 @main.command()
-def login() -> None:
-    """Log in to a real Garmin Connect account and store its tokens in GARMIN_TOKENS."""
-    from garminconnect import Garmin, GarminConnectAuthenticationError
+@click.option(
+    "--save-password",
+    is_flag=True,
+    help="Also keep the password in the system keyring, for an unattended re-login when the "
+    "tokens lapse (accounts without MFA only).",
+)
+def login(save_password: bool) -> None:
+    """Log in to Garmin Connect and store only its tokens (0600) in GARMIN_TOKENS.
+
+    Asks for the e-mail (or GARMIN_EMAIL), the password (or GARMIN_PASSWORD) and, when Garmin
+    asks for one, the MFA code. With GARMIN_API_URL set it logs in to that server (the emulator).
+    """
+    from garmin_pipeline.sources.connect.credentials import save_password as keep_password
+    from garmin_pipeline.sources.connect.login import (
+        MfaCodeRejectedError,
+        resume_login,
+        start_login,
+    )
 
     config = settings()
-    email = os.environ.get("GARMIN_EMAIL") or click.prompt("Garmin e-mail")
-    password = os.environ.get("GARMIN_PASSWORD") or getpass.getpass("Garmin password: ")
-    garmin = Garmin(email, password, prompt_mfa=lambda: click.prompt("MFA code"))
-    try:
-        garmin.login()
-    except GarminConnectAuthenticationError as error:
-        fail(f"Garmin refused the login ({error}); check the e-mail and password")
-    garmin.client.dump(str(config.token_store))
-    click.echo(f"logged in as {garmin.display_name}; tokens stored in {config.token_store}")
+    email = (os.environ.get("GARMIN_EMAIL") or click.prompt("Garmin e-mail")).strip()
+    password = os.environ.get("GARMIN_PASSWORD") or read_secret("Garmin password")
+    result = start_login(config, email, password)
+    for tries_left in range(MFA_TRIES - 1, -1, -1):
+        if result.pending is None:
+            break
+        try:
+            result = resume_login(result.pending, read_secret("MFA code"))
+        except MfaCodeRejectedError as error:
+            if not tries_left:
+                fail(f"{error} ({MFA_TRIES} tries); run `garmin-pipeline login` again")
+            click.echo(f"{error} ({tries_left} tries left)", err=True)
+    click.echo(f"logged in as {result.display_name}; tokens stored in {result.token_file} (0600)")
+    if save_password:
+        backend = keep_password(email, password)
+        click.echo(f"password saved in the system keyring ({backend}) for unattended re-login")
 
 
 @main.command()
@@ -188,6 +270,28 @@ def demo(days: int, seed: int) -> None:
         run_sync(athlete.first_day, athlete.last_day, env)
         requests = len(emu.request_log)
     click.echo(report(data_dir, requests))
+
+
+@main.command()
+def status() -> None:
+    """Show the data directory, the 429 cooldown, token health and each dataset's last day.
+
+    Reads local files only: safe to run while cooling down after a 429."""
+    from garmin_pipeline.status import describe_breaker, pipeline_status
+
+    state = pipeline_status(settings())
+    click.echo(f"data dir:   {state.data_dir}")
+    click.echo(f"account:    {state.account}")
+    click.echo(f"rate limit: {describe_breaker(state.breaker)}")
+    click.echo(f"tokens:     {state.tokens.message}")
+    if not state.datasets:
+        click.echo("lake:       empty (nothing synced yet)")
+        return
+    click.echo("lake:       last day present (days held)")
+    width = max(len(dataset.name) for dataset in state.datasets)
+    for dataset in state.datasets:
+        last = dataset.last_day.isoformat() if dataset.last_day else "none"
+        click.echo(f"  {dataset.name:<{width}}  {last}  ({dataset.days})")
 
 
 def entry() -> None:

@@ -21,11 +21,20 @@ from garminconnect import (
     GarminConnectConnectionError,
     GarminConnectTooManyRequestsError,
 )
-from garminconnect.client.tokens import token_file_path
 
-from garmin_pipeline.errors import RateLimitedError, SourceAuthError, SourceUnavailableError
+from garmin_pipeline.errors import (
+    MalformedPayloadError,
+    PipelineError,
+    RateLimitedError,
+    SourceAuthError,
+    SourceUnavailableError,
+)
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources.connect import login, tokens
+from garmin_pipeline.sources.connect.breaker import CircuitBreaker, format_utc
+from garmin_pipeline.sources.connect.credentials import Credentials, unattended_credentials
 from garmin_pipeline.sources.connect.governor import GovernedAdapter, RateGovernor
+from garmin_pipeline.sources.connect.tokens import refuse_legacy_store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,9 +51,20 @@ def canonical_json(payload: Any) -> bytes:
 class ConnectSource:
     """A logged-in Garmin Connect session; every request passes the rate governor."""
 
-    def __init__(self, settings: Settings, governor: RateGovernor | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        governor: RateGovernor | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
         self.settings = settings
-        self.governor = governor or RateGovernor(settings.request_interval_s)
+        self.governor = governor or RateGovernor(
+            settings.request_interval_s, retry_after_wait_max_s=settings.retry_after_wait_max_s
+        )
+        # Shared with every other run and process for this account: a 429 outlives the run.
+        self.breaker = breaker or CircuitBreaker(
+            settings.breaker_path, settings.cooldown_first_s, settings.cooldown_max_s
+        )
         self._garmin: Garmin | None = None
         self._adapter: GovernedAdapter | None = None
 
@@ -59,44 +79,131 @@ class ConnectSource:
         return str(self.garmin.display_name)
 
     def _login(self) -> Garmin:
-        token_file = token_file_path(str(self.settings.token_store))
-        if not token_file.exists():
+        """Log in with the stored tokens; when they are missing or refused, log in again with
+        unattended credentials (environment or keyring) if there are any and no MFA is asked."""
+        refuse_legacy_store(self.settings.token_store)
+        token_file = tokens.token_file(self.settings.token_store)
+        if token_file.exists():
+            try:
+                return self._token_login()
+            except RateLimitedError:
+                raise
+            except SourceAuthError as error:
+                if self.governor.rate_limited:  # never a credential login after a 429
+                    raise
+                refused: SourceAuthError | None = error
+        else:
+            refused = None
+        credentials = unattended_credentials()
+        if credentials is None:
+            if refused is not None:
+                raise refused
             raise SourceAuthError(f"no Garmin tokens at {token_file}: {LOGIN_HINT}")
-        # Retries belong to our adapter (counted, bounded); garminconnect's own would double them.
-        garmin = Garmin(retry_attempts=0)
-        self._adapter = GovernedAdapter(self.governor, base_url=self.settings.api_url)
-        garmin.client._api_session.mount("https://", self._adapter)
-        garmin.client._api_session.mount("http://", self._adapter)
-        if self.settings.api_url:
-            # The DI token refresh is a separate curl_cffi POST that ignores the session.
-            garmin.client._di_token_url = self.settings.api_url + DI_TOKEN_PATH
+        self._relogin(credentials, "the stored tokens were refused" if refused else "no tokens")
+        return self._token_login()
+
+    def _token_login(self) -> Garmin:
+        garmin, self._adapter = login.connect_client(self.settings, self.governor)
         self._call("login", lambda: garmin.login(tokenstore=str(self.settings.token_store)))
         self._adapter.display_name = garmin.display_name
         log.info("logged in to Garmin Connect as %s", garmin.display_name)
         return garmin
 
+    def _relogin(self, credentials: Credentials, why: str) -> None:
+        """One unattended credential login (through `_call`, so never after a 429) that stores
+        new tokens; an account that asks for MFA needs `garmin-pipeline login` instead."""
+        store = self.settings.token_store
+        if tokens.mfa_required(store):
+            raise SourceAuthError(
+                f"{why} and this Garmin account asks for an MFA code at login, which an "
+                "unattended sync cannot give: run `garmin-pipeline login`"
+            )
+        log.warning("%s; logging in again with the credentials from %s", why, credentials.source)
+        try:
+            garmin, mfa_state = login.sign_in(
+                self, credentials.email, credentials.password, "credential login"
+            )
+        except RateLimitedError:
+            raise
+        except SourceAuthError as error:
+            raise SourceAuthError(
+                f"{why} and Garmin refused the e-mail or password from {credentials.source}; "
+                "fix them, or run `garmin-pipeline login`"
+            ) from error
+        if mfa_state is not None:
+            tokens.remember_mfa(store, True)
+            raise SourceAuthError(
+                f"{why} and Garmin asks this account for an MFA code, which an unattended "
+                "sync cannot give: run `garmin-pipeline login`"
+            )
+        written = tokens.write_token_file(store, garmin.client.dumps())
+        log.info("stored new Garmin tokens in %s", written)
+
     def _call(self, what: str, call: Callable[[], T]) -> T:
+        """Every request (token refresh and login included) passes here: breaker first."""
+        self.breaker.check(what)
         if self.governor.rate_limited:
             raise RateLimitedError(
                 f"skipped {what}: Garmin answered 429 earlier in this sync; wait a few hours"
             )
+        seen_429 = len(self.governor.too_many_requests)
         try:
-            return call()
+            result = call()
         except GarminConnectTooManyRequestsError as error:
-            self.governor.rate_limited = True
-            raise RateLimitedError(
-                f"Garmin answered 429 Too Many Requests during {what}; stopped without "
-                "retrying. Wait a few hours before syncing again (do not log in again)."
-            ) from error
-        except GarminConnectAuthenticationError as error:
-            raise SourceAuthError(
-                f"Garmin rejected the stored tokens during {what}: {LOGIN_HINT}"
-            ) from error
-        except GarminConnectConnectionError as error:
-            raise SourceUnavailableError(
+            raise self._rate_limited(what, seen_429) from error
+        except PipelineError:
+            raise  # already ours, e.g. from the login nested in this call: tripped once there
+        except Exception as error:
+            # garminconnect may turn a 429 into something else (a failed profile during login
+            # reads as bad tokens); the adapter saw the status, so it decides.
+            if len(self.governor.too_many_requests) > seen_429:
+                raise self._rate_limited(what, seen_429) from error
+            ours = self._translated(what, error)
+            if ours is None:
+                raise
+            raise ours from error
+        if len(self.governor.too_many_requests) > seen_429:
+            raise self._rate_limited(what, seen_429)
+        self.breaker.record_success()
+        return result
+
+    def _rate_limited(self, what: str, seen_429: int) -> RateLimitedError:
+        """Trip the shared breaker (cooldown at least Retry-After) and say until when."""
+        self.governor.rate_limited = True
+        met = self.governor.too_many_requests[seen_429:]
+        retry_after = max((m.retry_after_s or 0.0 for m in met), default=0.0) or None
+        reason = f"{what} ({met[-1].endpoint})" if met else what
+        try:
+            state = self.breaker.trip(reason, retry_after)
+            until = format_utc(state.until) if state.until else "later"
+            trip = f"trip {state.trips}"
+        except OSError as error:  # the in-run stop still holds; say so rather than hide the 429
+            log.warning("could not record the 429 in %s: %s", self.breaker.path, error)
+            until, trip = "a few hours from now", "not recorded"
+        return RateLimitedError(
+            f"Garmin answered 429 Too Many Requests during {what}; nothing is sent until "
+            f"{until} (cooling down, {trip}); run `garmin-pipeline status` to see "
+            "it, do not log in again"
+        )
+
+    def _translated(self, what: str, error: Exception) -> Exception | None:
+        """garminconnect's errors as ours, each one line that says what to do (None: as is)."""
+        status, body = self.governor.last_response()
+        if status == 200 and _caused_by(error, json.JSONDecodeError):
+            # garminconnect wraps the JSONDecodeError of `.json()` in a "connection error".
+            return MalformedPayloadError(
+                f"Garmin sent a body that is not JSON for {what}; kept in quarantine, "
+                "fetched again next sync",
+                body=body or b"",
+            )
+        if isinstance(error, GarminConnectAuthenticationError):
+            return SourceAuthError(f"Garmin rejected the stored tokens during {what}: {LOGIN_HINT}")
+        if isinstance(error, GarminConnectConnectionError):
+            return SourceUnavailableError(
                 f"Garmin Connect failed during {what} after retries ({error}); "
                 "try again later, already-synced data is kept"
-            ) from error
+            )
+        return None
 
     def json(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call the `garminconnect.Garmin` method named `method`; `what` names it in errors."""
@@ -144,3 +251,15 @@ class ConnectSource:
                 str(activity_id), dl_fmt=Garmin.ActivityDownloadFormat.ORIGINAL
             ),
         )
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in the chain of causes behind `error`."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False

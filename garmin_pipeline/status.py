@@ -1,0 +1,103 @@
+"""What the pipeline knows about itself, without a single request to Garmin.
+
+`garmin-pipeline status` prints it and the Dagster UI can show it: the data directory, the 429
+breaker (is anything allowed to be sent, and until when not), the token store's health, and how
+far each lake dataset reaches. Everything here is read from local files, so it is cheap and safe
+to call anytime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources.connect.breaker import BreakerState, CircuitBreaker, format_utc
+from garmin_pipeline.sources.connect.tokens import TokenHealth, token_health
+
+_DATE_DIR = "date="
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """One lake dataset for one account: how many days it holds and the latest."""
+
+    name: str
+    days: int
+    last_day: date | None
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    data_dir: Path
+    account: str
+    breaker_path: Path
+    breaker: BreakerState
+    tokens: TokenHealth
+    datasets: tuple[DatasetStatus, ...]
+
+
+def breaker_for(settings: Settings) -> CircuitBreaker:
+    """The account's breaker, configured as the source configures it."""
+    return CircuitBreaker(settings.breaker_path, settings.cooldown_first_s, settings.cooldown_max_s)
+
+
+def pipeline_status(settings: Settings, breaker: CircuitBreaker | None = None) -> PipelineStatus:
+    return PipelineStatus(
+        data_dir=settings.data_dir,
+        account=settings.account,
+        breaker_path=settings.breaker_path,
+        breaker=(breaker or breaker_for(settings)).state(),
+        tokens=token_health(settings, datetime.now(UTC)),
+        datasets=lake_datasets(settings.layout.lake_dir, settings.account),
+    )
+
+
+def lake_datasets(lake_dir: Path, account: str) -> tuple[DatasetStatus, ...]:
+    """Each dataset's `date=` partitions for the account, from directory names alone."""
+    if not lake_dir.is_dir():
+        return ()
+    found = []
+    for dataset in sorted(p for p in lake_dir.iterdir() if p.is_dir()):
+        if dataset.name.startswith(("_", ".")):
+            continue  # build state and temp files, not datasets
+        account_dir = dataset / f"account={account}"
+        days = sorted(_partition_days(account_dir)) if account_dir.is_dir() else []
+        found.append(DatasetStatus(dataset.name, len(days), days[-1] if days else None))
+    return tuple(found)
+
+
+def _partition_days(account_dir: Path) -> list[date]:
+    days = []
+    for entry in account_dir.iterdir():
+        if entry.is_dir() and entry.name.startswith(_DATE_DIR):
+            try:
+                days.append(date.fromisoformat(entry.name.removeprefix(_DATE_DIR)))
+            except ValueError:
+                continue  # not a partition of ours
+    return days
+
+
+def describe_breaker(state: BreakerState) -> str:
+    """The breaker in one line, e.g. for the CLI or a Dagster metadata value."""
+    if state.open and state.until is not None:
+        met = f" at {format_utc(state.opened_at)}" if state.opened_at else ""
+        return (
+            f"open until {format_utc(state.until)} ({_duration(state.remaining)} left, "
+            f"trip {state.trips}): Garmin answered 429{met} during {state.reason or 'a request'}; "
+            "nothing is sent to Garmin until then"
+        )
+    if state.trips:
+        return (
+            f"closed, cooldown over (trip {state.trips} after a 429 during "
+            f"{state.reason or 'a request'}); the next successful request resets it, "
+            "another 429 doubles the cooldown"
+        )
+    return "closed (no 429 since the last successful request)"
+
+
+def _duration(span: timedelta) -> str:
+    minutes = max(1, round(span.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
