@@ -17,6 +17,11 @@ from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
+    json_array,
+    json_column,
+    json_object,
+    json_objects,
+    json_scalar,
     one_row,
     parse_json_frames,
 )
@@ -59,11 +64,12 @@ def weigh_ins_by_day(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
 
 
 def build_weigh_ins(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+    entries = json_objects(entries or None, "the payload")
     if not entries:
         return empty_frame(WEIGH_INS.columns)
     keys = ("timestampGMT", "date", "weight", "bmi", "bodyFat", "bodyWater", "boneMass")
     raw = pl.DataFrame(
-        {k: [e.get(k) for e in entries] for k in (*keys, "muscleMass", "sourceType")},
+        {k: json_column(entries, k, "weigh-ins") for k in (*keys, "muscleMass", "sourceType")},
         schema={**{k: pl.Float64 for k in keys}, "muscleMass": pl.Float64, "sourceType": pl.String},
         strict=False,
     )
@@ -136,11 +142,20 @@ BODY_BATTERY_DAILY_FIELDS = {"calendar_date": "date", "charged": "charged", "dra
 
 
 def build_body_battery_samples(entry: Mapping[str, Any], day: date) -> pl.DataFrame:
-    samples = [s[:2] for s in entry.get("bodyBatteryValuesArray") or [] if len(s) >= 2]
+    what = "bodyBatteryValuesArray"
+    samples = []
+    for i, sample in enumerate(json_array(entry.get(what) or None, what)):
+        if not isinstance(sample, list):
+            sample = json_array(sample, f"{what}[{i}]")  # raises: not an array
+        if len(sample) >= 2:
+            samples.append([json_scalar(v, f"{what}[{i}][{j}]") for j, v in enumerate(sample[:2])])
     if not samples:
         return empty_frame(BODY_BATTERY.columns)
+    # Column by column: row orientation fails on mixed types even with strict=False.
     frame = pl.DataFrame(
-        samples, schema={"ms": pl.Int64, "level": pl.Int32}, orient="row", strict=False
+        {"ms": [s[0] for s in samples], "level": [s[1] for s in samples]},
+        schema={"ms": pl.Int64, "level": pl.Int32},
+        strict=False,
     )
     return frame.filter(pl.col("level").is_not_null()).select(
         pl.lit(day, pl.Date).alias("calendar_date"),
@@ -150,14 +165,17 @@ def build_body_battery_samples(entry: Mapping[str, Any], day: date) -> pl.DataFr
 
 
 def build_body_battery_events(entry: Mapping[str, Any], day: date) -> pl.DataFrame:
-    events = entry.get("bodyBatteryActivityEvent") or []
+    events = json_objects(entry.get("bodyBatteryActivityEvent") or None, "bodyBatteryActivityEvent")
     if not events:
         return empty_frame(BODY_BATTERY_EVENTS.columns)
     strings = ("eventStartTimeGmt", "eventType", "feedbackType", "shortFeedback")
     numbers = ("durationInMilliseconds", "bodyBatteryImpact", "timezoneOffset", "activityId")
     texts = ("activityName", "activityType")
     raw = pl.DataFrame(
-        {k: [e.get(k) for e in events] for k in (*strings, *numbers, *texts)},
+        {
+            k: json_column(events, k, "bodyBatteryActivityEvent")
+            for k in (*strings, *numbers, *texts)
+        },
         schema={
             **{k: pl.String for k in (*strings, *texts)},
             **{k: pl.Float64 for k in numbers},
@@ -180,6 +198,7 @@ def build_body_battery_events(entry: Mapping[str, Any], day: date) -> pl.DataFra
 
 
 def build_body_battery(entry: Mapping[str, Any] | None, day: date) -> dict[str, pl.DataFrame]:
+    entry = json_object(entry or None, "the payload")
     if not entry:
         return {
             d.name: empty_frame(d.columns)

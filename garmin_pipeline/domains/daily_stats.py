@@ -22,7 +22,7 @@ from garmin_pipeline.domains.fetching import (
 )
 from garmin_pipeline.domains.health import CALENDAR_DATE, STRESS
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.lake.parsers import one_row
+from garmin_pipeline.lake.parsers import json_object, one_row
 from garmin_pipeline.lake.schema import Column, empty_frame, in_range
 
 # get_rhr_daily: "fetch a range (up to ~1 year) in a single request".
@@ -41,6 +41,7 @@ def daily_series_feed(
     """A range feed whose per-day payload is one JSON entry, read into one row by `fields`."""
 
     def build(entry: Any, day: date) -> pl.DataFrame:
+        entry = json_object(entry or None, "the payload")
         if not entry:
             return empty_frame(dataset.columns)
         entry = {**entry, "calendarDate": entry.get("calendarDate") or day.isoformat()}

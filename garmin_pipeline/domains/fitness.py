@@ -21,8 +21,15 @@ from garmin_pipeline.domains.fetching import (
     snapshot,
 )
 from garmin_pipeline.domains.health import CALENDAR_DATE
+from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
-from garmin_pipeline.lake.parsers import epoch_ms_to_utc, parse_json_day
+from garmin_pipeline.lake.parsers import (
+    epoch_ms_to_utc,
+    json_column,
+    json_object,
+    json_objects,
+    parse_json_day,
+)
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
 from garmin_pipeline.sources.connect.client import canonical_json
 
@@ -43,19 +50,41 @@ def _pct(name: str, what: str) -> Column:
     return Column(name, pl.Int32, what, "%", PERCENT)
 
 
-def _frame(rows: list[Mapping[str, Any]], fields: Mapping[str, str]) -> pl.DataFrame:
-    """Columns built from a small JSON list: one Python list per column, no row loop in polars."""
+def _frame(
+    rows: Sequence[Mapping[str, Any]], fields: Mapping[str, str], what: str = "the payload"
+) -> pl.DataFrame:
+    """Columns built from a small JSON list: one Python list per column, no row loop in polars.
+
+    `what` names the rows in a rejection (a value that is an object or array)."""
     return pl.DataFrame(
-        {name: [row.get(key) for row in rows] for name, key in fields.items()}, strict=False
+        {name: json_column(rows, key, what) for name, key in fields.items()}, strict=False
     )
 
 
 def _typed(frame: pl.DataFrame, dataset: Dataset, **exprs: pl.Expr) -> pl.DataFrame:
-    """The dataset's columns in order: `exprs` where given, else a plain cast."""
-    return frame.select(
+    """The dataset's columns in order: `exprs` where given, else a plain cast.
+
+    A value the cast cannot convert (text in a number column...) rejects the payload with
+    `PayloadParseError` naming the column."""
+    selected = [
         exprs[c.name].alias(c.name) if c.name in exprs else pl.col(c.name).cast(c.dtype)
         for c in dataset.columns
-    )
+    ]
+    try:
+        return frame.select(selected)
+    except pl.exceptions.PolarsError as error:
+        failure = f"a column cannot be read as declared: {_first_line(error)}"
+    for expr, column in zip(selected, dataset.columns, strict=True):
+        try:
+            frame.select(expr)
+        except pl.exceptions.PolarsError as error:
+            failure = f"{column.name} cannot be read as {column.dtype}: {_first_line(error)}"
+            break
+    raise PayloadParseError(failure)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def _day(day: date) -> pl.Expr:
@@ -64,7 +93,9 @@ def _day(day: date) -> pl.Expr:
 
 def _garmin_time(column: str) -> pl.Expr:
     """Garmin's "2025-07-08T03:50:17.0" spelling, naive."""
-    return pl.col(column).str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
+    # Cast first: a column holding only nulls (or numbers) has no string dtype to parse.
+    text = pl.col(column).cast(pl.String)
+    return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
 
 
 def _group_by_date(key: str = "calendarDate") -> Callable[[Any, Sequence[date]], dict[date, Any]]:
@@ -146,6 +177,7 @@ READINESS_FIELDS = {
 
 
 def build_training_readiness(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+    entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(TRAINING_READINESS.columns)
     return _typed(
@@ -238,10 +270,12 @@ def split_training_status(answer: Any, days: Sequence[date]) -> dict[date, Any]:
 
 
 def build_training_status(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+    entry = json_object(entry, "the payload")
     if not entry:
         return empty_frame(TRAINING_STATUS.columns)
     status = _frame([entry], TRAINING_STATUS_FIELDS)
-    load = _frame([entry.get("acuteTrainingLoadDTO") or {}], ACUTE_LOAD_FIELDS)
+    load_dto = json_object(entry.get("acuteTrainingLoadDTO"), "acuteTrainingLoadDTO")
+    load = _frame([load_dto], ACUTE_LOAD_FIELDS, "acuteTrainingLoadDTO")
     return _typed(
         pl.concat([status, load], how="horizontal"),
         TRAINING_STATUS,
@@ -285,15 +319,16 @@ def split_max_metrics(answer: Any, days: Sequence[date]) -> dict[date, Any]:
 
 
 def build_max_metrics(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+    entry = json_object(entry, "the payload")
     if not entry or not (entry.get("generic") or entry.get("cycling")):
         return empty_frame(MAX_METRICS.columns)
-    running = entry.get("generic") or {}
-    cycling = entry.get("cycling") or {}
+    running = json_object(entry.get("generic") or None, "generic")
+    cycling = json_object(entry.get("cycling") or None, "cycling")
     frame = pl.DataFrame(
         {
-            "vo2max_running_ml_kg_min": [running.get("vo2MaxPreciseValue")],
-            "vo2max_cycling_ml_kg_min": [cycling.get("vo2MaxPreciseValue")],
-            "fitness_age_years": [running.get("fitnessAge")],
+            "vo2max_running_ml_kg_min": json_column([running], "vo2MaxPreciseValue", "generic"),
+            "vo2max_cycling_ml_kg_min": json_column([cycling], "vo2MaxPreciseValue", "cycling"),
+            "fitness_age_years": json_column([running], "fitnessAge", "generic"),
         },
         strict=False,
     )
@@ -343,10 +378,12 @@ FITNESS_AGE_FIELDS = {
 
 
 def build_fitness_age(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
-    values = (entry or {}).get("values")
+    values = json_object(json_object(entry, "the payload").get("values") or None, "values")
     if not values:
         return empty_frame(FITNESS_AGE.columns)
-    return _typed(_frame([values], FITNESS_AGE_FIELDS), FITNESS_AGE, calendar_date=_day(day))
+    return _typed(
+        _frame([values], FITNESS_AGE_FIELDS, "values"), FITNESS_AGE, calendar_date=_day(day)
+    )
 
 
 # ---------------------------------------------------------------------- race predictions
@@ -374,6 +411,7 @@ RACE_FIELDS = {
 
 
 def build_race_predictions(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+    entry = json_object(entry, "the payload")
     if not entry or all(entry.get(key) is None for key in RACE_FIELDS.values()):
         return empty_frame(RACE_PREDICTIONS.columns)
     return _typed(_frame([entry], RACE_FIELDS), RACE_PREDICTIONS, calendar_date=_day(day))
@@ -410,6 +448,7 @@ def split_endurance_score(answer: Any, days: Sequence[date]) -> dict[date, Any]:
 
 
 def build_endurance_score(group: dict[str, Any] | None, day: date) -> pl.DataFrame:
+    group = json_object(group, "the payload")
     if not group or group.get("groupAverage") is None:
         return empty_frame(ENDURANCE_SCORE.columns)
     return _typed(
@@ -451,6 +490,7 @@ def split_hill_score(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
 
 
 def build_hill_score(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+    entry = json_object(entry, "the payload")
     if not entry or entry.get("overallScore") is None:
         return empty_frame(HILL_SCORE.columns)
     return _typed(_frame([entry], HILL_FIELDS), HILL_SCORE, calendar_date=_day(day))
@@ -491,6 +531,7 @@ DEVICE_FIELDS = {
 
 
 def build_devices(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+    entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(DEVICES.columns)
     return _typed(
@@ -560,16 +601,20 @@ def _date_prefix(column: str) -> pl.Expr:
 
 
 def build_gear(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
-    items = (payload or {}).get("gear") or []
+    payload = json_object(payload, "the payload")
+    items = json_objects(payload.get("gear") or None, "gear")
     if not items:
         return empty_frame(GEAR.columns)
-    stats = (payload or {}).get("stats") or {}
-    totals = [stats.get(item.get("uuid")) or {} for item in items]
+    stats = json_object(payload.get("stats") or None, "stats")
+    uuids = json_column(items, "uuid", "gear")
+    totals = [json_object(stats.get(uuid) or None, f"stats.{uuid}") for uuid in uuids]
     frame = pl.concat(
         [
-            _frame(items, GEAR_FIELDS),
+            _frame(items, GEAR_FIELDS, "gear"),
             _frame(
-                totals, {"total_distance_m": "totalDistance", "total_activities": "totalActivities"}
+                totals,
+                {"total_distance_m": "totalDistance", "total_activities": "totalActivities"},
+                "stats",
             ),
         ],
         how="horizontal",

@@ -18,6 +18,9 @@ from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
+    json_column,
+    json_object,
+    json_objects,
     one_row,
     parse_json_frames,
 )
@@ -115,7 +118,7 @@ def _summaries_by_day(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
 
 def build_daily_summary(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
     # A day Garmin has no data for still gets its row, so completeness is visible downstream.
-    payload = payload or {}
+    payload = json_object(payload or None, "the payload")
     payload = {**payload, "calendarDate": payload.get("calendarDate") or day.isoformat()}
     return one_row(payload, DAILY_SUMMARY_FIELDS, DAILY_SUMMARY.columns)
 
@@ -272,13 +275,15 @@ def gmt_string_to_utc(column: str) -> pl.Expr:
     """Garmin's naive GMT strings ("2024-06-09T20:31:00.0") as UTC instants."""
     return (
         pl.col(column)
+        .cast(pl.String)  # a column of only nulls (or numbers) has no string dtype to parse
         .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False)
         .dt.replace_time_zone("UTC")
     )
 
 
 def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
-    summary = (payload or {}).get(_DTO) or {}
+    payload = json_object(payload or None, "the payload")
+    summary = json_object(payload.get(_DTO) or None, _DTO)
     if not summary.get("sleepStartTimestampGMT"):
         return empty_frame(SLEEP.columns)  # no sleep recorded that night
     dated = {**summary, "calendarDate": summary.get("calendarDate") or day.isoformat()}
@@ -286,7 +291,9 @@ def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
     values = one_row(
         payload, SLEEP_FIELDS, [c for c in SLEEP.columns if c.name not in _SLEEP_TIMES]
     )
-    times = pl.DataFrame({k: [summary.get(v)] for k, v in _SLEEP_TIMES.items()}).select(
+    times = pl.DataFrame(
+        {k: json_column([summary], v, _DTO) for k, v in _SLEEP_TIMES.items()}, strict=False
+    ).select(
         epoch_ms_to_utc("sleep_start").alias("sleep_start"),
         epoch_ms_to_utc("sleep_end").alias("sleep_end"),
         epoch_ms_to_local("sleep_start_local").alias("sleep_start_local"),
@@ -298,23 +305,25 @@ def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
 
 
 def build_sleep_stages(payload: dict[str, Any], day: date) -> pl.DataFrame:
-    levels = (payload or {}).get("sleepLevels") or []
+    payload = json_object(payload or None, "the payload")
+    levels = json_objects(payload.get("sleepLevels") or None, "sleepLevels")
     if not levels:
         return empty_frame(SLEEP_STAGES.columns)
     frame = pl.DataFrame(
         {
-            "start": [level.get("startGMT") for level in levels],
-            "end": [level.get("endGMT") for level in levels],
-            "level": [level.get("activityLevel") for level in levels],
+            "start": json_column(levels, "startGMT", "sleepLevels"),
+            "end": json_column(levels, "endGMT", "sleepLevels"),
+            "level": json_column(levels, "activityLevel", "sleepLevels"),
         },
         schema={"start": pl.String, "end": pl.String, "level": pl.Float64},
+        strict=False,
     )
     return frame.select(
         pl.lit(day, pl.Date).alias("calendar_date"),
         gmt_string_to_utc("start").alias("stage_start"),
         gmt_string_to_utc("end").alias("stage_end"),
         pl.col("level")
-        .cast(pl.Int64)
+        .cast(pl.Int64, strict=False)
         .replace_strict(STAGES, default=None, return_dtype=pl.String)
         .alias("stage"),
     )

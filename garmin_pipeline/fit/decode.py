@@ -18,6 +18,7 @@ from typing import Any
 import fitdecode
 import polars as pl
 
+from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.fit.tables import (
     DEVELOPER_FIELDS,
     HRV,
@@ -46,8 +47,11 @@ _KNOWN_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
 )
 
 
-class FitDecodeError(ValueError):
-    """The input is not a decodable activity FIT file; the message says why and what to do."""
+class FitDecodeError(PayloadParseError):
+    """The input is not a decodable activity FIT file; the message says why and what to do.
+
+    A `PayloadParseError` (so a `PipelineError` and, as before, a `ValueError`).
+    """
 
 
 # Columns the decoder fills itself rather than from a message field.

@@ -664,10 +664,16 @@ def _members(data: bytes) -> Iterator[tuple[str, bytes]]:
                     "the wellness zip holds no .fit file; fetch the wellness download again"
                 )
             contents = [(name, archive.read(name)) for name in names]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as error:
+    except FitDecodeError:
+        raise
+    # zipfile meets damaged bytes with many exception types (BadZipFile, zlib.error, a
+    # negative seek's ValueError, NotImplementedError for an unknown compression method,
+    # RuntimeError for an "encrypted" flag...): any of them means the same thing here.
+    except Exception as error:
         detail = " ".join(str(error).split()) or type(error).__name__
         raise FitDecodeError(
-            f"the wellness download is not a readable zip ({detail}); fetch it again"
+            f"the wellness download is not a readable zip ({type(error).__name__}: {detail}); "
+            "fetch it again"
         ) from error
     yield from contents
 

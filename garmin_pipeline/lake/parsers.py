@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,11 +18,13 @@ from typing import Any
 
 import polars as pl
 
+from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.fit import FitDecodeError, decode_activity
 from garmin_pipeline.lake.schema import Column, empty_frame, polars_schema
 
 RawDay = Mapping[str, bytes]
-# What a parser raises on a payload it cannot read (malformed JSON, a shape it does not know).
+# What a parser may raise on a payload it cannot read. `PayloadParseError` (a ValueError, as is
+# `FitDecodeError`) is the one it means to raise, with a reason; the others are a safety net.
 PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, pl.exceptions.PolarsError)
 
 
@@ -31,18 +34,107 @@ class ParsedDay:
     rejected: dict[str, str] = field(default_factory=dict)  # payload name → reason
 
 
-def _json(raw: RawDay, name: str) -> Any:
-    return json.loads(raw[name].decode("utf-8"))
+def read_json(raw: RawDay, name: str) -> Any:
+    """The payload's JSON value; `PayloadParseError` saying what is wrong if there is none."""
+    body = raw[name]
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        bad = body[error.start : error.start + 1]
+        raise PayloadParseError(f"not UTF-8 text: byte {error.start} is {bad!r}") from None
+    except json.JSONDecodeError as error:
+        raise PayloadParseError(
+            f"not JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise PayloadParseError("JSON nested too deeply to read") from None
+    except ValueError as error:  # e.g. an integer of more than 4300 digits
+        raise PayloadParseError(f"unreadable JSON value: {_one_line(error)}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value's type is named in a rejection."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"a string ({value[:40]!r}{'...' if len(value) > 40 else ''})"
+    return f"a number ({value!r})" if isinstance(value, int | float) else type(value).__name__
+
+
+def json_object(value: Any, what: str) -> Mapping[str, Any]:
+    """`value` as a JSON object (null: an empty one), else `PayloadParseError` naming `what`."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    raise PayloadParseError(f"{what} is {_kind(value)}, expected an object")
+
+
+def json_array(value: Any, what: str) -> list[Any]:
+    """`value` as a JSON array (null: an empty one), else `PayloadParseError` naming `what`."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise PayloadParseError(f"{what} is {_kind(value)}, expected an array")
+
+
+def json_objects(value: Any, what: str) -> list[Mapping[str, Any]]:
+    """`value` as a JSON array of objects (null: an empty one), else `PayloadParseError`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadParseError(f"{what} is {_kind(value)}, expected an array of objects")
+    for index, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise PayloadParseError(f"{what}[{index}] is {_kind(item)}, expected an object")
+    return value
+
+
+# Beyond int64 a polars column cannot hold a JSON integer exactly; as a float it still casts
+# (to null for integer columns) instead of overflowing.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def json_scalar(value: Any, what: str) -> Any:
+    """A JSON value meant to be a number, string or boolean (or null), ready for a polars
+    column; an object or array there is `PayloadParseError` naming `what`."""
+    if isinstance(value, Mapping | list | tuple):
+        raise PayloadParseError(f"{what} is {_kind(value)}, expected a single value")
+    if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.copysign(math.inf, value)
+    return value
+
+
+def json_column(rows: Sequence[Mapping[str, Any]], key: str, what: str) -> list[Any]:
+    """`key` of each row, each a `json_scalar`; `what` names the rows in a rejection."""
+    return [json_scalar(row.get(key), f"{what}[{i}].{key}") for i, row in enumerate(rows)]
 
 
 def _dig(payload: Mapping[str, Any] | None, path: str) -> Any:
-    """`a.b.c` lookup that tolerates missing or null levels, as Garmin bodies often have."""
+    """`a.b.c` lookup that tolerates missing or null levels, as Garmin bodies often have; a
+    level that is there but not an object is `PayloadParseError` naming it."""
     value: Any = payload
-    for part in path.split("."):
-        if not isinstance(value, Mapping):
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        if value is None:
             return None
+        if not isinstance(value, Mapping):
+            level = ".".join(parts[:depth]) or "the payload"
+            raise PayloadParseError(f"{level} is {_kind(value)}, expected an object")
         value = value.get(part)
-    return value
+    return json_scalar(value, path)
 
 
 def one_row(
@@ -50,6 +142,7 @@ def one_row(
 ) -> pl.DataFrame:
     """A single-row frame: each column taken from its JSON path, cast to its declared dtype."""
     schema = polars_schema(columns)
+    payload = json_object(payload, "the payload")
     raw_values = {name: [_dig(payload, path)] for name, path in fields.items()}
     frame = pl.DataFrame(raw_values, strict=False)
     return frame.select(cast_to(name, frame.schema[name], dtype) for name, dtype in schema.items())
@@ -63,35 +156,68 @@ def cast_to(name: str, current: pl.DataType, target: pl.DataType) -> pl.Expr:
     return column.cast(target, strict=False)
 
 
+# Epoch milliseconds whose microseconds fit polars' int64 datetimes (about ±292 000 years);
+# beyond, from_epoch would silently wrap around to a plausible-looking wrong time.
+_EPOCH_MS_LIMIT = _INT64_MAX // 1000
+
+
+def _epoch_ms(column: str) -> pl.Expr:
+    """The column as int64 epoch ms; null where it is not a number or out of datetime range."""
+    ms = pl.col(column).cast(pl.Int64, strict=False)
+    return pl.when(ms.is_between(-_EPOCH_MS_LIMIT, _EPOCH_MS_LIMIT)).then(ms)
+
+
 def epoch_ms_to_utc(column: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(column).cast(pl.Int64), time_unit="ms").dt.replace_time_zone("UTC")
+    return pl.from_epoch(_epoch_ms(column), time_unit="ms").dt.replace_time_zone("UTC")
 
 
 def epoch_ms_to_local(column: str) -> pl.Expr:
-    return pl.from_epoch(pl.col(column).cast(pl.Int64), time_unit="ms")
+    return pl.from_epoch(_epoch_ms(column), time_unit="ms")
+
+
+@dataclass(frozen=True)
+class JsonPayloadParser:
+    """A feed's parse for one JSON payload: `build` (dataset name → frame), with the
+    reject-don't-abort rule.
+
+    `build` raises `PayloadParseError` for a shape it cannot read; the payload is then rejected
+    with that one-line reason. Any other exception of `PARSE_ERRORS` is a parser bug, yet it
+    still only rejects the payload (naming the exception) rather than aborting the build.
+    """
+
+    payload_name: str
+    build: Callable[[Any, date], Mapping[str, pl.DataFrame]]
+
+    def __call__(self, raw: RawDay, day: date) -> ParsedDay:
+        parsed = ParsedDay()
+        if self.payload_name not in raw:
+            return parsed
+        try:
+            parsed.frames.update(self.parse_payload(raw, day))
+        except PayloadParseError as error:
+            parsed.rejected[self.payload_name] = f"cannot parse {self.payload_name}: {error}"
+        # A parser bug; polars' PanicException (a Rust panic) is not even an Exception.
+        except (*PARSE_ERRORS, pl.exceptions.PanicException) as error:
+            parsed.rejected[self.payload_name] = (
+                f"cannot parse {self.payload_name}: {type(error).__name__}: {_one_line(error)}"
+            )
+        return parsed
+
+    def parse_payload(self, raw: RawDay, day: date) -> Mapping[str, pl.DataFrame]:
+        """The frames, or `PayloadParseError`; anything else escaping is a parser bug."""
+        return self.build(read_json(raw, self.payload_name), day)
 
 
 def parse_json_frames(
     payload_name: str, build: Callable[[Any, date], Mapping[str, pl.DataFrame]]
-) -> Callable[[RawDay, date], ParsedDay]:
+) -> JsonPayloadParser:
     """Wrap a one-payload parser (dataset name → frame) with the reject-don't-abort rule."""
-
-    def parse(raw: RawDay, day: date) -> ParsedDay:
-        parsed = ParsedDay()
-        if payload_name not in raw:
-            return parsed
-        try:
-            parsed.frames.update(build(_json(raw, payload_name), day))
-        except PARSE_ERRORS as error:
-            parsed.rejected[payload_name] = f"cannot parse {payload_name}: {error}".splitlines()[0]
-        return parsed
-
-    return parse
+    return JsonPayloadParser(payload_name, build)
 
 
 def parse_json_day(
     payload_name: str, build: Callable[[Any, date], pl.DataFrame], dataset: str
-) -> Callable[[RawDay, date], ParsedDay]:
+) -> JsonPayloadParser:
     """`parse_json_frames` for a payload that feeds exactly one dataset."""
     return parse_json_frames(payload_name, lambda payload, day: {dataset: build(payload, day)})
 
@@ -113,9 +239,15 @@ def fit_from_zip(payload: bytes) -> bytes:
                     "re-download the activity"
                 )
             return archive.read(fits[0])
-    except (zipfile.BadZipFile, EOFError, OSError) as error:
+    except FitDecodeError:
+        raise
+    # zipfile meets damaged bytes with many exception types (BadZipFile, zlib.error, a
+    # negative seek's ValueError, NotImplementedError for an unknown compression method,
+    # RuntimeError for an "encrypted" flag...): any of them means the same thing here.
+    except Exception as error:
         raise FitDecodeError(
-            f"the activity download is not a readable zip ({error}); re-download the activity"
+            f"the activity download is not a readable zip ({type(error).__name__}: "
+            f"{_one_line(error)}); re-download the activity"
         ) from error
 
 
