@@ -1,7 +1,10 @@
 """Lake assets: per feed, one multi-asset that parses raw into its validated lake datasets.
 
 Each dataset carries a Pandera check: failing rows are quarantined with their reason (the check
-then warns with the counts), and the rest of the data still lands.
+then warns with the counts), and the rest of the data still lands. Bad input is an error, not a
+warning: a payload quarantined whole (not JSON, too large, a corrupt FIT, hostile values) turns
+`complete_days` red, and a day whose frame failed the schema (a field renamed or dropped) turns
+`valid_rows` red; both name the dataset, the days and the reasons.
 """
 
 from datetime import date, timedelta
@@ -35,15 +38,45 @@ def column_schema(dataset: Dataset) -> dg.TableSchema:
     )
 
 
+def reasons_table(reasons: dict[str, str], limit: int = 20) -> dg.MetadataValue:
+    """What was quarantined and why, one row each (the first `limit`)."""
+    rows = sorted(reasons.items())
+    frame = pl.DataFrame(
+        {"item": [k for k, _ in rows[:limit]], "reason": [v for _, v in rows[:limit]]},
+        schema={"item": pl.String, "reason": pl.String},
+    )
+    more = f"\n\n... and {len(rows) - limit} more" if len(rows) > limit else ""
+    return dg.MetadataValue.md(markdown_table(frame) + more)
+
+
+def summary(dataset: Dataset, what: str, days: list[date], reasons: dict[str, str]) -> str:
+    """One line: the dataset, the days and the first reason."""
+    first = next(iter(sorted(reasons.items())), None)
+    example = f"; e.g. {first[0]}: {first[1]}" if first else ""
+    return f"lake/{dataset.name}: {what} on {day_ranges(days)}{example}"[:1000]
+
+
 def check_result(dataset: Dataset, report: DatasetReport) -> dg.AssetCheckResult:
+    days = sorted(report.quarantined_days)
+    reasons = {str(d): r for d, r in report.quarantined_days.items()}
+    schema_failed = bool(report.schema_failed_days)
     return dg.AssetCheckResult(
         check_name=VALID_ROWS_CHECK,
         asset_key=["lake", dataset.name],
         passed=report.quarantined_rows == 0,
-        severity=dg.AssetCheckSeverity.WARN,
+        # A few implausible rows warn; a day lost whole to schema drift is an error.
+        severity=dg.AssetCheckSeverity.ERROR if schema_failed else dg.AssetCheckSeverity.WARN,
+        description=(
+            summary(dataset, f"{report.quarantined_rows} rows quarantined", days, reasons)
+            if days
+            else None
+        ),
         metadata={
             "quarantined_rows": report.quarantined_rows,
+            "quarantined_days": day_ranges(days),
+            "schema_failed_days": day_ranges(report.schema_failed_days),
             "failures": dg.MetadataValue.md(markdown_table(report.failure_summary)),
+            "reasons": reasons_table(reasons),
         },
     )
 
@@ -69,17 +102,32 @@ def completeness_result(
     missing = [d for d in report.days_without_raw if newest is not None and d < newest]
     pending = [d for d in report.days_without_raw if newest is None or d > newest]
     failed = sorted({date.fromisoformat(k.split("/", 1)[0]) for k in report.rejected_payloads})
+    problems = []
+    if failed:
+        problems.append(
+            summary(
+                dataset,
+                f"{len(report.rejected_payloads)} payloads quarantined",
+                failed,
+                report.rejected_payloads,
+            )
+        )
+    if missing:
+        problems.append(f"lake/{dataset.name}: no raw for {day_ranges(missing)}")
     return dg.AssetCheckResult(
         check_name=COMPLETE_DAYS_CHECK,
         asset_key=["lake", dataset.name],
         passed=not missing and not failed,
-        severity=dg.AssetCheckSeverity.WARN,
+        # A gap may just be a sync not run yet; a quarantined payload is bad input to fix.
+        severity=dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN,
+        description=" | ".join(problems) or None,
         metadata={
             "missing_days": day_ranges(missing),
             "failed_days": day_ranges(failed),
             "pending_days": len(pending),
             "missing_count": len(missing),
             "failed_count": len(failed),
+            "quarantined_payloads": reasons_table(report.rejected_payloads),
         },
     )
 

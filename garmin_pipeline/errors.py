@@ -25,5 +25,10 @@ class MalformedPayloadError(PipelineError):
         self.body = body
 
 
-class UnsafeValueError(PipelineError):
+class UnsafeValueError(PipelineError, ValueError):
     """A value from the source would name a path outside the data directory, or is absurd."""
+
+
+class PayloadParseError(PipelineError, ValueError):
+    """A stored payload (JSON body, FIT file, zip) cannot be parsed: its message is one line
+    naming the payload, the field or byte, and what was wrong; the lake quarantines it."""

@@ -38,6 +38,9 @@ class RawPayload:
     day: date
     name: str
     payload: bytes
+    # Set when the source sent something unusable (a body that is not JSON): raw keeps it as
+    # `<name>.malformed` with this reason, the lake quarantines it, the day is fetched again.
+    reason: str | None = None
 
 
 # What raw already holds for a (day, payload name), or None.

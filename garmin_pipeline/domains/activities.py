@@ -9,25 +9,44 @@ activity deleted in Connect drops out of every activity dataset of its day once 
 fetched and rebuilt again, while its raw zip stays in raw. Renames land the same way, through
 the list. The FIT datasets (one per table the decoder declares, see `garmin_pipeline.fit`) take
 their columns, units, descriptions and keys from the decoder's declarations.
+
+Values from the list never become paths unchecked: an activity id must be an integer in
+1..2**63-1 to name a download, names are only ever data, and an entry is filed under its local
+start day only if that day is readable, within 1970..today+2 and inside the range asked for.
+An entry failing that is left out of the lake and quarantined with its reason (raw keeps it,
+in `activity_list.json` or, when it has no day of its own, `activity_list.unplaced.json` on
+the range's last day); everything else lands.
+
+A download whose zip is sound but whose FIT fails its own CRC is downloaded once more in the
+same sync; Garmin serving the same bytes again means its copy is corrupt, so it is kept, the
+lake quarantines it ("corrupt FIT file: CRC mismatch ..."), and later syncs do not download it
+again (delete it from raw to retry). A cut download (a zip that does not open) is retried by
+every sync until it arrives whole.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import polars as pl
 
+from garmin_pipeline.domains.fetching import refused
+from garmin_pipeline.errors import MalformedPayloadError, UnsafeValueError
 from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
 from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_KEYS, TABLES, FitDecodeError
+from garmin_pipeline.fit.decode import check_structure
 from garmin_pipeline.lake.parsers import (
     ParsedDay,
     RawDay,
     activity_zip_name,
     decode_activity_payloads,
     fit_from_zip,
+    json_column,
+    json_object,
+    read_json,
 )
 from garmin_pipeline.lake.schema import (
     LOCAL_TIME,
@@ -37,9 +56,19 @@ from garmin_pipeline.lake.schema import (
     in_range,
     lake_columns,
 )
+from garmin_pipeline.raw.store import check_day
 from garmin_pipeline.sources.connect.client import canonical_json
 
+log = logging.getLogger(__name__)
+
 ACTIVITY_LIST = "activity_list.json"
+# Entries of the list that cannot be filed under a day of the range (unreadable, absurd or
+# out-of-range start dates): kept on the range's last day, quarantined, never decoded.
+UNPLACED_LIST = "activity_list.unplaced.json"
+MAX_ACTIVITY_ID = 2**63 - 1
+# Fields an entry cannot land without (the lake's non-null columns); drift in one of them
+# quarantines the entry with the field's name.
+REQUIRED_FIELDS = ("activityId", "startTimeGMT", "startTimeLocal")
 
 ACTIVITY_ID = Column("activity_id", pl.Int64, "Garmin's activity id.", nullable=False)
 ACTIVITIES = Dataset(
@@ -114,8 +143,46 @@ def _fit_dataset(table: str) -> Dataset:
 FIT_DATASETS = tuple(_fit_dataset(table) for table in ACTIVITY_TABLES)
 
 
-def local_day(entry: dict[str, Any]) -> date:
-    return date.fromisoformat(str(entry["startTimeLocal"])[:10])
+def shown(value: Any, limit: int = 60) -> str:
+    """A value from the source, quoted on one line and cut short, for a reason."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def activity_id_of(entry: Any) -> int | None:
+    """The entry's activity id if it is a positive 64-bit integer (it names a file), else None."""
+    value = entry.get("activityId") if isinstance(entry, Mapping) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= MAX_ACTIVITY_ID else None
+
+
+def local_day(entry: Any) -> date | None:
+    """The local day the activity started, if readable and within 1970..today+2."""
+    value = entry.get("startTimeLocal") if isinstance(entry, Mapping) else None
+    try:
+        return check_day(date.fromisoformat(str(value)[:10]))
+    except (ValueError, UnsafeValueError):
+        return None
+
+
+def entry_problem(entry: Any) -> str | None:
+    """Why a list entry cannot land (it is quarantined instead), or None."""
+    if not isinstance(entry, Mapping):
+        return f"not an object ({shown(entry)})"
+    if activity_id_of(entry) is None:
+        return f"activityId {shown(entry.get('activityId'))} is not an integer in 1..2**63-1"
+    missing = [f for f in REQUIRED_FIELDS if entry.get(f) in (None, "")]
+    if missing:
+        return f"activity {entry['activityId']}: no {', '.join(map(repr, missing))} (required)"
+    if local_day(entry) is None:
+        return (
+            f"activity {entry['activityId']}: startTimeLocal {shown(entry.get('startTimeLocal'))}"
+            " is not a date within 1970..today+2"
+        )
+    return None
 
 
 def intact(download: bytes | None) -> bool:
@@ -129,62 +196,142 @@ def intact(download: bytes | None) -> bool:
     return True
 
 
+def sound(download: bytes) -> bool:
+    """Intact, and the FIT inside passes its own structure and CRC checks."""
+    try:
+        check_structure(fit_from_zip(download))
+    except FitDecodeError:
+        return False
+    return True
+
+
+def download_activity(source: Any, activity_id: int) -> bytes:
+    """The ORIGINAL download; one more try if it arrives cut or fails the FIT CRC.
+
+    A second copy that is still bad is kept as is: the lake quarantines it, and a cut one is
+    downloaded again by the next sync (raw does not count it as held), a corrupt one is not."""
+    download = source.activity_original(activity_id)
+    if sound(download):
+        return download
+    again = source.activity_original(activity_id)
+    return again if sound(again) or not intact(download) else download
+
+
 def fetch_activities(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
     """One paginated list walk for the whole range, then only the downloads raw lacks.
 
-    A download that arrives broken (a cut transfer still looks like a complete HTTP response)
-    is tried once more; if it is still broken it is kept as received, the lake quarantines it,
-    and the next sync downloads it again because raw does not count it as held.
+    Entries are filed by their local start day; one with a hostile id is filed (the lake
+    quarantines it) but nothing is downloaded for it, one with no usable day goes to
+    `activity_list.unplaced.json`. A list that is not JSON is kept aside for every day.
     """
     if not days:
         return
-    listed = source.activity_list(days[0], days[-1])
+    try:
+        listed = source.activity_list(days[0], days[-1])
+        if not isinstance(listed, list):
+            raise MalformedPayloadError(
+                f"the activity list {days[0]}..{days[-1]} is not a JSON list; "
+                "kept in raw, fetched again next sync",
+                body=canonical_json(listed),
+            )
+    except MalformedPayloadError as error:
+        for day in days:
+            yield refused(day, ACTIVITY_LIST, error)
+        return
+    by_day: dict[date, list[Any]] = {}
+    unplaced: list[Any] = []
+    for entry in listed:
+        day = local_day(entry)
+        if day is None or not days[0] <= day <= days[-1]:
+            unplaced.append(entry)
+        else:
+            by_day.setdefault(day, []).append(entry)
+    if unplaced:
+        log.warning("%d activities have no usable start day; quarantined", len(unplaced))
     for day in days:
-        entries = [e for e in listed if local_day(e) == day]
+        entries = by_day.get(day, [])
         for entry in entries:
-            activity_id = int(entry["activityId"])
+            activity_id = activity_id_of(entry)
+            if activity_id is None:
+                continue  # never a path: the lake quarantines the entry from the list
             name = activity_zip_name(activity_id)
             if intact(stored(day, name)):
                 continue
-            download = source.activity_original(activity_id)
-            if not intact(download):
-                download = source.activity_original(activity_id)
-            yield RawPayload(day, name, download)
+            yield RawPayload(day, name, download_activity(source, activity_id))
+        if day == days[-1] and (unplaced or stored(day, UNPLACED_LIST) is not None):
+            yield RawPayload(day, UNPLACED_LIST, canonical_json(unplaced))
         # The list goes last: once it is stored, the day's downloads are all in raw.
         yield RawPayload(day, ACTIVITY_LIST, canonical_json(entries))
+
+
+def _type_key(entry: Mapping[str, Any]) -> Any:
+    return json_object(entry.get("activityType") or None, "activityType").get("typeKey")
 
 
 def build_activities(entries: list[dict[str, Any]]) -> pl.DataFrame:
     if not entries:
         return empty_frame(ACTIVITIES.columns)
-    flat = [{**e, "activityType": (e.get("activityType") or {}).get("typeKey")} for e in entries]
+    flat = [{**e, "activityType": _type_key(e)} for e in entries]
     frame = pl.DataFrame(
-        {col: [e.get(key) for e in flat] for col, key in ACTIVITY_FIELDS.items()}, strict=False
+        {col: json_column(flat, key, ACTIVITY_LIST) for col, key in ACTIVITY_FIELDS.items()},
+        strict=False,
     )
     return frame.select(
         pl.col("activity_id").cast(pl.Int64),
         pl.col("activity_name").cast(pl.String),
         pl.col("activity_type").cast(pl.String),
+        # An unreadable time becomes null, and the row is quarantined by the schema check.
         pl.col("start_time")
-        .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us")
+        .cast(pl.String)
+        .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False)
         .dt.replace_time_zone("UTC"),
-        pl.col("start_time_local").str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us"),
+        pl.col("start_time_local")
+        .cast(pl.String)
+        .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False),
         *(pl.col(c.name).cast(pl.Float64) for c in ACTIVITIES.columns[5:]),
     )
 
 
+def left_out(payload: str, problems: list[str]) -> str:
+    listed = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+    return f"{len(problems)} entries of {payload} left out: {listed}"
+
+
 def parse_activities(raw: RawDay, day: date) -> ParsedDay:
+    rejected: dict[str, str] = {}
+    if UNPLACED_LIST in raw:
+        try:
+            unplaced = read_json(raw, UNPLACED_LIST)
+        except ValueError as error:
+            rejected[UNPLACED_LIST] = f"cannot parse {UNPLACED_LIST}: {error}"
+        else:
+            problems = [
+                entry_problem(e) or f"activity {e.get('activityId')}: outside the synced range"
+                for e in unplaced
+            ]
+            if problems:
+                rejected[UNPLACED_LIST] = left_out(UNPLACED_LIST, problems)
     if ACTIVITY_LIST not in raw:
-        return ParsedDay()
+        return ParsedDay(rejected=rejected)
     try:
-        entries = json.loads(raw[ACTIVITY_LIST])
-        activities = build_activities(entries)
+        entries = read_json(raw, ACTIVITY_LIST)
+        if not isinstance(entries, list):
+            raise TypeError(f"expected a list, got {type(entries).__name__}")
+        problems = [f"entry {i}: {p}" for i, e in enumerate(entries) if (p := entry_problem(e))]
+        good = [e for e in entries if entry_problem(e) is None]
+        activities = build_activities(good)
     except (ValueError, TypeError, KeyError, pl.exceptions.PolarsError) as error:
-        return ParsedDay(rejected={ACTIVITY_LIST: f"cannot parse {ACTIVITY_LIST}: {error}"})
+        reason = " ".join(str(error).split())
+        return ParsedDay(
+            rejected={**rejected, ACTIVITY_LIST: f"cannot parse {ACTIVITY_LIST}: {reason}"}
+        )
+    if problems:
+        rejected[ACTIVITY_LIST] = left_out(ACTIVITY_LIST, problems)
     parsed = decode_activity_payloads(
         raw, activities["activity_id"].to_list(), {d.name: d.columns for d in FIT_DATASETS}
     )
     parsed.frames[ACTIVITIES.name] = activities
+    parsed.rejected.update(rejected)
     return parsed
 
 

@@ -5,16 +5,22 @@ and `source.download(what, method, *args)`, where `method` names a `garminconnec
 method. Range endpoints are cut into windows no longer than the endpoint's cap, and each
 window's answer is split back into one payload per day, so raw and the lake stay per day and
 a day's completeness is visible: a day the answer does not mention is stored as `null`.
+
+A 200 whose body is not JSON (`MalformedPayloadError`) does not stop the feed: the body is
+handed on with the reason (`RawPayload.reason`) for each day it was meant for, and the fetch
+goes on with the next day or window. So does a window answer that cannot be split by day.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
 
+from garmin_pipeline.errors import MalformedPayloadError
 from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Stored
 from garmin_pipeline.lake.parsers import parse_json_day
 from garmin_pipeline.sources.connect.client import canonical_json
@@ -27,6 +33,16 @@ RANGE_WINDOW_DAYS = 28
 Split = Callable[[Any, Sequence[date]], Mapping[date, Any]]
 # (first, last) → the positional arguments of the garminconnect method
 RangeArgs = Callable[[date, date], tuple[Any, ...]]
+# What a split raises on an answer whose shape it does not know (drift, hostile values).
+SPLIT_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+
+log = logging.getLogger(__name__)
+
+
+def refused(day: date, name: str, error: MalformedPayloadError) -> RawPayload:
+    """The body the source sent instead of `name`, kept aside with the reason."""
+    reason = " ".join(str(error).split()) or "the source sent a body that is not JSON"
+    return RawPayload(day, name, error.body, reason=reason)
 
 
 def iso_range(first: date, last: date) -> tuple[str, str]:
@@ -51,9 +67,14 @@ def by_calendar_date(key: str = "calendarDate") -> Split:
     def split(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
         entries: dict[date, Any] = {}
         for entry in answer or []:
-            value = entry.get(key) if isinstance(entry, Mapping) else None
-            if value:
-                entries[date.fromisoformat(str(value)[:10])] = entry
+            if not isinstance(entry, Mapping):
+                continue
+            value = entry.get(key)
+            if not value:
+                # Drift (the field renamed or dropped): kept aside whole, never filed as "no data".
+                raise KeyError(f"an entry has no {key!r}")
+            # An unreadable date raises (ValueError): the window is kept aside, not guessed.
+            entries[date.fromisoformat(str(value)[:10])] = entry
         return entries
 
     return split
@@ -64,7 +85,11 @@ def per_day(method: str, payload_name: str, **kwargs: Any) -> Fetch:
 
     def fetch(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
         for day in days:
-            answer = source.json(f"{method} {day}", method, day.isoformat(), **kwargs)
+            try:
+                answer = source.json(f"{method} {day}", method, day.isoformat(), **kwargs)
+            except MalformedPayloadError as error:
+                yield refused(day, payload_name, error)
+                continue
             yield RawPayload(day, payload_name, canonical_json(answer))
 
     return fetch
@@ -75,7 +100,12 @@ def per_day_download(method: str, payload_name: str) -> Fetch:
 
     def fetch(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
         for day in days:
-            yield RawPayload(day, payload_name, source.download(f"{method} {day}", method, day))
+            try:
+                download = source.download(f"{method} {day}", method, day)
+            except MalformedPayloadError as error:
+                yield refused(day, payload_name, error)
+                continue
+            yield RawPayload(day, payload_name, download)
 
     return fetch
 
@@ -93,8 +123,28 @@ def ranged(
     def fetch(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
         for window in windows(days, window_days):
             first, last = window[0], window[-1]
-            answer = source.json(f"{method} {first}..{last}", method, *args(first, last), **kwargs)
-            parts = split(answer, window)
+            what = f"{method} {first}..{last}"
+            try:
+                answer = source.json(what, method, *args(first, last), **kwargs)
+            except MalformedPayloadError as error:
+                for day in window:
+                    yield refused(day, payload_name, error)
+                continue
+            try:
+                parts = split(answer, window)
+            except SPLIT_ERRORS as error:
+                # Kept whole on each of its days: nothing is filed under a day it may not be.
+                problem = MalformedPayloadError(
+                    f"cannot split the answer of {what} by day "
+                    f"({type(error).__name__}: {error}); kept in raw, fetched again next sync",
+                    body=canonical_json(answer),
+                )
+                for day in window:
+                    yield refused(day, payload_name, problem)
+                continue
+            stray = sorted(str(d) for d in parts if d not in window)
+            if stray:
+                log.warning("%s: answer mentions days outside the window: %s", what, stray[:5])
             for day in window:
                 yield RawPayload(day, payload_name, canonical_json(parts.get(day)))
 
@@ -110,7 +160,11 @@ def snapshot(
 
     def fetch(source: Any, days: Sequence[date], stored: Stored) -> Iterator[RawPayload]:
         if days:
-            answer = source.json(method, method, *args(source))
+            try:
+                answer = source.json(method, method, *args(source))
+            except MalformedPayloadError as error:
+                yield refused(days[-1], payload_name, error)
+                return
             yield RawPayload(days[-1], payload_name, canonical_json(answer))
 
     return fetch

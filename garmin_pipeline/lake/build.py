@@ -18,12 +18,18 @@ from pathlib import Path
 
 import polars as pl
 
+from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.lake.parsers import ParsedDay
 from garmin_pipeline.lake.store import PartitionStore, write_atomically
-from garmin_pipeline.lake.validate import validate
+from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate
 from garmin_pipeline.raw.store import MANIFEST, RawStore
 
 log = logging.getLogger(__name__)
+
+# Pandera checks on the frame's shape rather than on a row's values: failing one condemns the
+# whole frame of the day (schema drift), which is worse than a few implausible rows.
+SCHEMA_LEVEL_CHECKS = ("column_in_", "dtype(")
 
 
 @dataclass
@@ -34,6 +40,9 @@ class DatasetReport:
     partitions_written: int = 0
     partitions_unchanged: int = 0
     failures: list[pl.DataFrame] = field(default_factory=list)
+    quarantined_days: dict[date, str] = field(default_factory=dict)  # day → its reasons
+    # Days the whole frame failed the schema (a column missing or mistyped): nothing landed.
+    schema_failed_days: list[date] = field(default_factory=list)
 
     @property
     def failure_summary(self) -> pl.DataFrame:
@@ -127,8 +136,22 @@ def build_day(
     if state is not None and state.is_current(day, manifest.digest):
         report.days_unchanged.append(day)
         return
-    bundle = {name: raw.get(feed.name, account, day, name) for name in manifest.payloads}
-    parsed = feed.parse(bundle, day)
+    # A payload refused on arrival (not JSON, too large) is not parsed: its reason is the
+    # quarantine's, and it stays in raw until a good copy replaces it.
+    refused = {name: e.reason for name, e in manifest.payloads.items() if e.reason is not None}
+    bundle = {
+        name: raw.get(feed.name, account, day, name)
+        for name in manifest.payloads
+        if name not in refused
+    }
+    try:
+        parsed = feed.parse(bundle, day)
+    except PayloadParseError as error:
+        # A parse that rejects the bundle as a whole: every payload is quarantined with the
+        # reason, and the day's partitions are left as they were.
+        reason = " ".join(str(error).split()) or type(error).__name__
+        parsed = ParsedDay(rejected={name: f"cannot parse {name}: {reason}" for name in bundle})
+    parsed.rejected.update(refused)
     for dataset in feed.datasets:
         frame = parsed.frames.get(dataset.name)
         if frame is None:
@@ -164,6 +187,14 @@ def _land(
     report.quarantined_rows += result.quarantined.height
     if result.failures.height:
         report.failures.append(result.failures)
+    if result.quarantined.height:
+        reasons = result.quarantined[QUARANTINE_REASON].unique().sort().to_list()
+        report.quarantined_days[day] = "; ".join(reasons[:3]) + (
+            "; ..." if len(reasons) > 3 else ""
+        )
+        checks = result.failures["check"].cast(pl.String).to_list()
+        if any(c.startswith(SCHEMA_LEVEL_CHECKS) for c in checks):
+            report.schema_failed_days.append(day)
     _write_or_clear(quarantine, dataset.name, account, day, result.quarantined, dataset.key)
 
 

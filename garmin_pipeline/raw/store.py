@@ -11,12 +11,44 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from garmin_pipeline.lake.store import write_atomically
+from garmin_pipeline.errors import UnsafeValueError
+from garmin_pipeline.lake.store import inside, write_atomically
 
 MANIFEST = "_manifest.json"
+# Days a payload may be filed under: nothing before the Unix epoch, nothing past tomorrow
+# anywhere on Earth (plus a day of slack).
+EARLIEST_DAY = date(1970, 1, 1)
+FUTURE_SLACK = timedelta(days=2)
+
+
+def check_day(day: date) -> date:
+    """A day raw may file payloads under; anything else is a hostile or broken value."""
+    latest = datetime.now(UTC).date() + FUTURE_SLACK
+    if not EARLIEST_DAY <= day <= latest:
+        raise UnsafeValueError(
+            f"refusing to file a payload under {day}: raw days must lie within "
+            f"{EARLIEST_DAY}..{latest}; check the sync range and the source's dates"
+        )
+    return day
+
+
+def check_payload_name(name: str) -> str:
+    """One plain file name: no separators, no `..`, no NUL, not hidden, not the manifest."""
+    if (
+        not name
+        or name == MANIFEST
+        or name.startswith(".")
+        or any(c in name for c in "/\\\0")
+        or len(name.encode("utf-8")) > 200
+    ):
+        raise UnsafeValueError(
+            f"invalid raw payload name {name!r}: it must be one plain file name; "
+            "this is a bug in the feed that produced it"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -25,6 +57,8 @@ class StoredPayload:
     sha256: str
     size: int
     fetched_at: str
+    # Set when the payload was refused on arrival (not JSON, too large): why, for quarantine.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +80,11 @@ class RawStore:
         self.root = Path(root)
 
     def day_dir(self, feed: str, account: str, day: date) -> Path:
-        return self.root / feed / f"account={account}" / f"date={day.isoformat()}"
+        """The day's folder; refuses (`UnsafeValueError`) anything resolving outside the root."""
+        return inside(self.root, self.root / feed / f"account={account}" / f"date={day}")
+
+    def payload_path(self, feed: str, account: str, day: date, name: str) -> Path:
+        return inside(self.root, self.day_dir(feed, account, day) / check_payload_name(name))
 
     def day_manifest(self, feed: str, account: str, day: date) -> DayManifest:
         path = self.day_dir(feed, account, day) / MANIFEST
@@ -64,6 +102,7 @@ class RawStore:
 
     def mark_checked(self, feed: str, account: str, day: date, at: datetime) -> None:
         """Record that every payload of `day` was just fetched (changed or not)."""
+        check_day(day)
         current = self.day_manifest(feed, account, day)
         self._write_manifest(self.day_dir(feed, account, day), DayManifest(current.payloads, at))
 
@@ -75,29 +114,55 @@ class RawStore:
         name: str,
         payload: bytes,
         fetched_at: datetime | None = None,
+        reason: str | None = None,
     ) -> bool:
-        """Keep `payload`; return whether anything changed on disk."""
-        if name == MANIFEST or "/" in name or name.startswith("."):
-            raise ValueError(f"invalid raw payload name {name!r}")
+        """Keep `payload`; return whether anything changed on disk.
+
+        `reason` marks a payload refused on arrival: it is kept and recorded, and the lake
+        quarantines it with that reason instead of parsing it."""
+        path = self.payload_path(feed, account, check_day(day), name)
         digest = hashlib.sha256(payload).hexdigest()
         current = self.day_manifest(feed, account, day)
         manifest = dict(current.payloads)
         directory = self.day_dir(feed, account, day)
         known = manifest.get(name)
-        if known is not None and known.sha256 == digest and (directory / name).exists():
+        if (
+            known is not None
+            and known.sha256 == digest
+            and known.reason == reason
+            and path.exists()
+        ):
             return False
-        write_atomically(directory / name, payload)
+        if known is not None and known.sha256 != digest:
+            # The manifest must never vouch for bytes the file no longer has: withdraw the entry
+            # (and the day's check, so the day is fetched again) before replacing the file.
+            withdrawn = {n: e for n, e in manifest.items() if n != name}
+            self._write_manifest(directory, DayManifest(withdrawn, None))
+        write_atomically(path, payload)
         manifest[name] = StoredPayload(
             name=name,
             sha256=digest,
             size=len(payload),
             fetched_at=(fetched_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+            reason=reason,
         )
         self._write_manifest(directory, DayManifest(manifest, current.checked_at))
         return True
 
+    def discard(self, feed: str, account: str, day: date, name: str) -> bool:
+        """Drop a payload from the day (a refused one, once a good fetch has replaced it)."""
+        current = self.day_manifest(feed, account, day)
+        if name not in current.payloads:
+            return False
+        manifest = {n: e for n, e in current.payloads.items() if n != name}
+        self._write_manifest(
+            self.day_dir(feed, account, day), DayManifest(manifest, current.checked_at)
+        )
+        self.payload_path(feed, account, day, name).unlink(missing_ok=True)
+        return True
+
     def get(self, feed: str, account: str, day: date, name: str) -> bytes:
-        return (self.day_dir(feed, account, day) / name).read_bytes()
+        return self.payload_path(feed, account, day, name).read_bytes()
 
     def has(self, feed: str, account: str, day: date, name: str) -> bool:
         return name in self.manifest(feed, account, day)
@@ -116,7 +181,12 @@ class RawStore:
         body = {
             "checked_at": checked.isoformat(timespec="seconds") if checked else None,
             "payloads": {
-                name: {"sha256": e.sha256, "size": e.size, "fetched_at": e.fetched_at}
+                name: {
+                    "sha256": e.sha256,
+                    "size": e.size,
+                    "fetched_at": e.fetched_at,
+                    **({"reason": e.reason} if e.reason is not None else {}),
+                }
                 for name, e in sorted(manifest.payloads.items())
             },
         }
