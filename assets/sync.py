@@ -2,20 +2,56 @@
 
 Runs are recorded in DAGSTER_HOME like any other, so they show up in the UI. On failure this
 prints one line saying why (the pipeline's own error message where there is one) and exits 1.
+
+A sync killed outright (SIGKILL, OOM, power cut) cannot record its own end: its run would stay
+STARTED in the UI and keep its pool slots (garmin_api, duckdb: limit 1), so the next sync would
+wait for them forever. Each run therefore records which process runs it (host, pid and the
+pid's start time, in a tag), and before starting, a sync marks failed every unfinished sync run
+whose process is provably gone from this host, frees the pool slots of finished runs, and
+deletes the temp files that killed writers left in the data directory.
 """
 
 import argparse
+import json
+import os
+import socket
 import sys
+import uuid
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
 from assets.jobs import range_tags
 from assets.raw import REFETCH_TAG
 from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.lake.store import process_alive, remove_stale_temp_files
+from garmin_pipeline.settings import Settings
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-_OUR_ERRORS = {cls.__name__ for cls in (PipelineError, *PipelineError.__subclasses__())}
+
+
+def _error_names(cls: type[Exception]) -> set[str]:
+    """The class and all its subclasses, at any depth, by name (Dagster keeps only the name)."""
+    return {cls.__name__}.union(*(_error_names(sub) for sub in cls.__subclasses__()))
+
+
+JOB_NAME = "sync"
+# {"host", "pid", "started", "run_id"} of the process running the run. The run id is in there
+# because a re-execution from the UI copies its parent's tags: only the run it names is judged.
+PROCESS_TAG = "garmin/process"
+# Set in the sync's environment, so the run's child processes (dbt) can be found by it.
+RUN_ID_ENV = "GARMIN_SYNC_RUN_ID"
+UNFINISHED = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+class KilledRunStillBusy(Exception):
+    """A killed run's child process (a dbt build) outlived it: freeing its slots is not safe."""
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> str:
@@ -28,7 +64,7 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
         while error is not None:
             chain.append(error)
             error = error.cause or error.context
-        ours = [e for e in chain if e.cls_name in _OUR_ERRORS]
+        ours = [e for e in chain if e.cls_name in _error_names(PipelineError)]
         deepest = ours[0] if ours else chain[-1]
         message = deepest.message.strip().splitlines()[-1]
         asset = (event.step_key or "").replace("__", "/")  # the step of asset raw/x is raw__x
@@ -36,20 +72,116 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed before any step ran; see the run in the Dagster UI (make dev)"
 
 
+def process_started(pid: int) -> str | None:
+    """When `pid` started (clock ticks since boot, from /proc): a reused pid started later."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_tag(run_id: str) -> str:
+    pid = os.getpid()
+    identity = {"host": socket.gethostname(), "pid": pid, "started": process_started(pid)}
+    return json.dumps({**identity, "run_id": run_id})
+
+
+def worker_gone(run: dg.DagsterRun) -> bool:
+    """True only when the process that ran `run` is provably gone: it ran on this host and its
+    pid is dead, or now belongs to a process that started later. Runs started any other way
+    (the UI, a schedule, another host) are never judged."""
+    try:
+        worker = json.loads(run.tags.get(PROCESS_TAG, ""))
+    except ValueError:
+        return False
+    if worker.get("run_id") != run.run_id or worker.get("host") != socket.gethostname():
+        return False
+    pid = worker.get("pid")
+    if not isinstance(pid, int):
+        return False
+    if not process_alive(pid):
+        return True
+    # Alive: the same process, unless the pid was reused by one that started later.
+    then, now = worker.get("started"), process_started(pid)
+    return then is not None and now is not None and now != then
+
+
+def surviving_children(run_id: str) -> list[int]:
+    """Live processes started by the run that outlived it (found by their environment)."""
+    marker = f"{RUN_ID_ENV}={run_id}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue  # gone meanwhile, or another user's
+        if marker in environment and process_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def recover_killed_runs(instance: dg.DagsterInstance, superseded_by: str) -> list[str]:
+    """Mark failed the unfinished sync runs whose process was killed, and free pool slots that
+    finished runs still hold. Returns the ids of the runs marked failed."""
+    recovered = []
+    for record in instance.get_run_records(dg.RunsFilter(job_name=JOB_NAME, statuses=UNFINISHED)):
+        run = record.dagster_run
+        if not worker_gone(run):
+            continue  # still running (it keeps its slots), or not ours to judge
+        children = surviving_children(run.run_id)
+        if children:
+            raise KilledRunStillBusy(
+                f"run {run.run_id} was killed, but processes it started still run "
+                f"(pids {', '.join(map(str, children))}, e.g. a dbt build holding the "
+                "warehouse); wait for them to end, or kill them, then sync again"
+            )
+        instance.report_run_failed(
+            run, message=f"killed before it finished; superseded by run {superseded_by}"
+        )
+        recovered.append(run.run_id)
+    free_slots_of_finished_runs(instance)
+    return recovered
+
+
+def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Dagster's daemon frees these (run monitoring); `garmin-pipeline sync` runs without one."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    holders = set(storage.get_concurrency_run_ids())  # runs with steps waiting for a slot
+    for pool in storage.get_concurrency_keys():
+        holders |= {slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}
+    freed = []
+    for run_id in sorted(holders):
+        run = instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+    return freed
+
+
 def run_sync(
-    first: date, last: date, instance: dg.DagsterInstance, refetch: bool = False
+    first: date,
+    last: date,
+    instance: dg.DagsterInstance,
+    refetch: bool = False,
+    run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     from assets.definitions import defs  # import late: loading the definitions parses dbt
 
-    job = defs.resolve_job_def("sync")
-    tags = range_tags(first.isoformat(), last.isoformat())
+    job = defs.resolve_job_def(JOB_NAME)
+    run_id = run_id or str(uuid.uuid4())
+    tags = {**range_tags(first.isoformat(), last.isoformat()), PROCESS_TAG: process_tag(run_id)}
     if refetch:
         tags[REFETCH_TAG] = "true"
+    os.environ[RUN_ID_ENV] = run_id  # inherited by dbt
     return job.execute_in_process(
         instance=instance,
         tags=tags,
         run_config=QUIET_LOGS,
         raise_on_error=False,
+        run_id=run_id,
     )
 
 
@@ -59,8 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--refetch", action="store_true")
     args = parser.parse_args(argv)
+    run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
-        result = run_sync(args.start, args.end, instance, refetch=args.refetch)
+        try:
+            recovered = recover_killed_runs(instance, superseded_by=run_id)
+        except KilledRunStillBusy as error:
+            print(f"sync failed: {error}", file=sys.stderr)
+            return 1
+        for killed in recovered:
+            print(f"run {killed} was killed before it finished: marked failed, pool slots freed")
+        remove_stale_temp_files(Settings.from_env().data_dir)
+        result = run_sync(args.start, args.end, instance, refetch=args.refetch, run_id=run_id)
     if result.success:
         print(f"synced {args.start}..{args.end} (run {result.run_id})")
         return 0
