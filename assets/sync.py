@@ -25,7 +25,7 @@ import dagster as dg
 from assets.jobs import range_tags
 from assets.raw import REFETCH_TAG
 from garmin_pipeline.errors import PipelineError
-from garmin_pipeline.lake.store import process_alive, remove_stale_temp_files
+from garmin_pipeline.files import process_alive, remove_stale_temp_files
 from garmin_pipeline.settings import Settings
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -185,9 +185,10 @@ def sync(first: object, last: object, refetch: bool) -> None:
 @click.option("--activity-id", type=int, default=0, show_default=True)
 def decode(fit_file: Path, out_dir: Path, activity_id: int) -> None:
     """Decode one FIT file (or ORIGINAL zip) into the lake's tables, one Parquet file each."""
+    from garmin_pipeline.files import write_atomically
     from garmin_pipeline.fit import FitDecodeError, decode_activity
     from garmin_pipeline.lake.parsers import fit_from_zip
-    from garmin_pipeline.lake.store import parquet_bytes, write_atomically
+    from garmin_pipeline.lake.store import parquet_bytes
 
     try:
         tables = decode_activity(fit_from_zip(fit_file.read_bytes()), activity_id=activity_id)

@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.sync import PROCESS_TAG
-from garmin_pipeline.lake.store import PartitionStore, remove_stale_temp_files
+from garmin_pipeline.files import remove_stale_temp_files
+from garmin_pipeline.lake.store import PartitionStore
 from tests.conftest import REPO_ROOT, pipeline_env
 
 # Six days with activities on four of them (June 11, 12, 13 and 15 for seed 7).

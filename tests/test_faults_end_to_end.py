@@ -8,6 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from garmin_pipeline.sources.emulator import Emulator
 from tests.conftest import fault_plan, pipeline_env, run_cli
 
 
@@ -129,18 +130,18 @@ def test_a_corrupt_fit_is_quarantined_kept_and_not_downloaded_again(
         )
 
 
-def test_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(
-    emulator, athlete, env, tmp_path
-):
-    """garminconnect's timeout is 15 s, so a reset stands in for a timeout (same retry path)."""
-    with fault_plan(emulator) as plan:
+def test_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(athlete, tmp_path):
+    """garminconnect's timeout is 15 s, so a reset stands in for a timeout (same retry path).
+    A private emulator: revoking tokens would also revoke other tests' sessions."""
+    with Emulator(athlete, port=0) as emulator, fault_plan(emulator) as plan:
+        env = pipeline_env(emulator, tmp_path)
         plan.add("/download-service/files/wellness/", reset=True, times=1)
         plan.add("/wellness-service/wellness/dailySleepData/", reset=True, times=1)
         plan.expire_tokens()
         emulator.clear_request_log()
         completed = sync(env, athlete, days=3)
+        log = emulator.request_log
     assert completed.returncode == 0, completed.stderr[-2000:]
-    log = emulator.request_log
     assert [r.status for r in log if r.path.startswith("/download-service/files/wellness/")][
         :2
     ] == [0, 200]

@@ -42,7 +42,9 @@ class Fetched:
     """A feed's payloads over some days, the requests they cost, and the parsed frames."""
 
     def __init__(self, feed: Feed, source, emulator, days: list[date]) -> None:
-        _ = source.garmin  # log in first, so the request log holds only the feed's requests
+        # One call first, so the request log holds only the feed's requests: it logs in, and
+        # refreshes the session's token if an earlier test revoked it (expire_tokens).
+        source.json("device last used", "get_device_last_used")
         emulator.clear_request_log()
         self.payloads = list(feed.fetch(source, days, lambda d, n: None))
         self.requests = emulator.request_log

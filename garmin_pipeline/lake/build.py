@@ -20,8 +20,9 @@ import polars as pl
 
 from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.files import write_atomically
 from garmin_pipeline.lake.parsers import ParsedDay
-from garmin_pipeline.lake.store import PartitionStore, write_atomically
+from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate
 from garmin_pipeline.raw.store import MANIFEST, RawStore
 

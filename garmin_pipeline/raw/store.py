@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from garmin_pipeline.errors import UnsafeValueError
-from garmin_pipeline.lake.store import inside, write_atomically
+from garmin_pipeline.files import write_atomically
+from garmin_pipeline.lake.store import inside
 
 MANIFEST = "_manifest.json"
 # Days a payload may be filed under: nothing before the Unix epoch, nothing past tomorrow

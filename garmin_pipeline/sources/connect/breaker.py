@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from garmin_pipeline.errors import RateLimitedError
+from garmin_pipeline.files import write_atomically
 
 DEFAULT_FIRST_COOLDOWN_S = 2 * 3600.0
 DEFAULT_MAX_COOLDOWN_S = 24 * 3600.0
@@ -163,16 +162,7 @@ class CircuitBreaker:
         return record
 
     def _write(self, record: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(record, handle, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, json.dumps(record, sort_keys=True).encode())
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

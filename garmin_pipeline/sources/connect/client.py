@@ -39,7 +39,6 @@ from garmin_pipeline.sources.connect.tokens import refuse_legacy_store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DI_TOKEN_PATH = "/di-oauth2-service/oauth/token"
 LOGIN_HINT = "run `garmin-pipeline login` to store fresh tokens"
 
 

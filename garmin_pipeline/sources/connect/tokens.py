@@ -8,10 +8,8 @@ allows to fail. Nothing here ever puts a token value in a message or a log line.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Literal
 from garminconnect.client.tokens import _decode_jwt_payload, token_file_path
 
 from garmin_pipeline.errors import PipelineError, SourceAuthError
+from garmin_pipeline.files import write_atomically
 from garmin_pipeline.settings import Settings
 
 LOGIN_COMMAND = "`garmin-pipeline login`"
@@ -82,24 +81,6 @@ def _private_dir(directory: Path) -> None:
         ) from None
 
 
-def _write_private(target: Path, content: str) -> None:
-    """Atomically replace ``target`` with ``content``, created 0600 (never via the umask)."""
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(tmp, flags, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
 def write_token_file(token_store: Path, serialized: str) -> Path:
     """Store garminconnect's ``client.dumps()`` as the token file; returns its path.
 
@@ -110,7 +91,7 @@ def write_token_file(token_store: Path, serialized: str) -> Path:
         raise TokenStoreError("the login returned no refresh token; nothing was stored")
     target = token_file(token_store)
     _private_dir(target.parent)
-    _write_private(target, json.dumps({key: tokens.get(key) for key in TOKEN_KEYS}))
+    write_atomically(target, json.dumps({key: tokens.get(key) for key in TOKEN_KEYS}).encode())
     return target
 
 
@@ -131,7 +112,7 @@ def remember_mfa(token_store: Path, required: bool) -> None:
     re-login is not tried, and another code e-mailed, on every sync."""
     target = _account_file(token_store)
     _private_dir(target.parent)
-    _write_private(target, json.dumps({"mfa_required": required}))
+    write_atomically(target, json.dumps({"mfa_required": required}).encode())
 
 
 @dataclass(frozen=True)

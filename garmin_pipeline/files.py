@@ -1,0 +1,104 @@
+"""Atomic file writes, for every file the pipeline keeps: raw payloads and manifests, lake
+partitions, build state, the 429 breaker's state and the token store.
+
+A reader sees the old file or the new one, never a part, even if the writer is killed with
+SIGKILL: bytes go to a hidden temp file created 0600 (`.<name>.<pid>.<random>.tmp`, which no
+reader's glob matches), are fsynced, renamed over the target, and the directory is fsynced so
+the rename survives a power cut. `remove_stale_temp_files` sweeps what killed writers left.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"  # with a leading "." on the name: a half-written file (write_atomically)
+
+
+def write_atomically(path: Path, payload: bytes) -> bool:
+    """Write via a temp file and rename; return False (touching nothing) if the bytes are equal.
+
+    The file keeps the temp file's mode, 0600, so a token store written this way is private
+    from its first byte. A writer killed mid-way leaves only its temp file, which
+    `remove_stale_temp_files` sweeps once the pid in its name is gone.
+    """
+    if path.exists() and path.stat().st_size == len(payload) and path.read_bytes() == payload:
+        return False
+    _make_dirs(path.parent)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs(directory: Path) -> None:
+    """mkdir -p, fsyncing each parent that gains an entry (a new partition's folders too)."""
+    if directory.is_dir():
+        return
+    _make_dirs(directory.parent)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        return
+    _fsync_dir(directory.parent)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a running process on this host (a zombie, killed but not yet reaped
+    by its parent, counts as gone)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: alive
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): kill(0) is all there is
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def remove_stale_temp_files(root: Path) -> list[Path]:
+    """Delete the temp files `write_atomically` left behind when its process was killed.
+
+    Only files whose writer (the pid in the name) is gone: a live writer's temp file, in a run
+    going on next to this one, is left alone. Returns what was deleted.
+    """
+    removed = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+                continue
+            pid = _writer_pid(name)
+            if pid is not None and not process_alive(pid):
+                (Path(folder) / name).unlink(missing_ok=True)
+                removed.append(Path(folder) / name)
+    return removed
+
+
+def _writer_pid(temp_name: str) -> int | None:
+    """The pid in `.<name>.<pid>.<random>.tmp`; None for a name not made that way."""
+    parts = temp_name.removesuffix(TEMP_SUFFIX).split(".")
+    return int(parts[-2]) if len(parts) >= 4 and parts[-2].isdigit() else None
