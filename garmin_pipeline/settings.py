@@ -6,8 +6,10 @@ loads), so secrets never pass through run config, logs or metadata.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ DEFAULT_HISTORY_START = "2020-01-01"
 DEFAULT_TOKEN_STORE = "~/.garminconnect"
 DEFAULT_MAX_PAYLOAD_MB = 256.0
 DEFAULT_COOLDOWN_HOURS = "2,24"  # first 429 cooldown, and the cap the doubling stops at
+DEFAULT_REQUEST_TIMEOUT_S = 15.0  # garminconnect's own per-request timeout
 DEFAULT_RETRY_AFTER_WAIT_MAX_S = 60.0  # a shorter Retry-After is waited out once, in-run
 DEFAULT_TOKEN_WARN_DAYS = 7.0  # warn this long before the refresh token lapses
 
@@ -76,6 +79,8 @@ class Settings:
     cooldown_first_s: float = 2 * 3600.0
     cooldown_max_s: float = 24 * 3600.0
     retry_after_wait_max_s: float = DEFAULT_RETRY_AFTER_WAIT_MAX_S
+    # How long one request may take before it counts as failed and is retried.
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
     # A payload larger than this is refused on arrival (GARMIN_MAX_PAYLOAD_MB).
     max_payload_mb: float = DEFAULT_MAX_PAYLOAD_MB
     # Token health warns when the refresh token has fewer days left (GARMIN_TOKEN_WARN_DAYS).
@@ -91,7 +96,7 @@ class Settings:
         return self.layout.state_dir / f"rate_limit-{self.account}.json"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         account = env.get("GARMIN_ACCOUNT", DEFAULT_ACCOUNT)
         if not _ACCOUNT_SLUG.match(account):
@@ -117,11 +122,32 @@ class Settings:
             provisional_overrides=parse_provisional_days(env.get("GARMIN_PROVISIONAL_DAYS", "")),
             cooldown_first_s=first_s,
             cooldown_max_s=max_s,
-            retry_after_wait_max_s=parse_retry_after_wait_max(
-                env.get("GARMIN_RETRY_AFTER_WAIT_MAX_S", "")
+            retry_after_wait_max_s=env_number(
+                env,
+                "GARMIN_RETRY_AFTER_WAIT_MAX_S",
+                DEFAULT_RETRY_AFTER_WAIT_MAX_S,
+                0,
+                3600,
+                "seconds between 0 and 3600",
             ),
-            max_payload_mb=parse_max_payload_mb(env.get("GARMIN_MAX_PAYLOAD_MB", "")),
-            token_warn_days=parse_token_warn_days(env.get("GARMIN_TOKEN_WARN_DAYS", "")),
+            request_timeout_s=env_number(
+                env,
+                "GARMIN_REQUEST_TIMEOUT_S",
+                DEFAULT_REQUEST_TIMEOUT_S,
+                0,
+                600,
+                "seconds above 0 and up to 600",
+                low_inclusive=False,
+            ),
+            max_payload_mb=_max_payload_mb(env),
+            token_warn_days=env_number(
+                env,
+                "GARMIN_TOKEN_WARN_DAYS",
+                DEFAULT_TOKEN_WARN_DAYS,
+                0,
+                30,
+                "a number of days between 0 and 30",
+            ),
         )
 
 
@@ -152,50 +178,44 @@ def parse_cooldown_hours(spec: str) -> tuple[float, float]:
     return first * 3600.0, cap * 3600.0
 
 
-def parse_retry_after_wait_max(value: str) -> float:
-    """GARMIN_RETRY_AFTER_WAIT_MAX_S: the longest Retry-After waited out in-run (0: never)."""
-    try:
-        seconds = float(value) if value.strip() else DEFAULT_RETRY_AFTER_WAIT_MAX_S
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 3600:
-        raise SettingsError(
-            f"GARMIN_RETRY_AFTER_WAIT_MAX_S={value!r} is not seconds between 0 and 3600, e.g. 60"
-        )
-    return seconds
-
-
-def parse_max_payload_mb(value: str) -> float:
-    """GARMIN_MAX_PAYLOAD_MB: a positive number of megabytes; empty means the default."""
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    low: float,
+    high: float,
+    meaning: str,
+    *,
+    low_inclusive: bool = True,
+) -> float:
+    """A bounded number from the environment (unset or empty: `default`); anything else is a
+    one-line SettingsError naming the variable, what it should be, and an example."""
+    value = env.get(name, "")
     if not value.strip():
-        return DEFAULT_MAX_PAYLOAD_MB
+        return default
     try:
-        megabytes = float(value)
+        number = float(value)
     except ValueError:
-        megabytes = 0.0
-    if not megabytes > 0:
-        raise SettingsError(
-            f"GARMIN_MAX_PAYLOAD_MB={value!r} is not a positive number of megabytes, e.g. 256"
-        )
-    return megabytes
+        number = math.nan  # fails every comparison below
+    above_low = low <= number if low_inclusive else low < number
+    if not (above_low and number <= high):
+        raise SettingsError(f"{name}={value!r} is not {meaning}, e.g. {default:g}")
+    return number
 
 
-def max_payload_bytes(environ: dict[str, str] | None = None) -> int:
+def max_payload_bytes(environ: Mapping[str, str] | None = None) -> int:
     """The payload size limit from the environment, in bytes."""
     env = os.environ if environ is None else environ
-    return int(parse_max_payload_mb(env.get("GARMIN_MAX_PAYLOAD_MB", "")) * 1024 * 1024)
+    return int(_max_payload_mb(env) * 1024 * 1024)
 
 
-def parse_token_warn_days(value: str) -> float:
-    """GARMIN_TOKEN_WARN_DAYS: days before the refresh token lapses to warn (0..30)."""
-    if not value.strip():
-        return DEFAULT_TOKEN_WARN_DAYS
-    try:
-        days = float(value)
-    except ValueError:
-        days = -1.0
-    if not 0 <= days <= 30:
-        raise SettingsError(
-            f"GARMIN_TOKEN_WARN_DAYS={value!r} is not a number of days between 0 and 30, e.g. 7"
-        )
-    return days
+def _max_payload_mb(env: Mapping[str, str]) -> float:
+    return env_number(
+        env,
+        "GARMIN_MAX_PAYLOAD_MB",
+        DEFAULT_MAX_PAYLOAD_MB,
+        0,
+        math.inf,
+        "a positive number of megabytes",
+        low_inclusive=False,
+    )

@@ -130,11 +130,15 @@ def test_a_corrupt_fit_is_quarantined_kept_and_not_downloaded_again(
         )
 
 
-def test_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(athlete, tmp_path):
-    """garminconnect's timeout is 15 s, so a reset stands in for a timeout (same retry path).
-    A private emulator: revoking tokens would also revoke other tests' sessions."""
+def test_a_timeout_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(
+    athlete, tmp_path
+):
+    """A slow answer (past GARMIN_REQUEST_TIMEOUT_S), two resets and a revoked access token in
+    one sync: each request is retried or refreshed, and every day lands. A private emulator:
+    revoking tokens would also revoke other tests' sessions."""
     with Emulator(athlete, port=0) as emulator, fault_plan(emulator) as plan:
-        env = pipeline_env(emulator, tmp_path)
+        env = {**pipeline_env(emulator, tmp_path), "GARMIN_REQUEST_TIMEOUT_S": "2"}
+        slow = plan.add("/usersummary-service/v2/dailysummaries", delay_s=4)
         plan.add("/download-service/files/wellness/", reset=True, times=1)
         plan.add("/wellness-service/wellness/dailySleepData/", reset=True, times=1)
         plan.expire_tokens()
@@ -142,6 +146,9 @@ def test_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(a
         completed = sync(env, athlete, days=3)
         log = emulator.request_log
     assert completed.returncode == 0, completed.stderr[-2000:]
+    assert slow.hits == 1
+    daily = [r for r in log if r.path == "/usersummary-service/v2/dailysummaries"]
+    assert len(daily) == 2  # timed out, then sent again (one window for 3 days)
     assert [r.status for r in log if r.path.startswith("/download-service/files/wellness/")][
         :2
     ] == [0, 200]

@@ -27,6 +27,10 @@ def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):
         ({"GARMIN_API_URL": "localhost:8765"}, "GARMIN_API_URL"),
         ({"GARMIN_PROVISIONAL_DAYS": "sleep=three"}, "GARMIN_PROVISIONAL_DAYS"),
         ({"GARMIN_PROVISIONAL_DAYS": "sleep"}, "GARMIN_PROVISIONAL_DAYS"),
+        ({"GARMIN_REQUEST_TIMEOUT_S": "0"}, r"GARMIN_REQUEST_TIMEOUT_S='0' is not seconds above"),
+        ({"GARMIN_TOKEN_WARN_DAYS": "31"}, r"GARMIN_TOKEN_WARN_DAYS='31' .* e\.g\. 7$"),
+        ({"GARMIN_MAX_PAYLOAD_MB": "nan"}, r"GARMIN_MAX_PAYLOAD_MB='nan' is not a positive"),
+        ({"GARMIN_COOLDOWN_HOURS": "4,2"}, "GARMIN_COOLDOWN_HOURS"),
     ],
 )
 def test_bad_settings_say_which_and_how(env, words):

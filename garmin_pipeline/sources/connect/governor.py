@@ -135,10 +135,12 @@ class GovernedAdapter(HTTPAdapter):
         base_url: str | None = None,
         retries: Retry | None = None,
         display_name: str | None = None,
+        timeout_s: float | None = None,
     ) -> None:
         super().__init__(max_retries=retries or retry_policy())
         self.governor = governor
         self.display_name = display_name
+        self.timeout_s = timeout_s  # None: the client's own (garminconnect sends 15 s)
         self._base = urlsplit(base_url) if base_url else None
 
     def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
@@ -151,6 +153,8 @@ class GovernedAdapter(HTTPAdapter):
             request.url = urlunsplit(
                 (self._base.scheme, self._base.netloc, path, url.query, url.fragment)
             )
+        if self.timeout_s is not None:
+            kwargs["timeout"] = self.timeout_s  # a timed-out GET is retried like a reset
         response = self._send_counted(endpoint, request, **kwargs)
         if response.status_code == 429:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))

@@ -151,7 +151,9 @@ def connect_client(
     """A garminconnect client wired to our adapter and GARMIN_API_URL, guarded against 429s."""
     # Retries belong to our adapter (counted, bounded); garminconnect's own would double them.
     garmin = Garmin(email, password, return_on_mfa=True, retry_attempts=0)
-    adapter = GovernedAdapter(governor, base_url=settings.api_url)
+    adapter = GovernedAdapter(
+        governor, base_url=settings.api_url, timeout_s=settings.request_timeout_s
+    )
     garmin.client._api_session.mount("https://", adapter)
     garmin.client._api_session.mount("http://", adapter)
     if settings.api_url:
