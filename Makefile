@@ -25,8 +25,9 @@ $(DAGSTER_HOME)/dagster.yaml: assets/dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/garmin-pipeline demo
 
+# One worker per core, a test file per worker (module fixtures such as the year backfill run once).
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -24,6 +24,8 @@ from garmin_pipeline.sources.emulator import (
 )
 from tests.conftest import pipeline_env, run_cli
 
+pytestmark = pytest.mark.long_running
+
 YEAR_END = date(2024, 12, 31)
 DAYS = 366
 SAMPLED = [date(2024, 1, 1), date(2024, 3, 31), date(2024, 7, 14), date(2024, 12, 31)]
