@@ -49,16 +49,21 @@ class SyncRun:
     requests: list  # the emulator's request log for this run
 
 
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """The installed CLI, as a user runs it (a child process with its own environment)."""
+def run_cli(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """The installed CLI, as a user runs it (a child process with its own environment); with
+    `stdin`, the typed answers to its prompts, detached from any terminal."""
     return subprocess.run(
         [sys.executable, "-m", "garmin_pipeline", *args],
         cwd=REPO_ROOT,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
         timeout=600,
+        start_new_session=stdin is not None,  # no controlling terminal: answers from stdin
     )
 
 

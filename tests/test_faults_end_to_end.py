@@ -1,5 +1,6 @@
-"""Faults through the whole pipeline: a 429 stops with one line, 5xx bursts are retried, and a
-cut download is quarantined, kept in raw, and fetched again by the next sync."""
+"""Faults through the whole pipeline: a 429 stops with one line; 5xx bursts, a timeout, resets
+and a revoked token are retried within the sync; a cut download is quarantined, kept and fetched
+again, and a corrupt FIT is quarantined and kept as Garmin's copy."""
 
 import re
 from datetime import timedelta
@@ -52,82 +53,69 @@ def test_a_burst_of_503s_is_retried_and_the_day_still_lands(emulator, athlete, e
     assert lake.height == expected
 
 
-def test_a_cut_download_is_quarantined_kept_and_fetched_again(emulator, athlete, env, tmp_path):
-    activity = athlete.activities()[0]
-    days = (activity.local_date - athlete.first_day).days + 1
-    with fault_plan(emulator) as plan:
-        # Both the download and its one retry arrive cut.
-        plan.add(f"/download-service/files/activity/{activity.activity_id}", truncate=True, times=2)
-        completed = sync(env, athlete, days)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    data = tmp_path / "data"
-    rejected = pl.read_parquet(
-        str(data / "quarantine" / "activities_payloads" / "**" / "*.parquet")
-    )
-    assert rejected["payload"].to_list() == [f"activity-{activity.activity_id}.zip"]
-    assert "not a readable zip" in rejected["reason"][0]
-    raw_dir = data / "raw" / "activities" / "account=default" / f"date={activity.local_date}"
-    assert (raw_dir / f"activity-{activity.activity_id}.zip").exists()
+def download_path(activity) -> str:
+    return f"/download-service/files/activity/{activity.activity_id}"
+
+
+def quarantined_payloads(data) -> dict[str, str]:
+    """The activity payloads in quarantine: name → reason."""
+    folder = data / "quarantine" / "activities_payloads"
+    if not list(folder.rglob("*.parquet")):
+        return {}
+    rejected = pl.read_parquet(str(folder / "**" / "*.parquet"))
+    return dict(zip(rejected["payload"], rejected["reason"], strict=True))
+
+
+def activity_rows(data) -> dict[int, tuple[bool, int | None]]:
+    """fct_activities: activity id → (FIT decoded, record count)."""
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        decoded = con.execute(
-            "select fit_decoded from fct_activities where activity_id = ?", [activity.activity_id]
-        ).fetchone()
-    assert decoded == (False,)
-
-    emulator.clear_request_log()
-    again = sync(env, athlete, days)
-    assert again.returncode == 0, again.stderr[-2000:]
-    downloads = [r.path for r in emulator.request_log if r.path.startswith("/download-service/")]
-    assert downloads == [f"/download-service/files/activity/{activity.activity_id}"]
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        row = con.execute(
-            "select fit_decoded, record_count from fct_activities where activity_id = ?",
-            [activity.activity_id],
-        ).fetchone()
-    assert row == (True, activity.record_count)
-    assert not (data / "quarantine" / "activities_payloads").exists() or not list(
-        (data / "quarantine" / "activities_payloads").rglob("*.parquet")
-    )
+        rows = con.execute("select activity_id, fit_decoded, record_count from fct_activities")
+        return {activity_id: (decoded, count) for activity_id, decoded, count in rows.fetchall()}
 
 
-def test_a_corrupt_fit_is_quarantined_kept_and_not_downloaded_again(
+def test_a_cut_download_is_fetched_again_and_a_corrupt_fit_is_kept_as_garmins_copy(
     emulator, athlete, env, tmp_path
 ):
-    """A zip that opens but whose FIT fails its CRC, served the same way twice, is Garmin's copy:
-    kept, quarantined with the reason, and not downloaded again by later syncs."""
-    activity = athlete.activities()[0]
-    days = (activity.local_date - athlete.first_day).days + 1
-    path = f"/download-service/files/activity/{activity.activity_id}"
+    """One activity's download arrives cut (and its retry too); another opens as a zip whose
+    FIT fails its CRC, every time. Both are quarantined with their reason and kept in raw while
+    their activity rows land; the next sync fetches the cut one again and decodes it, but does
+    not download the corrupt one, Garmin's own copy, again."""
+    cut, corrupt = athlete.activities()[:2]
+    days = (max(cut.local_date, corrupt.local_date) - athlete.first_day).days + 1
+    listed = [a for a in athlete.activities() if (a.local_date - athlete.first_day).days < days]
+    data = tmp_path / "data"
     with fault_plan(emulator) as plan:
-        plan.add(path, corrupt=True, times=None)
+        plan.add(download_path(cut), truncate=True, times=2)
+        plan.add(download_path(corrupt), corrupt=True, times=None)
         emulator.clear_request_log()
-        completed = sync(env, athlete, days)
-        assert completed.returncode == 0, completed.stderr[-2000:]
+        first = sync(env, athlete, days)
+        assert first.returncode == 0, first.stderr[-2000:]
         downloads = [r.path for r in emulator.request_log if r.path.startswith("/download-")]
-        assert downloads.count(path) == 2  # the one retry, then it is taken as served
-        data = tmp_path / "data"
-        rejected = pl.read_parquet(
-            str(data / "quarantine" / "activities_payloads" / "**" / "*.parquet")
-        )
-        assert rejected["payload"].to_list() == [f"activity-{activity.activity_id}.zip"]
-        assert "corrupt FIT file: CRC mismatch" in rejected["reason"][0]
-        raw_dir = data / "raw" / "activities" / "account=default" / f"date={activity.local_date}"
-        assert (raw_dir / f"activity-{activity.activity_id}.zip").exists()
-        with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-            ids = con.execute("select activity_id, fit_decoded from fct_activities").fetchall()
-        expected = [a for a in athlete.activities() if a.local_date <= activity.local_date]
-        assert sorted(ids) == sorted((a.activity_id, a is not activity) for a in expected)
+        assert downloads.count(download_path(cut)) == downloads.count(download_path(corrupt)) == 2
+        reasons = quarantined_payloads(data)
+        assert sorted(reasons) == sorted(f"activity-{a.activity_id}.zip" for a in (cut, corrupt))
+        assert "not a readable zip" in reasons[f"activity-{cut.activity_id}.zip"]
+        assert "corrupt FIT file: CRC mismatch" in reasons[f"activity-{corrupt.activity_id}.zip"]
+        raw = data / "raw" / "activities" / "account=default"
+        for activity in (cut, corrupt):
+            assert (
+                raw / f"date={activity.local_date}" / f"activity-{activity.activity_id}.zip"
+            ).exists()
+        rows = activity_rows(data)
+        assert sorted(rows) == sorted(a.activity_id for a in listed)  # each exactly once
+        assert [a.activity_id for a in listed if not rows[a.activity_id][0]] == [
+            a.activity_id for a in listed if a in (cut, corrupt)
+        ]
 
         emulator.clear_request_log()
         again = sync(env, athlete, days)
         assert again.returncode == 0, again.stderr[-2000:]
-        assert [r.path for r in emulator.request_log if r.path.startswith("/download-")] == []
-        assert (
-            pl.read_parquet(
-                str(data / "quarantine" / "activities_payloads" / "**" / "*.parquet")
-            ).height
-            == 1
-        )
+        downloads = [r.path for r in emulator.request_log if r.path.startswith("/download-")]
+        assert downloads == [download_path(cut)]
+        rows = activity_rows(data)
+        assert rows[cut.activity_id] == (True, cut.record_count)
+        assert rows[corrupt.activity_id][0] is False
+        assert list(quarantined_payloads(data)) == [f"activity-{corrupt.activity_id}.zip"]
 
 
 def test_a_timeout_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from garmin_pipeline.sources.connect.login import (
 from garmin_pipeline.sources.connect.tokens import token_health
 from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.sources.emulator.auth import REFRESH_TTL_S, TokenAuthority
-from tests.conftest import ATHLETE_DAYS, ATHLETE_END, REPO_ROOT, pipeline_env, run_cli
+from tests.conftest import ATHLETE_DAYS, ATHLETE_END, pipeline_env, run_cli
 
 EMAIL = "runner@example.com"
 PASSWORD = "Pa55-w0rd-that-must-stay-secret"
@@ -124,18 +123,8 @@ def cli_env(emu: Emulator, root: Path) -> dict[str, str]:
 
 
 def login_cli(env: dict[str, str], stdin: str, *args: str) -> subprocess.CompletedProcess:
-    """`garmin-pipeline login` with typed answers on stdin, detached from any terminal."""
-    return subprocess.run(
-        [sys.executable, "-m", "garmin_pipeline", "login", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        start_new_session=True,  # no controlling terminal: answers come from stdin
-    )
+    """`garmin-pipeline login` with typed answers on stdin."""
+    return run_cli(env, "login", *args, stdin=stdin)
 
 
 def assert_nowhere(secrets: list[str], directory: Path, *texts: str) -> None:

@@ -7,14 +7,12 @@ value the token store held. The real client talks real HTTP to the emulator thro
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from garmin_pipeline.sources.emulator import Emulator
-from tests.conftest import REPO_ROOT, pipeline_env, run_cli
+from tests.conftest import pipeline_env, run_cli
 
 EMAIL = "secret-runner@example.com"
 PASSWORD = "Fake-Passw0rd-7f3a9c2e"
@@ -47,17 +45,7 @@ def test_no_password_mfa_code_or_token_is_written_or_printed(emulator_with_mfa, 
     outputs: list[str] = []
     secrets: set[str] = {PASSWORD, MFA_CODE}
 
-    login = subprocess.run(
-        [sys.executable, "-m", "garmin_pipeline", "-v", "login"],
-        cwd=REPO_ROOT,
-        env=env,
-        input=f"{EMAIL}\n{PASSWORD}\n{MFA_CODE}\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        start_new_session=True,
-    )
+    login = run_cli(env, "-v", "login", stdin=f"{EMAIL}\n{PASSWORD}\n{MFA_CODE}\n")
     assert login.returncode == 0, login.stderr
     outputs += [login.stdout, login.stderr]
     secrets |= token_values(token_file)
