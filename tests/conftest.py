@@ -50,10 +50,11 @@ class SyncRun:
 
 
 def run_cli(
-    env: dict[str, str], *args: str, stdin: str | None = None
+    env: dict[str, str], *args: str, stdin: str | None = None, timeout_s: float = 600
 ) -> subprocess.CompletedProcess:
     """The installed CLI, as a user runs it (a child process with its own environment); with
-    `stdin`, the typed answers to its prompts, detached from any terminal."""
+    `stdin`, the typed answers to its prompts, detached from any terminal. The timeout only
+    stops a hung test; it is no speed target (those live in bench/)."""
     return subprocess.run(
         [sys.executable, "-m", "garmin_pipeline", *args],
         cwd=REPO_ROOT,
@@ -62,7 +63,7 @@ def run_cli(
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=timeout_s,
         start_new_session=stdin is not None,  # no controlling terminal: answers from stdin
     )
 

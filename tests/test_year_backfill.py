@@ -52,7 +52,8 @@ def year(tmp_path_factory):
         root = tmp_path_factory.mktemp("year")
         env = pipeline_env(emu, root)
         first, last = str(athlete.first_day), str(athlete.last_day)
-        completed = run_cli(env, "sync", "--start", first, "--end", last)
+        # ~7 min alone on 2 cores; longer while `make test`'s other worker shares them.
+        completed = run_cli(env, "sync", "--start", first, "--end", last, timeout_s=2400)
         assert completed.returncode == 0, completed.stderr[-3000:]
         yield {"athlete": athlete, "data": root / "data", "requests": emu.request_log}
 
