@@ -55,6 +55,8 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 "days_skipped_final_or_unchanged": report.days_skipped,
                 "payloads_changed": report.changed,
                 "payloads_unchanged": report.unchanged,
+                # Kept aside in raw (malformed, oversized) and quarantined: "day/name" → why.
+                "payloads_refused": dg.MetadataValue.json(report.refused),
                 "requests": requests.total(),
                 "requests_by_endpoint": dg.MetadataValue.json(dict(sorted(requests.items()))),
                 "profile_timezone": str(freshness.timezone),

@@ -243,6 +243,12 @@ def latest_check(dagster_home: Path, asset: str, check: str):
         return record.event.dagster_event.event_specific_data
 
 
+def latest_materialization(dagster_home: Path, key: list[str]) -> dg.AssetMaterialization:
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        return event.asset_materialization
+
+
 @pytest.fixture
 def env(emulator, tmp_path):
     emulator.faults.clear()
@@ -284,6 +290,8 @@ def test_malformed_json_for_one_day_is_quarantined_kept_and_fetched_again(
     assert check.metadata["failed_days"].value == broken
     assert "lake/sleep" in check.description and broken in check.description
     assert "sleep.json.malformed" in check.description
+    refused = latest_materialization(tmp_path / "dagster_home", ["raw", "sleep"])
+    assert refused.metadata["payloads_refused"].value == {f"{broken}/sleep.json.malformed": reason}
 
     # Without the fault the next sync asks for that night only, and the quarantine clears.
     emulator.clear_request_log()
