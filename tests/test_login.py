@@ -34,7 +34,7 @@ from garmin_pipeline.sources.connect.login import (
 from garmin_pipeline.sources.connect.tokens import token_health
 from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.sources.emulator.auth import REFRESH_TTL_S, TokenAuthority
-from tests.conftest import ATHLETE_DAYS, ATHLETE_END, pipeline_env, run_cli
+from tests.conftest import ATHLETE_DAYS, ATHLETE_END, TOKEN_PATH, pipeline_env, run_cli
 
 EMAIL = "runner@example.com"
 PASSWORD = "Pa55-w0rd-that-must-stay-secret"
@@ -258,6 +258,18 @@ def test_a_429_on_the_login_stops_it_and_the_next_login_is_not_sent(plain, tmp_p
     with pytest.raises(RateLimitedError, match="skipped login"):
         start_login(settings, EMAIL, PASSWORD)
     assert plain.request_log == []
+    assert not (tmp_path / "tokens" / "garmin_tokens.json").exists()
+
+
+def test_a_failed_ticket_exchange_falls_back_on_loopback_not_the_internet(plain, tmp_path):
+    """garminconnect consumes the ticket at the service URL when the DI exchange fails; with
+    GARMIN_API_URL set that URL is the emulator's too, so nothing leaves the machine."""
+    plain.faults.add(TOKEN_PATH, 500, times=None, method="POST")
+    with pytest.raises(SourceAuthError) as raised:
+        start_login(settings_for(plain, tmp_path), EMAIL, PASSWORD)
+    assert "\n" not in str(raised.value)
+    paths = [(r.method, r.path) for r in plain.request_log]
+    assert ("GET", "/gcm/ios") in paths  # the fallback, answered by the emulator (404)
     assert not (tmp_path / "tokens" / "garmin_tokens.json").exists()
 
 

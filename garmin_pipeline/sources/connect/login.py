@@ -161,6 +161,11 @@ def connect_client(
         garmin.client._sso = settings.api_url
         garmin.client._di_token_url = settings.api_url + DI_TOKEN_PATH
         garmin.client.skip_strategies = set(NOT_SERVED_BY_API_URL)
+        # The CAS service URLs name where a ticket is consumed; were the DI exchange to fail,
+        # garminconnect would GET the one it used: keep that on the same host, not the internet.
+        garmin.client._ios_service_url = settings.api_url + "/gcm/ios"
+        garmin.client._mobile_sso_service_url = settings.api_url + "/gcm/android"
+        garmin.client._portal_service_url = settings.api_url + "/app"
     for name in CREDENTIAL_SENDERS:
         _guard_credential_sender(garmin, name, governor, settings)
     _record_token_endpoint_429(garmin, governor)
