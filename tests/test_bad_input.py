@@ -5,8 +5,10 @@ lands, and nothing is written outside GARMIN_DATA_DIR.
 The first tests drive the library in-process with a scripted source (fast); the last ones run
 the real CLI against the emulator and assert the end state."""
 
+import io
 import json
 import re
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,8 +22,10 @@ from garmin_pipeline.domains.fetching import per_day
 from garmin_pipeline.domains.health import DAILY_SUMMARY_FEED
 from garmin_pipeline.errors import MalformedPayloadError, UnsafeValueError
 from garmin_pipeline.feeds import Feed
+from garmin_pipeline.fit import FitDecodeError, decode_activity
+from garmin_pipeline.fit.wellness import decode_wellness
 from garmin_pipeline.lake.build import build_lake, rejected_dataset_name
-from garmin_pipeline.lake.parsers import parse_json_day
+from garmin_pipeline.lake.parsers import fit_from_zip, parse_json_day
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.extract import extract
 from garmin_pipeline.raw.store import RawStore
@@ -233,6 +237,28 @@ def quarantined(data: Path, dataset: str) -> list[tuple[str, str, str]]:
     return sorted(
         (str(d), p, r) for d, p, r in frame.select("date", "payload", "reason").iter_rows()
     )
+
+
+def test_an_unplaced_list_that_is_not_a_list_is_quarantined_with_its_reason():
+    parsed = act.parse_activities({act.UNPLACED_LIST: b"5"}, date(2024, 3, 5))
+    assert parsed.rejected == {
+        act.UNPLACED_LIST: f"1 entries of {act.UNPLACED_LIST} left out: not an object (5)"
+    }
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):
+    """2 MB of zeros deflate to a few kB; with a 1 MB limit neither decoder unpacks them."""
+    monkeypatch.setenv("GARMIN_MAX_PAYLOAD_MB", "1")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("123.fit", bytes(2 * 2**20))
+    bomb = buffer.getvalue()
+    assert len(bomb) < 20_000
+    refused = r"unpacks 123\.fit to 2\.0 MB, over GARMIN_MAX_PAYLOAD_MB=1; raise the limit"
+    with pytest.raises(FitDecodeError, match=refused):
+        decode_activity(fit_from_zip(bomb))
+    with pytest.raises(FitDecodeError, match=refused):
+        decode_wellness(bomb)
 
 
 def latest_check(dagster_home: Path, asset: str, check: str):

@@ -305,6 +305,8 @@ def parse_activities(raw: RawDay, day: date) -> ParsedDay:
         except ValueError as error:
             rejected[UNPLACED_LIST] = f"cannot parse {UNPLACED_LIST}: {error}"
         else:
+            if not isinstance(unplaced, list):
+                unplaced = [unplaced]  # not as written: each entry still gets its reason
             problems = [
                 entry_problem(e) or f"activity {e.get('activityId')}: outside the synced range"
                 for e in unplaced

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -28,6 +29,7 @@ from garmin_pipeline.fit.tables import (
     frame_schema,
     to_utc_micros,
 )
+from garmin_pipeline.settings import max_payload_bytes
 
 __all__ = ["FitDecodeError", "decode_activity"]
 
@@ -52,6 +54,38 @@ class FitDecodeError(PayloadParseError):
 
     A `PayloadParseError` (so a `PipelineError` and, as before, a `ValueError`).
     """
+
+
+def zip_fit_members(data: bytes, what: str, again: str) -> list[tuple[str, bytes]]:
+    """The `.fit` members of a zip download, by name.
+
+    Each member is refused before it is unpacked if it would exceed GARMIN_MAX_PAYLOAD_MB, so a
+    zip bomb costs nothing (zipfile never yields more than a member's declared size). Damage of
+    any kind is one `FitDecodeError` saying `what` it was and what to do (`again`)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = sorted(
+                (info for info in archive.infolist() if info.filename.lower().endswith(".fit")),
+                key=lambda info: info.filename,
+            )
+            limit = max_payload_bytes()
+            for info in members:
+                if info.file_size > limit:
+                    raise FitDecodeError(
+                        f"{what} unpacks {info.filename} to {info.file_size / 2**20:.1f} MB, over "
+                        f"GARMIN_MAX_PAYLOAD_MB={limit / 2**20:g}; raise the limit if it is genuine"
+                    )
+            return [(info.filename, archive.read(info)) for info in members]
+    except FitDecodeError:
+        raise
+    # zipfile meets damaged bytes with many exception types (BadZipFile, zlib.error, a
+    # negative seek's ValueError, NotImplementedError for an unknown compression method,
+    # RuntimeError for an "encrypted" flag...): any of them means the same thing here.
+    except Exception as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise FitDecodeError(
+            f"{what} is not a readable zip ({type(error).__name__}: {detail}); {again}"
+        ) from error
 
 
 # Columns the decoder fills itself rather than from a message field.

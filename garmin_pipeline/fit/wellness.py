@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,7 @@ import fitdecode
 import polars as pl
 from garmin_fit_sdk import Profile
 
-from garmin_pipeline.fit.decode import FitDecodeError, check_structure
+from garmin_pipeline.fit.decode import FitDecodeError, check_structure, zip_fit_members
 
 __all__ = [
     "ASSUMED_LAYOUTS",
@@ -656,26 +655,12 @@ def _members(data: bytes) -> Iterator[tuple[str, bytes]]:
     if not data.startswith(b"PK"):
         yield "input", data
         return
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = sorted(n for n in archive.namelist() if n.lower().endswith(".fit"))
-            if not names:
-                raise FitDecodeError(
-                    "the wellness zip holds no .fit file; fetch the wellness download again"
-                )
-            contents = [(name, archive.read(name)) for name in names]
-    except FitDecodeError:
-        raise
-    # zipfile meets damaged bytes with many exception types (BadZipFile, zlib.error, a
-    # negative seek's ValueError, NotImplementedError for an unknown compression method,
-    # RuntimeError for an "encrypted" flag...): any of them means the same thing here.
-    except Exception as error:
-        detail = " ".join(str(error).split()) or type(error).__name__
+    members = zip_fit_members(data, "the wellness download", "fetch it again")
+    if not members:
         raise FitDecodeError(
-            f"the wellness download is not a readable zip ({type(error).__name__}: {detail}); "
-            "fetch it again"
-        ) from error
-    yield from contents
+            "the wellness zip holds no .fit file; fetch the wellness download again"
+        )
+    yield from members
 
 
 def _messages(data: bytes, member: str) -> Iterator[Any]:

@@ -7,10 +7,8 @@ instead of aborting the day: the other payloads still land, and raw keeps the ba
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +18,7 @@ import polars as pl
 
 from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.fit import FitDecodeError, decode_activity
+from garmin_pipeline.fit.decode import zip_fit_members
 from garmin_pipeline.lake.schema import Column, empty_frame, polars_schema
 
 RawDay = Mapping[str, bytes]
@@ -230,25 +229,12 @@ def fit_from_zip(payload: bytes) -> bytes:
     """The ORIGINAL download is a zip holding one `.fit`; a bare FIT is accepted as is."""
     if not payload.startswith(b"PK"):
         return payload
-    try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            fits = [n for n in archive.namelist() if n.lower().endswith(".fit")]
-            if len(fits) != 1:
-                raise FitDecodeError(
-                    f"the activity zip holds {len(fits)} .fit files, expected 1; "
-                    "re-download the activity"
-                )
-            return archive.read(fits[0])
-    except FitDecodeError:
-        raise
-    # zipfile meets damaged bytes with many exception types (BadZipFile, zlib.error, a
-    # negative seek's ValueError, NotImplementedError for an unknown compression method,
-    # RuntimeError for an "encrypted" flag...): any of them means the same thing here.
-    except Exception as error:
+    fits = zip_fit_members(payload, "the activity download", "re-download the activity")
+    if len(fits) != 1:
         raise FitDecodeError(
-            f"the activity download is not a readable zip ({type(error).__name__}: "
-            f"{_one_line(error)}); re-download the activity"
-        ) from error
+            f"the activity zip holds {len(fits)} .fit files, expected 1; re-download the activity"
+        )
+    return fits[0][1]
 
 
 def decode_activity_payloads(
