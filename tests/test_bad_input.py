@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from garmin_pipeline.catalog import feed as catalog_feed
 from garmin_pipeline.domains import activities as act
 from garmin_pipeline.domains.fetching import per_day
 from garmin_pipeline.domains.health import DAILY_SUMMARY_FEED
@@ -244,6 +245,20 @@ def test_an_unplaced_list_that_is_not_a_list_is_quarantined_with_its_reason():
     assert parsed.rejected == {
         act.UNPLACED_LIST: f"1 entries of {act.UNPLACED_LIST} left out: not an object (5)"
     }
+
+
+def test_a_night_whose_start_field_was_renamed_is_quarantined_not_read_as_no_sleep(athlete):
+    """Garmin renaming sleepStartTimestampGMT must not pass for a night without sleep."""
+    feed = catalog_feed("sleep")
+    night = athlete.sleep(athlete.first_day)
+    assert night["dailySleepDTO"]["sleepTimeSeconds"] > 0
+    drifted = drift(rename={"sleepStartTimestampGMT": "sleepStartTimestampUTC"})(night)
+    parsed = feed.parse({"sleep.json": json.dumps(drifted).encode()}, athlete.first_day)
+    assert list(parsed.rejected) == ["sleep.json"]
+    assert "no sleepStartTimestampGMT" in parsed.rejected["sleep.json"]
+    empty = athlete.sleep(athlete.first_day - timedelta(days=3))  # before the history: no sleep
+    parsed = feed.parse({"sleep.json": json.dumps(empty).encode()}, athlete.first_day)
+    assert parsed.rejected == {} and parsed.frames["sleep"].height == 0
 
 
 def test_a_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):

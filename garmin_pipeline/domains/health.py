@@ -14,6 +14,7 @@ import pandera.polars as pa
 import polars as pl
 
 from garmin_pipeline.domains.fetching import by_calendar_date, per_day, range_feed
+from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
@@ -285,6 +286,11 @@ def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
     payload = json_object(payload or None, "the payload")
     summary = json_object(payload.get(_DTO) or None, _DTO)
     if not summary.get("sleepStartTimestampGMT"):
+        if summary.get("sleepTimeSeconds"):  # a night was recorded: its start went missing
+            raise PayloadParseError(
+                f"{_DTO} has sleepTimeSeconds but no sleepStartTimestampGMT (renamed or dropped "
+                "by Garmin?); the night is kept in raw until the parser follows"
+            )
         return empty_frame(SLEEP.columns)  # no sleep recorded that night
     dated = {**summary, "calendarDate": summary.get("calendarDate") or day.isoformat()}
     payload = {**payload, _DTO: dated}
