@@ -94,3 +94,18 @@ def test_workspace_yaml_loads_the_code_location(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "garmin" in completed.stdout + completed.stderr
+
+
+def test_the_manifest_is_reparsed_into_place_without_leftovers():
+    """`dbt parse` writes into a scratch target; the manifest is swapped in whole."""
+    from garmin_pipeline.warehouse.dbt_project import (
+        DBT_PROJECT_DIR,
+        manifest_is_stale,
+        parse_manifest,
+    )
+
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    parse_manifest()
+    assert not manifest_is_stale(manifest)
+    assert "model.garmin.fct_daily_health" in json.loads(manifest.read_bytes())["nodes"]
+    assert list(DBT_PROJECT_DIR.glob(".parse-*")) == []

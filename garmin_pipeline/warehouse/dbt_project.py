@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+from garmin_pipeline.files import write_atomically
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 # The venv's own dbt, so nothing depends on the venv being activated (CI runs .venv/bin/python).
@@ -30,9 +34,25 @@ def manifest_is_stale(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bo
 
 
 def parse_manifest() -> None:
-    """`dbt parse` with the venv's dbt (what `make install` runs), writing target/manifest.json."""
-    subprocess.run(
-        [str(DBT_EXECUTABLE), "parse", "--quiet", "--profiles-dir", "."],
-        cwd=DBT_PROJECT_DIR,
-        check=True,
-    )
+    """`dbt parse` with the venv's dbt (what `make install` runs), into target/manifest.json.
+
+    dbt writes the manifest in place; it parses into a scratch target here and the manifest is
+    then swapped in atomically, so a process killed mid-parse cannot leave a truncated manifest
+    whose fresh mtime would hide it from `manifest_is_stale`."""
+    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
+    with tempfile.TemporaryDirectory(prefix=".parse-", dir=DBT_PROJECT_DIR) as scratch:
+        subprocess.run(
+            [
+                str(DBT_EXECUTABLE),
+                "parse",
+                "--quiet",
+                "--profiles-dir",
+                ".",
+                "--target-path",
+                scratch,
+            ],
+            cwd=DBT_PROJECT_DIR,
+            check=True,
+        )
+        write_atomically(manifest, (Path(scratch) / "manifest.json").read_bytes())
+    os.utime(manifest)  # fresh even when the bytes were equal and left untouched
