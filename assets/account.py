@@ -1,8 +1,8 @@
-"""The Garmin account in the UI: its token health and 429 cooldown, as checks on one asset.
+"""The Garmin account in the UI: token and key health and 429 cooldowns, as checks on one asset.
 
 `garmin/account` is not materialized; it stands upstream of every raw asset, so the lineage
-graph starts at the account and its two checks sit where a user looks first. Both read local
-files only (the token store and the breaker's state), so they cost no request to Garmin.
+graph starts at the account and its checks sit where a user looks first. All read local files
+only (the token store, the key's recorded expiry, the breakers' state), so they cost no request.
 """
 
 from datetime import UTC, datetime
@@ -10,8 +10,11 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.resources import GarminConnect
+from garmin_pipeline.feeds import PERSONAL_API
 from garmin_pipeline.sources.connect.tokens import token_health
-from garmin_pipeline.status import breaker_for, describe_breaker
+from garmin_pipeline.status import breaker_for, describe_breaker, personal_api_key_health
+
+SERVICE_NAMES = {"connect": "Garmin Connect", PERSONAL_API: "the Personal API"}
 
 GARMIN_ACCOUNT = dg.AssetSpec(
     key=["garmin", "account"],
@@ -50,22 +53,60 @@ def token_health_check(garmin: GarminConnect) -> dg.AssetCheckResult:
 
 @dg.asset_check(
     asset=GARMIN_ACCOUNT.key,
-    name="rate_limit",
-    description="Fails while a 429 cooldown is on: nothing is sent to Garmin until it ends.",
+    name="personal_api_key",
+    description="Warns days before the Personal API key expires (GARMIN_TOKEN_WARN_DAYS); "
+    "passes when GARMIN_SOURCE does not use the Personal API.",
 )
-def rate_limit_check(garmin: GarminConnect) -> dg.AssetCheckResult:
-    state = breaker_for(garmin.settings).state()
+def personal_api_key_check(garmin: GarminConnect) -> dg.AssetCheckResult:
+    health = personal_api_key_health(garmin.settings)
+    if health is None:
+        return dg.AssetCheckResult(
+            passed=True,
+            description=f"not used: GARMIN_SOURCE={garmin.settings.source_mode}",
+            metadata={"status": "unused"},
+        )
     return dg.AssetCheckResult(
-        passed=not state.open,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=describe_breaker(state),
+        passed=health.status == "ok",
+        severity=dg.AssetCheckSeverity.WARN
+        if health.status in ("ok", "warn", "unknown")
+        else dg.AssetCheckSeverity.ERROR,
+        description=health.message,
         metadata={
-            "open": state.open,
-            "until": state.until.isoformat() if state.until else None,
-            "trips": state.trips,
-            "reason": state.reason,
+            "status": health.status,
+            "days_left": round(health.days_left, 2) if health.days_left is not None else None,
+            "expires_on": health.expires_on.isoformat() if health.expires_on else None,
         },
     )
 
 
-ACCOUNT_CHECKS = [token_health_check, rate_limit_check]
+@dg.asset_check(
+    asset=GARMIN_ACCOUNT.key,
+    name="rate_limit",
+    description="Fails while a 429 cooldown is on: nothing is sent to that source until it ends.",
+)
+def rate_limit_check(garmin: GarminConnect) -> dg.AssetCheckResult:
+    states = {
+        source: breaker_for(garmin.settings, source).state()
+        for source in garmin.settings.source_precedence
+    }
+    return dg.AssetCheckResult(
+        passed=not any(state.open for state in states.values()),
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(
+            f"{SERVICE_NAMES[source]}: {describe_breaker(state, SERVICE_NAMES[source])}"
+            for source, state in states.items()
+        ),
+        metadata={
+            f"{source}_{field}": value
+            for source, state in states.items()
+            for field, value in {
+                "open": state.open,
+                "until": state.until.isoformat() if state.until else None,
+                "trips": state.trips,
+                "reason": state.reason,
+            }.items()
+        },
+    )
+
+
+ACCOUNT_CHECKS = [token_health_check, personal_api_key_check, rate_limit_check]

@@ -31,10 +31,13 @@ def morning_refresh(
 ) -> dg.RunRequest | dg.SkipReason:
     """Sync the last few days every morning; only days with new uploads cost requests.
 
-    While a 429 cooldown is on the tick is skipped, and says until when, in the UI."""
-    cooldown = breaker_for(garmin.settings).state()
-    if cooldown.open:
-        return dg.SkipReason(f"Garmin rate limit: {describe_breaker(cooldown)}")
+    While every source in use cools down after a 429 the tick is skipped, and says until when,
+    in the UI; with one source still open, its feeds sync and the others skip their requests."""
+    cooldowns = [breaker_for(garmin.settings, s).state() for s in garmin.settings.source_precedence]
+    if all(cooldown.open for cooldown in cooldowns):
+        return dg.SkipReason(
+            "Garmin rate limit: " + "; ".join(describe_breaker(c) for c in cooldowns)
+        )
     today = latest_begun_day()  # the raw assets skip days not yet begun for the profile
     first = today - timedelta(days=REFRESH_WINDOW_DAYS)
     return dg.RunRequest(

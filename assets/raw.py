@@ -41,14 +41,24 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, garmin: GarminConnect, data_dir: DataDir
     ) -> dg.MaterializeResult:
         days = partition_days(context)
-        governor = garmin.source.governor
-        before = governor.requests_by_endpoint.copy()
+        via = garmin.source_name(feed)
+        version = raw_version(data_dir.raw, feed.name, data_dir.account, days)
+        if via is None:
+            mode = garmin.settings.source_mode
+            context.log.info(f"{feed.name}: not fetched, GARMIN_SOURCE={mode} does not cover it")
+            return dg.MaterializeResult(
+                data_version=version,
+                metadata={"source": f"none (GARMIN_SOURCE={mode} does not cover this feed)"},
+            )
+        source = garmin.source(via)
+        before = source.governor.requests_by_endpoint.copy()
         freshness = garmin.freshness(refetch=context.run.tags.get(REFETCH_TAG) == "true")
-        report = extract(feed, garmin.source, data_dir.raw, data_dir.account, days, freshness)
-        requests = governor.requests_by_endpoint - before
+        report = extract(feed, source, data_dir.raw, data_dir.account, days, freshness, via=via)
+        requests = source.governor.requests_by_endpoint - before
         return dg.MaterializeResult(
             data_version=raw_version(data_dir.raw, feed.name, data_dir.account, days),
             metadata={
+                "source": via,
                 "first_day": str(days[0]),
                 "last_day": str(days[-1]),
                 "days_fetched": len(report.days_due),

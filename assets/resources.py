@@ -1,6 +1,8 @@
 """Resources: where the data lives and how to reach Garmin. Secrets are not config here:
-tokens stay in garminconnect's token store, which only the source reads."""
+tokens stay in garminconnect's token store and the Personal API key in the environment, the
+keyring or its file, which only the sources read."""
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,11 +10,19 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
+from garmin_pipeline.feeds import CONNECT, PERSONAL_API, Feed
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.settings import DataLayout, Settings, parse_provisional_days
+from garmin_pipeline.settings import (
+    DataLayout,
+    Settings,
+    parse_provisional_days,
+    personal_api_url,
+)
 from garmin_pipeline.sources.connect import ConnectSource
+from garmin_pipeline.sources.personal_api import PersonalApiSource
+from garmin_pipeline.sources.selection import source_for
 
 
 class DataDir(dg.ConfigurableResource):
@@ -39,17 +49,19 @@ class DataDir(dg.ConfigurableResource):
 
 
 class GarminConnect(dg.ConfigurableResource):
-    """Garmin Connect through `garminconnect`, or anything speaking its API at `api_url`.
+    """Garmin: Connect through `garminconnect` (or anything speaking its API at `api_url`) and
+    the official Personal API, each feed from the source GARMIN_SOURCE chooses for it.
 
-    The rest of the settings (cooldowns, token warning, credentials for a re-login) come from the
-    environment, never from config, so no secret can reach run config or the UI."""
+    The rest of the settings (the source mode, cooldowns, token warning, credentials for a
+    re-login) come from the environment, never from config, so no secret can reach run config
+    or the UI."""
 
     data_dir: DataDir  # where the 429 breaker's state lives, per account
     api_url: str | None = None
     token_store: str
     request_interval_s: float = 1.0
     provisional_days: str = ""  # per-feed overrides, e.g. "sleep=3,training_status=7"
-    _source: ConnectSource | None = PrivateAttr(default=None)
+    _sources: dict[str, ConnectSource | PersonalApiSource] = PrivateAttr(default_factory=dict)
     _freshness: Freshness | None = PrivateAttr(default=None)
 
     @property
@@ -60,24 +72,33 @@ class GarminConnect(dg.ConfigurableResource):
             data_dir=Path(self.data_dir.path),
             account=self.data_dir.account,
             api_url=self.api_url,
+            personal_api_url=personal_api_url(os.environ, self.api_url),
             token_store=Path(self.token_store).expanduser(),
             request_interval_s=self.request_interval_s,
         )
 
-    @property
-    def source(self) -> ConnectSource:
-        """One logged-in session per run, shared by every raw asset the run executes."""
-        if self._source is None:
-            self._source = ConnectSource(self.settings)
-        return self._source
+    def source(self, name: str = CONNECT) -> ConnectSource | PersonalApiSource:
+        """One session per source and run, shared by every raw asset the run executes."""
+        if name not in self._sources:
+            kind = PersonalApiSource if name == PERSONAL_API else ConnectSource
+            self._sources[name] = kind(self.settings)
+        return self._sources[name]
+
+    def source_name(self, feed: Feed) -> str | None:
+        """Which source fetches `feed` (None: no source GARMIN_SOURCE allows covers it)."""
+        return source_for(feed, self.settings)
 
     def freshness(self, refetch: bool = False) -> Freshness:
-        """The account's clock, timezone and last upload, asked once per run."""
+        """The account's clock, timezone and last upload, asked once per run: of Garmin
+        Connect when the mode uses it (it knows the last upload), else of the Personal API."""
         if self._freshness is None:
+            account = self.source(
+                CONNECT if CONNECT in self.settings.source_precedence else PERSONAL_API
+            )
             self._freshness = Freshness(
-                timezone=self.source.timezone,
+                timezone=account.timezone,
                 now=datetime.now(UTC),
-                last_upload=self.source.last_upload,
+                last_upload=account.last_upload,
                 refetch=refetch,
                 provisional_overrides=parse_provisional_days(self.provisional_days),
             )

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -110,12 +110,16 @@ def emulator(port: int, host: str, seed: int, days: int, end_date: object, fault
 
     last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
     athlete = SyntheticAthlete(seed=seed, end_date=last, days=days)
+    from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
+
     tokens = settings().token_store
     click.echo(
-        f"emulating Garmin Connect for {athlete.display_name} "
+        f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
         f"({athlete.first_day}..{athlete.last_day}) on http://{host}:{port}\n"
         f"tokens written to {tokens}; point the pipeline at it with:\n"
-        f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}"
+        f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}\n"
+        "and for the Personal API (hybrid mode, served under /personal-api) add:\n"
+        f"  export GARMIN_SOURCE=hybrid GARMIN_PERSONAL_API_KEY={DEFAULT_PERSONAL_API_KEY}"
     )
     for rule in faults.rules:  # type: ignore[attr-defined]
         click.echo(f"fault: {rule.to_json()}")
@@ -223,12 +227,28 @@ def read_secret(label: str) -> str:
     help="Also keep the password in the system keyring, for an unattended re-login when the "
     "tokens lapse (accounts without MFA only).",
 )
-def login(save_password: bool) -> None:
+@click.option(
+    "--personal-api",
+    is_flag=True,
+    help="Set up the official Personal API instead: check a key, keep it in the keyring (or a "
+    "0600 file) and record when it expires.",
+)
+@click.option(
+    "--expires",
+    metavar="YYYY-MM-DD|DAYS",
+    help="With --personal-api: the key's expiry date, or the validity in days chosen when "
+    "creating it (30, 90, 180 or 365); asked for when left out.",
+)
+def login(save_password: bool, personal_api: bool, expires: str | None) -> None:
     """Log in to Garmin Connect and store only its tokens (0600) in GARMIN_TOKENS.
 
     Asks for the e-mail (or GARMIN_EMAIL), the password (or GARMIN_PASSWORD) and, when Garmin
     asks for one, the MFA code. With GARMIN_API_URL set it logs in to that server (the emulator).
+    With --personal-api it asks for a Personal API key (or GARMIN_PERSONAL_API_KEY) instead.
     """
+    if personal_api:
+        login_personal_api(expires)
+        return
     from garmin_pipeline.sources.connect.credentials import save_password as keep_password
     from garmin_pipeline.sources.connect.login import (
         MfaCodeRejectedError,
@@ -253,6 +273,53 @@ def login(save_password: bool) -> None:
     if save_password:
         backend = keep_password(email, password)
         click.echo(f"password saved in the system keyring ({backend}) for unattended re-login")
+
+
+def key_expiry(answer: str, today: date) -> date:
+    """A date (YYYY-MM-DD) or a number of days from today."""
+    answer = answer.strip()
+    if answer.isdigit():
+        return today + timedelta(days=int(answer))
+    try:
+        return date.fromisoformat(answer)
+    except ValueError:
+        fail(f"{answer!r} is neither a date (YYYY-MM-DD) nor a number of days (e.g. 365)")
+        raise  # unreachable
+
+
+def login_personal_api(expires: str | None) -> None:
+    """Check the key by exchanging it for a bearer token, then keep it and its expiry."""
+    from garmin_pipeline.settings import PERSONAL_API_KEY_ENV
+    from garmin_pipeline.sources.personal_api import PersonalApiSource
+    from garmin_pipeline.sources.personal_api.keys import (
+        CREATE_KEY_URL,
+        ApiKey,
+        record_key,
+        save_key,
+    )
+
+    config = settings()
+    from_env = os.environ.get(PERSONAL_API_KEY_ENV, "").strip()
+    if not from_env:
+        click.echo(f"Create a key at {CREATE_KEY_URL} (it is shown once).", err=True)
+    key = from_env or read_secret("Personal API key").strip()
+    if not key:
+        fail(f"no Personal API key given; create one at {CREATE_KEY_URL}")
+    if expires is None:
+        expires = click.prompt(
+            "Valid until (YYYY-MM-DD, or the days chosen: 30, 90, 180 or 365)", err=True
+        )
+    expires_on = key_expiry(expires, date.today())
+    if expires_on < date.today():
+        fail(f"the key expired on {expires_on}; create a new one at {CREATE_KEY_URL}")
+    source = PersonalApiSource(config, key=ApiKey(key, "the key given"))
+    source.check_key()
+    where = PERSONAL_API_KEY_ENV if from_env else save_key(config, key)
+    record_key(config, key, expires_on)
+    click.echo(
+        f"Personal API key accepted; kept in {where}, expires on {expires_on} (the "
+        "personal_api_key check warns before then)"
+    )
 
 
 @main.command()
@@ -283,8 +350,13 @@ def status() -> None:
     state = pipeline_status(settings())
     click.echo(f"data dir:   {state.data_dir}")
     click.echo(f"account:    {state.account}")
+    click.echo(f"sources:    GARMIN_SOURCE={state.source_mode}")
     click.echo(f"rate limit: {describe_breaker(state.breaker)}")
     click.echo(f"tokens:     {state.tokens.message}")
+    if state.personal_api_key is not None:
+        limit = describe_breaker(state.personal_api_breaker, "the Personal API")
+        click.echo(f"personal api rate limit: {limit}")
+        click.echo(f"personal api key: {state.personal_api_key.message}")
     if not state.datasets:
         click.echo("lake:       empty (nothing synced yet)")
         return

@@ -19,7 +19,8 @@ from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 def start_demo_emulator(
     seed: int, days: int, token_dir: Path
 ) -> Iterator[tuple[SyntheticAthlete, Emulator, dict[str, str]]]:
-    """Serve the athlete on a free loopback port; yield the environment that points at it."""
+    """Serve the athlete on a free loopback port; yield the environment that points at it,
+    in hybrid mode (the recommended set-up): the Personal API for what it covers."""
     athlete = SyntheticAthlete(seed=seed, end_date=date.today() - timedelta(days=1), days=days)
     with Emulator(athlete, port=0) as emu:
         tokens = emu.write_token_store(token_dir / "garmin_tokens.json")
@@ -30,6 +31,8 @@ def start_demo_emulator(
                 "GARMIN_API_URL": emu.base_url,
                 "GARMIN_TOKENS": str(tokens),
                 "GARMIN_HISTORY_START": athlete.first_day.isoformat(),
+                "GARMIN_SOURCE": "hybrid",
+                "GARMIN_PERSONAL_API_KEY": emu.personal_api_key,
             },
         )
 

@@ -50,9 +50,17 @@ Fetch = Callable[[object, Sequence[date], Stored], Iterator[RawPayload]]
 Parse = Callable[[RawDay, date], ParsedDay]
 
 
+CONNECT = "connect"
+PERSONAL_API = "personal_api"
+
+
 @dataclass(frozen=True)
 class Feed:
-    """Something fetched from a source and kept raw, parsed into one or more datasets."""
+    """Something fetched from a source and kept raw, parsed into one or more datasets.
+
+    Every feed can be fetched through `garminconnect` (`fetch`); a feed the official Personal
+    API covers also says how to fetch it there (`personal_api`). Both yield the same payload
+    names in the same per-day shape, so one `parse` serves either."""
 
     name: str
     description: str
@@ -66,3 +74,11 @@ class Feed:
     snapshot: bool = False  # state without history (devices, gear): kept once per sync
     # Whether a payload arrived whole; a day holding one that did not is fetched again.
     intact: Callable[[str, bytes], bool] = lambda name, payload: True
+    personal_api: Fetch | None = None
+
+    @property
+    def fetchers(self) -> dict[str, Fetch]:
+        """Each source that can fetch this feed, and how."""
+        return {CONNECT: self.fetch} | (
+            {PERSONAL_API: self.personal_api} if self.personal_api else {}
+        )

@@ -22,6 +22,18 @@ DEFAULT_COOLDOWN_HOURS = "2,24"  # first 429 cooldown, and the cap the doubling 
 DEFAULT_REQUEST_TIMEOUT_S = 15.0  # garminconnect's own per-request timeout
 DEFAULT_RETRY_AFTER_WAIT_MAX_S = 60.0  # a shorter Retry-After is waited out once, in-run
 DEFAULT_TOKEN_WARN_DAYS = 7.0  # warn this long before the refresh token lapses
+DEFAULT_PERSONAL_API_URL = "https://personal.connectapi.garmin.com"
+# Where Garmin's own `gc-personal` CLI keeps the key, so a key set up for it works here too.
+DEFAULT_PERSONAL_API_KEY_FILE = "~/.config/garmin/connect-personal-api-key"
+PERSONAL_API_KEY_ENV = "GARMIN_PERSONAL_API_KEY"
+# The emulator serves the Personal API under this path of GARMIN_API_URL.
+EMULATED_PERSONAL_API_PATH = "/personal-api"
+# Which source serves each feed, in order of preference (GARMIN_SOURCE).
+SOURCE_MODES: dict[str, tuple[str, ...]] = {
+    "connect": ("connect",),
+    "personal_api": ("personal_api",),
+    "hybrid": ("personal_api", "connect"),
+}
 
 _ACCOUNT_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -85,6 +97,12 @@ class Settings:
     max_payload_mb: float = DEFAULT_MAX_PAYLOAD_MB
     # Token health warns when the refresh token has fewer days left (GARMIN_TOKEN_WARN_DAYS).
     token_warn_days: float = DEFAULT_TOKEN_WARN_DAYS
+    # connect, personal_api or hybrid (GARMIN_SOURCE); see `sources.selection`.
+    source_mode: str = "connect"
+    # Per-feed choice of source, overriding the mode: GARMIN_FEED_SOURCES=sleep=connect,...
+    feed_sources: tuple[tuple[str, str], ...] = ()
+    personal_api_url: str = DEFAULT_PERSONAL_API_URL
+    personal_api_key_file: Path = Path(DEFAULT_PERSONAL_API_KEY_FILE)  # expanded by from_env
 
     @property
     def layout(self) -> DataLayout:
@@ -94,6 +112,15 @@ class Settings:
     def breaker_path(self) -> Path:
         """The 429 breaker's state file: one per account, shared by every run and process."""
         return self.layout.state_dir / f"rate_limit-{self.account}.json"
+
+    @property
+    def personal_api_breaker_path(self) -> Path:
+        """The Personal API's own breaker: its rate limit is not Garmin Connect's."""
+        return self.layout.state_dir / f"rate_limit-{self.account}-personal_api.json"
+
+    @property
+    def source_precedence(self) -> tuple[str, ...]:
+        return SOURCE_MODES[self.source_mode]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +138,9 @@ class Settings:
             )
         interval = env.get("GARMIN_REQUEST_INTERVAL_S")
         first_s, max_s = parse_cooldown_hours(env.get("GARMIN_COOLDOWN_HOURS", ""))
+        key_file = Path(
+            env.get("GARMIN_PERSONAL_API_KEY_FILE") or DEFAULT_PERSONAL_API_KEY_FILE
+        ).expanduser()
         return cls(
             data_dir=Path(env.get("GARMIN_DATA_DIR", DEFAULT_DATA_DIR)).expanduser().absolute(),
             account=account,
@@ -148,7 +178,58 @@ class Settings:
                 30,
                 "a number of days between 0 and 30",
             ),
+            source_mode=_source_mode(env, key_file),
+            feed_sources=parse_feed_sources(env.get("GARMIN_FEED_SOURCES", "")),
+            personal_api_url=personal_api_url(env, api_url),
+            personal_api_key_file=key_file,
         )
+
+
+def _source_mode(env: Mapping[str, str], key_file: Path) -> str:
+    """GARMIN_SOURCE, or by default hybrid once a Personal API key is set up, else connect."""
+    mode = env.get("GARMIN_SOURCE", "").strip().lower()
+    if not mode:
+        has_key = bool(env.get(PERSONAL_API_KEY_ENV, "").strip()) or key_file.exists()
+        return "hybrid" if has_key else "connect"
+    if mode not in SOURCE_MODES:
+        raise SettingsError(
+            f"GARMIN_SOURCE={mode!r} is not one of {', '.join(SOURCE_MODES)}; hybrid is "
+            "recommended once you have a Personal API key"
+        )
+    return mode
+
+
+def personal_api_url(env: Mapping[str, str], api_url: str | None) -> str:
+    """GARMIN_PERSONAL_API_BASE_URL (the variable Garmin's client reads); with only
+    GARMIN_API_URL set (the emulator), its Personal API path, so nothing reaches Garmin."""
+    url = env.get("GARMIN_PERSONAL_API_BASE_URL") or None
+    if url is None:
+        return (
+            api_url.rstrip("/") + EMULATED_PERSONAL_API_PATH
+            if api_url
+            else DEFAULT_PERSONAL_API_URL
+        )
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise SettingsError(
+            f"GARMIN_PERSONAL_API_BASE_URL={url!r} is not an http(s) base URL, e.g. "
+            f"{DEFAULT_PERSONAL_API_URL}"
+        )
+    return url.rstrip("/")
+
+
+def parse_feed_sources(spec: str) -> tuple[tuple[str, str], ...]:
+    """GARMIN_FEED_SOURCES="sleep=connect,weigh_ins=personal_api": feed → the source serving it
+    (checked against the catalog when the sources are chosen)."""
+    choices = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        feed, _, source = (part.strip() for part in item.partition("="))
+        if not feed or source not in SOURCE_MODES or source == "hybrid":
+            raise SettingsError(
+                f"GARMIN_FEED_SOURCES item {item!r} is not feed=source with source connect or "
+                "personal_api, e.g. sleep=connect"
+            )
+        choices.append((feed, source))
+    return tuple(choices)
 
 
 def parse_provisional_days(spec: str) -> tuple[tuple[str, int], ...]:

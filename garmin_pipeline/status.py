@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from garmin_pipeline.feeds import PERSONAL_API
 from garmin_pipeline.settings import Settings
-from garmin_pipeline.sources.connect.breaker import BreakerState, CircuitBreaker, format_utc
+from garmin_pipeline.sources.breaker import BreakerState, CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect.tokens import TokenHealth, token_health
+from garmin_pipeline.sources.personal_api.keys import KeyHealth, key_health
 
 _DATE_DIR = "date="
 
@@ -36,11 +38,24 @@ class PipelineStatus:
     breaker: BreakerState
     tokens: TokenHealth
     datasets: tuple[DatasetStatus, ...]
+    source_mode: str
+    personal_api_breaker: BreakerState
+    personal_api_key: KeyHealth | None  # None: the mode does not use the Personal API
 
 
-def breaker_for(settings: Settings) -> CircuitBreaker:
-    """The account's breaker, configured as the source configures it."""
-    return CircuitBreaker(settings.breaker_path, settings.cooldown_first_s, settings.cooldown_max_s)
+def breaker_for(settings: Settings, source: str = "connect") -> CircuitBreaker:
+    """The account's breaker for a source, configured as that source configures it."""
+    path = settings.personal_api_breaker_path if source == PERSONAL_API else settings.breaker_path
+    return CircuitBreaker(path, settings.cooldown_first_s, settings.cooldown_max_s)
+
+
+def personal_api_key_health(settings: Settings) -> KeyHealth | None:
+    """The key's health when the mode uses the Personal API (else None: nothing to check)."""
+    if PERSONAL_API not in settings.source_precedence and not any(
+        source == PERSONAL_API for _, source in settings.feed_sources
+    ):
+        return None
+    return key_health(settings, datetime.now(UTC))
 
 
 def pipeline_status(settings: Settings, breaker: CircuitBreaker | None = None) -> PipelineStatus:
@@ -51,6 +66,9 @@ def pipeline_status(settings: Settings, breaker: CircuitBreaker | None = None) -
         breaker=(breaker or breaker_for(settings)).state(),
         tokens=token_health(settings, datetime.now(UTC)),
         datasets=lake_datasets(settings.layout.lake_dir, settings.account),
+        source_mode=settings.source_mode,
+        personal_api_breaker=breaker_for(settings, PERSONAL_API).state(),
+        personal_api_key=personal_api_key_health(settings),
     )
 
 
@@ -79,14 +97,14 @@ def _partition_days(account_dir: Path) -> list[date]:
     return days
 
 
-def describe_breaker(state: BreakerState) -> str:
+def describe_breaker(state: BreakerState, service: str = "Garmin") -> str:
     """The breaker in one line, e.g. for the CLI or a Dagster metadata value."""
     if state.open and state.until is not None:
         met = f" at {format_utc(state.opened_at)}" if state.opened_at else ""
         return (
             f"open until {format_utc(state.until)} ({_duration(state.remaining)} left, "
-            f"trip {state.trips}): Garmin answered 429{met} during {state.reason or 'a request'}; "
-            "nothing is sent to Garmin until then"
+            f"trip {state.trips}): {service} answered 429{met} during "
+            f"{state.reason or 'a request'}; nothing is sent to {service} until then"
         )
     if state.trips:
         return (

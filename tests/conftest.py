@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import keyring
+import keyring.backend
 import pytest
 from garminconnect import Garmin
 from requests.adapters import HTTPAdapter
@@ -68,15 +70,31 @@ def run_cli(
     )
 
 
-def pipeline_env(emu: Emulator, root: Path, token_ttl_s: int = 3600) -> dict[str, str]:
+def pipeline_env(
+    emu: Emulator, root: Path, token_ttl_s: int = 3600, source: str | None = None
+) -> dict[str, str]:
+    """The environment a sync against `emu` runs with. `source` sets GARMIN_SOURCE (and, for a
+    mode using the Personal API, the emulator's key); None keeps the default: no key, connect."""
     tokens = emu.write_token_store(root / "tokens" / "garmin_tokens.json", access_ttl_s=token_ttl_s)
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("GARMIN_SOURCE", "GARMIN_PERSONAL_API_KEY", "GARMIN_FEED_SOURCES")
+    }
     return {
-        **os.environ,
+        **inherited,
         "GARMIN_DATA_DIR": str(root / "data"),
         "GARMIN_API_URL": emu.base_url,
         "GARMIN_TOKENS": str(tokens),
         "GARMIN_HISTORY_START": "2024-01-01",
         "DAGSTER_HOME": str(root / "dagster_home"),
+        # Never the user's own key file (~/.config/garmin/...): nothing there here.
+        "GARMIN_PERSONAL_API_KEY_FILE": str(root / "tokens" / "personal-api-key"),
+        **(
+            {"GARMIN_SOURCE": source, "GARMIN_PERSONAL_API_KEY": emu.personal_api_key}
+            if source is not None
+            else {}
+        ),
     }
 
 
@@ -147,3 +165,31 @@ def client_for(emu: Emulator) -> Garmin:
 def bearer(emu: Emulator) -> dict[str, str]:
     """An Authorization header with a fresh access token from the emulator's authority."""
     return {"Authorization": f"Bearer {emu.tokens.issue()['access_token']}"}
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """Test stand-in for the system keyring (none exists in a test sandbox)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring():
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

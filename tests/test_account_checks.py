@@ -75,8 +75,8 @@ def test_the_rate_limit_check_and_the_schedule_show_the_cooldown(garmin):
     tripped = breaker.trip("the activity list", retry_after_s=None)
     evaluation = run_checks(garmin)["rate_limit"]
     assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    assert evaluation.metadata["trips"].value == 1
-    assert evaluation.metadata["until"].value == tripped.until.isoformat()
+    assert evaluation.metadata["connect_trips"].value == 1
+    assert evaluation.metadata["connect_until"].value == tripped.until.isoformat()
     assert tripped.until - tripped.opened_at == timedelta(hours=2)
     with dg.build_schedule_context(resources={"garmin": garmin}) as context:
         skipped = morning_refresh(context)

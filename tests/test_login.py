@@ -16,8 +16,6 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import keyring
-import keyring.backend
 import pytest
 
 from garmin_pipeline.errors import RateLimitedError, SourceAuthError
@@ -71,34 +69,6 @@ def no_login_delay(monkeypatch, plain, with_mfa):
     for emu in (plain, with_mfa):
         emu.faults.clear()
         emu.clear_request_log()
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """Test stand-in for the system keyring (none exists in a test sandbox)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring():
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def settings_for(emu: Emulator, root: Path) -> Settings:

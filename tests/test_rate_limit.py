@@ -11,7 +11,7 @@ import pytest
 
 from garmin_pipeline.errors import MalformedPayloadError, RateLimitedError
 from garmin_pipeline.settings import Settings, SettingsError
-from garmin_pipeline.sources.connect.breaker import CircuitBreaker
+from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect.client import ConnectSource
 from tests.conftest import fault_plan, pipeline_env, run_cli
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from garmin_pipeline.settings import Settings, SettingsError
-from garmin_pipeline.sources.connect.governor import RateGovernor, endpoint_of
+from garmin_pipeline.sources.governor import RateGovernor, endpoint_of
 
 
 def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):

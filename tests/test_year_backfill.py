@@ -13,7 +13,6 @@ import pytest
 
 from garmin_pipeline.catalog import DATASETS, FEEDS
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.sources.connect.governor import endpoint_of
 from garmin_pipeline.sources.emulator import (
     Emulator,
     SyntheticAthlete,
@@ -22,6 +21,7 @@ from garmin_pipeline.sources.emulator import (
     stats_shapes,
     wellness_fit,
 )
+from garmin_pipeline.sources.governor import endpoint_of
 from tests.conftest import pipeline_env, run_cli
 
 pytestmark = pytest.mark.long_running

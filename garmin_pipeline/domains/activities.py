@@ -350,4 +350,6 @@ FEED = Feed(
     # Edits and deletions need no device upload: the list is walked on every sync.
     refresh="always",
     intact=lambda name, payload: not name.endswith(".zip") or intact(payload),
+    # The same list walk and downloads: both sources offer activity_list and activity_original.
+    personal_api=fetch_activities,
 )

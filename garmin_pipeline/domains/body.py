@@ -11,7 +11,14 @@ from typing import Any
 
 import polars as pl
 
-from garmin_pipeline.domains.fetching import RANGE_WINDOW_DAYS, by_calendar_date, range_feed, ranged
+from garmin_pipeline.domains.fetching import (
+    PERSONAL_API_RANGE_DAYS,
+    RANGE_WINDOW_DAYS,
+    PersonalApiRange,
+    by_calendar_date,
+    range_feed,
+    ranged,
+)
 from garmin_pipeline.domains.health import CALENDAR_DATE, gmt_string_to_utc
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
@@ -61,6 +68,18 @@ def weigh_ins_by_day(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
         day = date.fromisoformat(str(entry["calendarDate"])[:10])
         by_day.setdefault(day, []).append(entry)
     return by_day
+
+
+def weigh_ins_from_summaries(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
+    """The Personal API's `weight/range` answer (`dailyWeightSummaries`, each day's weigh-ins
+    in `allWeightMetrics`, the same entries Connect's dateWeightList holds) split like it."""
+    summaries = answer.get("dailyWeightSummaries") if isinstance(answer, Mapping) else None
+    entries = [
+        entry
+        for summary in summaries or []
+        for entry in (summary.get("allWeightMetrics") or [] if isinstance(summary, Mapping) else [])
+    ]
+    return weigh_ins_by_day({"dateWeightList": entries}, days)
 
 
 def build_weigh_ins(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
@@ -222,6 +241,7 @@ WEIGH_INS_FEED = range_feed(
     "get_body_composition",
     weigh_ins_by_day,
     build_weigh_ins,
+    personal_api=PersonalApiRange("get_weight_measurements", split=weigh_ins_from_summaries),
 )
 BODY_BATTERY_FEED = Feed(
     name="body_battery",
@@ -234,6 +254,12 @@ BODY_BATTERY_FEED = Feed(
     ),
     parse=parse_json_frames("body_battery.json", build_body_battery),
     datasets=(BODY_BATTERY, BODY_BATTERY_DAILY, BODY_BATTERY_EVENTS),
+    personal_api=ranged(
+        "get_daily_body_battery",
+        PERSONAL_API_RANGE_DAYS,
+        by_calendar_date("date"),
+        "body_battery.json",
+    ),
 )
 
 FEEDS = (WEIGH_INS_FEED, BODY_BATTERY_FEED)

@@ -15,7 +15,9 @@ from typing import Any
 import polars as pl
 
 from garmin_pipeline.domains.fetching import (
+    PERSONAL_API_DAILIES_DAYS,
     RANGE_WINDOW_DAYS,
+    PersonalApiRange,
     Split,
     by_calendar_date,
     range_feed,
@@ -37,6 +39,7 @@ def daily_series_feed(
     fields: Mapping[str, str],
     window_days: int = RANGE_WINDOW_DAYS,
     split: Split | None = None,
+    personal_api: PersonalApiRange | None = None,
 ) -> Feed:
     """A range feed whose per-day payload is one JSON entry, read into one row by `fields`."""
 
@@ -48,7 +51,13 @@ def daily_series_feed(
         return one_row(entry, fields, dataset.columns)
 
     return range_feed(
-        dataset, endpoint, method, split or by_calendar_date(), build, window_days=window_days
+        dataset,
+        endpoint,
+        method,
+        split or by_calendar_date(),
+        build,
+        window_days=window_days,
+        personal_api=personal_api,
     )
 
 
@@ -188,6 +197,7 @@ FEEDS = (
             "total_distance_m": "totalDistance",
             "step_goal": "stepGoal",
         },
+        personal_api=PersonalApiRange("get_daily_steps"),
     ),
     daily_series_feed(
         DAILY_FLOORS,
@@ -223,6 +233,7 @@ FEEDS = (
             "medium_stress_s": "values.mediumStressDuration",
             "high_stress_s": "values.highStressDuration",
         },
+        personal_api=PersonalApiRange("get_daily_stress"),
     ),
     daily_series_feed(
         DAILY_RESPIRATION,
@@ -246,6 +257,7 @@ FEEDS = (
         "get_daily_hydration_stats",
         "usersummary-service/stats/hydration/daily/{start}/{end}",
         {"calendar_date": "calendarDate", "intake_ml": "valueInML", "goal_ml": "goalInML"},
+        personal_api=PersonalApiRange("get_daily_hydration"),
     ),
     daily_series_feed(
         HRV,
@@ -262,5 +274,6 @@ FEEDS = (
             "status": "status",
         },
         split=_in_key("hrvSummaries", by_calendar_date()),
+        personal_api=PersonalApiRange("get_daily_hrv_summaries", PERSONAL_API_DAILIES_DAYS),
     ),
 )

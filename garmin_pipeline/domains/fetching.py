@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,6 +29,12 @@ from garmin_pipeline.sources.connect.client import canonical_json
 # Garmin's usual cap on a range request (garminconnect: "28-day limit per request" for the
 # usersummary stats; garth pages stress and HRV by 28 days too).
 RANGE_WINDOW_DAYS = 28
+# The Personal API's per-endpoint range caps. Garmin's client leaves range validation to the
+# API, so these are the caps its users report (and the emulator enforces): steps, stress,
+# hydration, weight and Body Battery 28 days, sleep 31, daily summaries and HRV 35.
+PERSONAL_API_RANGE_DAYS = 28
+PERSONAL_API_SLEEP_DAYS = 31
+PERSONAL_API_DAILIES_DAYS = 35
 
 # (the endpoint's answer for a window, the window's days) → that answer's part for each day
 Split = Callable[[Any, Sequence[date]], Mapping[date, Any]]
@@ -170,6 +177,20 @@ def snapshot(
     return fetch
 
 
+@dataclass(frozen=True)
+class PersonalApiRange:
+    """A feed's range endpoint on the Personal API: the `GarminPersonalApiClient` method, its
+    cap, and (when its answer is shaped unlike Connect's) the split into Connect's per-day
+    payloads, so the feed's one parser reads either source."""
+
+    method: str
+    window_days: int = PERSONAL_API_RANGE_DAYS
+    split: Split | None = None
+
+    def fetch(self, connect_split: Split, payload_name: str) -> Fetch:
+        return ranged(self.method, self.window_days, self.split or connect_split, payload_name)
+
+
 def range_feed(
     dataset: Dataset,
     endpoint: str,
@@ -179,16 +200,24 @@ def range_feed(
     window_days: int = RANGE_WINDOW_DAYS,
     args: RangeArgs = iso_range,
     provisional_days: int = 2,
+    personal_api: PersonalApiRange | None = None,
     **kwargs: Any,
 ) -> Feed:
     """A feed of one dataset from a range endpoint: `ranged` windows, one payload per day
     named after the dataset, each day's payload built into the dataset's frame by `build`."""
     payload = f"{dataset.name}.json"
+    description = f"GET {endpoint} ({method}), one request per {window_days}-day window."
+    if personal_api is not None:
+        description += (
+            f" Personal API: {personal_api.method}, one request per "
+            f"{personal_api.window_days}-day window."
+        )
     return Feed(
         name=dataset.name,
-        description=f"GET {endpoint} ({method}), one request per {window_days}-day window.",
+        description=description,
         fetch=ranged(method, window_days, split, payload, args=args, **kwargs),
         parse=parse_json_day(payload, build, dataset.name),
         datasets=(dataset,),
         provisional_days=provisional_days,
+        personal_api=personal_api.fetch(split, payload) if personal_api else None,
     )

@@ -13,7 +13,15 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from garmin_pipeline.domains.fetching import by_calendar_date, per_day, range_feed
+from garmin_pipeline.domains.fetching import (
+    PERSONAL_API_DAILIES_DAYS,
+    PERSONAL_API_SLEEP_DAYS,
+    PersonalApiRange,
+    by_calendar_date,
+    per_day,
+    range_feed,
+    ranged,
+)
 from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.parsers import (
@@ -339,20 +347,38 @@ def build_sleep_frames(payload: dict[str, Any], day: date) -> dict[str, pl.DataF
     return {"sleep": build_sleep(payload, day), "sleep_stages": build_sleep_stages(payload, day)}
 
 
+def nights_by_day(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
+    """The Personal API's sleep summaries: a list of nights, each shaped as Connect's
+    per-night answer, so each day's payload is what `get_sleep_data` gives for it."""
+    nights: dict[date, Any] = {}
+    for night in answer or []:
+        summary = night.get(_DTO) if isinstance(night, Mapping) else None
+        value = summary.get("calendarDate") if isinstance(summary, Mapping) else None
+        if not value:
+            raise KeyError(f"a night has no {_DTO}.calendarDate")
+        nights[date.fromisoformat(str(value)[:10])] = night
+    return nights
+
+
 DAILY_SUMMARY_FEED = range_feed(
     DAILY_SUMMARY,
     "usersummary-service/v2/dailysummaries",
     "get_daily_summaries",
     _summaries_by_day,
     build_daily_summary,
+    personal_api=PersonalApiRange("get_daily_summaries", PERSONAL_API_DAILIES_DAYS),
 )
 SLEEP_FEED = Feed(
     name="sleep",
     description=(
         "GET wellness-service/wellness/dailySleepData/{displayName} (get_sleep_data), one "
-        "request per night: Garmin serves sleep only a night at a time."
+        "request per night: Garmin Connect serves sleep only a night at a time. Personal API: "
+        f"get_daily_sleep_summaries, one request per {PERSONAL_API_SLEEP_DAYS} nights."
     ),
     fetch=per_day("get_sleep_data", "sleep.json"),
+    personal_api=ranged(
+        "get_daily_sleep_summaries", PERSONAL_API_SLEEP_DAYS, nights_by_day, "sleep.json"
+    ),
     parse=parse_json_frames("sleep.json", build_sleep_frames),
     datasets=(SLEEP, SLEEP_STAGES),
     provisional_days=3,

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from garmin_pipeline.feeds import Feed
+from garmin_pipeline.feeds import CONNECT, Feed
 from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.settings import max_payload_bytes
@@ -60,8 +60,11 @@ def extract(
     days: list[date],
     freshness: Freshness | None = None,
     max_bytes: int | None = None,
+    via: str = CONNECT,
 ) -> ExtractReport:
-    """Fetch the due days of `days` (sorted); without `freshness` every day is due.
+    """Fetch the due days of `days` (sorted) from `source`, the source named `via` (which of
+    the feed's fetchers to use, and the provenance raw records); without `freshness` every
+    day is due.
 
     Each payload is stored the moment it arrives, so a failure part-way keeps everything
     fetched before it; a day counts as checked only once all its payloads have arrived whole.
@@ -90,7 +93,7 @@ def extract(
             if done not in broken:
                 raw.mark_checked(feed.name, account, done, now)
 
-    for item in feed.fetch(source, due, stored):
+    for item in feed.fetchers[via](source, due, stored):
         mark_checked_before(item.day)
         name, payload, reason = item.name, item.payload, item.reason
         if reason is not None:
@@ -109,7 +112,7 @@ def extract(
             log.warning("%s %s: kept %s aside: %s", feed.name, item.day, name, reason)
         elif not feed.intact(name, payload):
             broken.add(item.day)
-        if raw.put(feed.name, account, item.day, name, payload, reason=reason):
+        if raw.put(feed.name, account, item.day, name, payload, reason=reason, source=via):
             report.changed += 1
         else:
             report.unchanged += 1

@@ -60,6 +60,7 @@ class StoredPayload:
     fetched_at: str
     # Set when the payload was refused on arrival (not JSON, too large): why, for quarantine.
     reason: str | None = None
+    source: str | None = None  # which source sent it (provenance); None: before it was kept
 
 
 @dataclass(frozen=True)
@@ -116,11 +117,12 @@ class RawStore:
         payload: bytes,
         fetched_at: datetime | None = None,
         reason: str | None = None,
+        source: str | None = None,
     ) -> bool:
         """Keep `payload`; return whether anything changed on disk.
 
         `reason` marks a payload refused on arrival: it is kept and recorded, and the lake
-        quarantines it with that reason instead of parsing it."""
+        quarantines it with that reason instead of parsing it. `source` names who sent it."""
         path = self.payload_path(feed, account, check_day(day), name)
         digest = hashlib.sha256(payload).hexdigest()
         current = self.day_manifest(feed, account, day)
@@ -131,6 +133,7 @@ class RawStore:
             known is not None
             and known.sha256 == digest
             and known.reason == reason
+            and known.source == source
             and path.exists()
         ):
             return False
@@ -146,6 +149,7 @@ class RawStore:
             size=len(payload),
             fetched_at=(fetched_at or datetime.now(UTC)).isoformat(timespec="seconds"),
             reason=reason,
+            source=source,
         )
         self._write_manifest(directory, DayManifest(manifest, current.checked_at))
         return True
@@ -187,6 +191,7 @@ class RawStore:
                     "size": e.size,
                     "fetched_at": e.fetched_at,
                     **({"reason": e.reason} if e.reason is not None else {}),
+                    **({"source": e.source} if e.source is not None else {}),
                 }
                 for name, e in sorted(manifest.payloads.items())
             },

@@ -20,6 +20,7 @@ import yaml
 
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.sources.selection import precedence_table
 from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
 from garmin_pipeline.warehouse.sources import duckdb_type
 
@@ -195,6 +196,15 @@ def _mart_section(mart: Mart) -> Iterator[str]:
     yield ""
 
 
+SOURCES_TEXT = (
+    "Each feed is fetched from one source: the first one in the mode's order that can serve it "
+    "(hybrid: the Personal API, then Garmin Connect). Pin a feed to a source with "
+    "`GARMIN_FEED_SOURCES=feed=source,...`, e.g. `sleep=connect`. Either source lands the same "
+    "payloads in raw (each day's `_manifest.json` records which source sent each one), so the "
+    "lake and the marts do not depend on the source."
+)
+
+
 def render_dictionary(marts_dir: Path = MARTS_DIR) -> str:
     datasets = [(feed, dataset) for feed in FEEDS for dataset in feed.datasets]
     marts = load_marts(marts_dir)
@@ -207,6 +217,7 @@ def render_dictionary(marts_dir: Path = MARTS_DIR) -> str:
         "- [Lake datasets](#lake-datasets): "
         + ", ".join(f"[{d.name}](#{d.name})" for _, d in datasets)
     )
+    lines.append("- [Sources](#sources): which source fetches each feed, per `GARMIN_SOURCE`")
     lines += ["", "## Warehouse marts", ""]
     lines.append(
         "Tables and views dbt builds in `warehouse.duckdb` (`dbt/models/marts/`). Types are "
@@ -224,6 +235,7 @@ def render_dictionary(marts_dir: Path = MARTS_DIR) -> str:
     lines.append("")
     for feed, dataset in datasets:
         lines += _lake_section(feed, dataset)
+    lines += ["## Sources", "", SOURCES_TEXT, "", precedence_table(FEEDS), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -30,11 +30,11 @@ from garmin_pipeline.errors import (
     SourceUnavailableError,
 )
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources.breaker import CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect import login, tokens
-from garmin_pipeline.sources.connect.breaker import CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect.credentials import Credentials, unattended_credentials
-from garmin_pipeline.sources.connect.governor import GovernedAdapter, RateGovernor
 from garmin_pipeline.sources.connect.tokens import refuse_legacy_store
+from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -31,8 +31,8 @@ from garminconnect import Garmin, GarminConnectTooManyRequestsError
 
 from garmin_pipeline.errors import SourceAuthError
 from garmin_pipeline.settings import Settings
-from garmin_pipeline.sources.connect.governor import GovernedAdapter, RateGovernor
 from garmin_pipeline.sources.connect.tokens import remember_mfa, write_token_file
+from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.connect.client import ConnectSource

@@ -69,7 +69,7 @@ def refuse_legacy_store(token_store: Path) -> None:
         raise SourceAuthError(legacy_message(directory))
 
 
-def _private_dir(directory: Path) -> None:
+def private_dir(directory: Path) -> None:
     """Create the directory 0700, or tighten an existing one to 0700."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
@@ -90,7 +90,7 @@ def write_token_file(token_store: Path, serialized: str) -> Path:
     if not isinstance(tokens, dict) or not tokens.get("di_refresh_token"):
         raise TokenStoreError("the login returned no refresh token; nothing was stored")
     target = token_file(token_store)
-    _private_dir(target.parent)
+    private_dir(target.parent)
     write_atomically(target, json.dumps({key: tokens.get(key) for key in TOKEN_KEYS}).encode())
     return target
 
@@ -111,7 +111,7 @@ def remember_mfa(token_store: Path, required: bool) -> None:
     """Record (not a secret) whether Garmin asks this account for MFA, so an unattended
     re-login is not tried, and another code e-mailed, on every sync."""
     target = _account_file(token_store)
-    _private_dir(target.parent)
+    private_dir(target.parent)
     write_atomically(target, json.dumps({"mfa_required": required}).encode())
 
 

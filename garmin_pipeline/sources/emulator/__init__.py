@@ -9,18 +9,26 @@ The real ``garminconnect`` client talks to it over HTTP; only the base URL diffe
     serve(athlete, port=8765)                 # blocking, for `garmin-pipeline emulator`
 
 Modules: ``athlete`` (synthetic values), ``activity`` (tracks and their summaries), ``fitgen``
-(FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``faults``, ``server``.
+(FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``faults``, ``server``;
+``personal_auth`` and ``personal_routes`` serve Garmin's Personal API under ``/personal-api``
+(``emu.personal_api_url``, key ``emu.personal_api_key``).
 """
 
 from garmin_pipeline.sources.emulator.activity import SyntheticActivity
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
+from garmin_pipeline.sources.emulator.personal_auth import (
+    DEFAULT_PERSONAL_API_KEY,
+    PersonalApiAuthority,
+)
 from garmin_pipeline.sources.emulator.server import Emulator, RequestRecord, serve
 
 __all__ = [
+    "DEFAULT_PERSONAL_API_KEY",
     "Emulator",
     "FaultPlan",
     "FaultRule",
+    "PersonalApiAuthority",
     "RequestRecord",
     "SyntheticActivity",
     "SyntheticAthlete",

@@ -2,9 +2,11 @@
 
 Requests pass one ASGI layer first (``_Gate``): it logs every request with the status and bytes
 actually sent, applies the fault plan, and demands a valid bearer token on every API path (the
-DI token endpoint authenticates with the refresh token instead). Loopback ``/_emulator/`` control
-paths (fault rules, token expiry; see ``faults``) bypass all three. Endpoints are plain functions,
-which Starlette runs in its thread pool, so a FIT encode never stalls other requests.
+DI token endpoint authenticates with the refresh token instead). Personal API paths
+(``/personal-api/...``, see ``personal_routes``) pass the same gate but authenticate with that
+API's own bearer tokens. Loopback ``/_emulator/`` control paths (fault rules, token expiry; see
+``faults``) bypass all three. Endpoints are plain functions, which Starlette runs in its thread
+pool, so a FIT encode never stalls other requests.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -35,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from garmin_pipeline.sources.emulator import (
     metrics_routes,
+    personal_routes,
     sso_routes,
     stats_routes,
     wellness_routes,
@@ -65,6 +69,11 @@ from garmin_pipeline.sources.emulator.http import (
 )
 from garmin_pipeline.sources.emulator.http import (
     owner as _owner,
+)
+from garmin_pipeline.sources.emulator.personal_auth import (
+    DEFAULT_PERSONAL_API_KEY,
+    PERSONAL_TOKEN_TTL_S,
+    PersonalApiAuthority,
 )
 from garmin_pipeline.sources.emulator.sso_routes import DEFAULT_CREDENTIALS, SsoAuthority
 
@@ -109,6 +118,7 @@ class _RequestLog:
 class _State:
     athlete: SyntheticAthlete
     faults: FaultPlan
+    personal_api: PersonalApiAuthority
     tokens: TokenAuthority = field(init=False)
     log: _RequestLog = field(default_factory=_RequestLog)
     access_ttl_s: int = ACCESS_TTL_S
@@ -267,6 +277,7 @@ ROUTES = [
     *metrics_routes.ROUTES,
     *wellness_routes.ROUTES,
 ]
+ROUTES += personal_routes.routes(ROUTES)  # after Connect's: some are Connect's own endpoints
 
 
 class _Gate:
@@ -319,11 +330,10 @@ class _Gate:
                 response = _error(status, f"injected fault: HTTP {status}", headers)
                 await response(scope, receive, counting_send)
                 return
-            if path != TOKEN_PATH and not sso_routes.is_public(path):
-                reason = self.state.tokens.check(_header(scope, b"authorization"))
-                if reason is not None:
-                    await _error(401, f"Unauthorized: {reason}")(scope, receive, counting_send)
-                    return
+            reason = self._refusal(path, _header(scope, b"authorization"))
+            if reason is not None:
+                await _error(401, f"Unauthorized: {reason}")(scope, receive, counting_send)
+                return
             target = counting_send
             rule = faults.take(method, path, answers=False)
             if rule is not None:
@@ -338,6 +348,17 @@ class _Gate:
             log.debug(
                 "emulator: %s %s -> %s (%d bytes)", method, path, record.status, record.bytes_sent
             )
+
+    def _refusal(self, path: str, authorization: str | None) -> str | None:
+        """Why the request may not pass (None: it may). Each API checks its own tokens, so a
+        Connect token opens no Personal API path and a Personal API token no Connect path."""
+        if personal_routes.is_personal(path):
+            if path == personal_routes.TOKEN_PATH:  # authenticates with the API key instead
+                return None
+            return self.state.personal_api.check(authorization)
+        if path == TOKEN_PATH or sso_routes.is_public(path):
+            return None
+        return self.state.tokens.check(authorization)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -459,9 +480,32 @@ async def control_expire_tokens(request: Request) -> Response:
     return _json({"token_epoch": plan.token_epoch})
 
 
+async def control_personal_expire_tokens(request: Request) -> Response:
+    """End every Personal API bearer token issued so far."""
+    authority: PersonalApiAuthority = request.app.state.emulator.personal_api
+    authority.expire_tokens()
+    log.info("emulator: personal api bearer tokens expired")
+    return _json({"expired": len(authority.issued_tokens)})
+
+
+async def control_personal_revoke_key(request: Request) -> Response:
+    """Revoke the Personal API key: token exchanges get 401 from now on."""
+    request.app.state.emulator.personal_api.revoke_key()
+    log.info("emulator: personal api key revoked")
+    return _json({"revoked": True})
+
+
 CONTROL_ROUTES = [
     Route(CONTROL_PREFIX + "faults", control_faults, methods=["GET", "POST", "DELETE"]),
     Route(CONTROL_PREFIX + "expire-tokens", control_expire_tokens, methods=["POST"]),
+    Route(
+        CONTROL_PREFIX + "personal-api/expire-tokens",
+        control_personal_expire_tokens,
+        methods=["POST"],
+    ),
+    Route(
+        CONTROL_PREFIX + "personal-api/revoke-key", control_personal_revoke_key, methods=["POST"]
+    ),
 ]
 
 
@@ -525,14 +569,25 @@ class Emulator:
         access_ttl_s: int = ACCESS_TTL_S,
         credentials: tuple[str, str] | None = DEFAULT_CREDENTIALS,
         mfa_code: str | None = None,
+        personal_api_key: str = DEFAULT_PERSONAL_API_KEY,
+        personal_api_key_expires_at: datetime | None = None,
+        personal_token_ttl_s: int = PERSONAL_TOKEN_TTL_S,
     ) -> None:
         """``credentials`` (e-mail, password) is the account the SSO login accepts (None:
-        refuse every login); with ``mfa_code`` set, a login also asks for that MFA code."""
+        refuse every login); with ``mfa_code`` set, a login also asks for that MFA code.
+        ``personal_api_key`` is the key the Personal API exchanges for bearer tokens, refused
+        after ``personal_api_key_expires_at`` (naive: UTC)."""
         self.host = host
         self._requested_port = port
         self._state = _State(
             athlete,
             faults or FaultPlan(),
+            PersonalApiAuthority(
+                athlete.seed,
+                api_key=personal_api_key,
+                key_expires_at=personal_api_key_expires_at,
+                token_ttl_s=personal_token_ttl_s,
+            ),
             access_ttl_s=access_ttl_s,
             sso=SsoAuthority(credentials=credentials, mfa_code=mfa_code),
         )
@@ -590,6 +645,20 @@ class Emulator:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def personal_api_url(self) -> str:
+        """The Personal API client's base URL (``GARMIN_PERSONAL_API_BASE_URL``)."""
+        return self.base_url + personal_routes.PREFIX
+
+    @property
+    def personal_api(self) -> PersonalApiAuthority:
+        """The Personal API key and bearer tokens: revoke, expire or replace them here."""
+        return self._state.personal_api
+
+    @property
+    def personal_api_key(self) -> str:
+        return self._state.personal_api.api_key
 
     @property
     def faults(self) -> FaultPlan:

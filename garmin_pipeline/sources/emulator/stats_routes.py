@@ -72,6 +72,13 @@ def body_composition(request: Request) -> Response:
 
 
 @handled
+def weight_range(request: Request) -> Response:
+    """``includeAll`` is accepted and ignored: every weigh-in of a day is always listed."""
+    days = path_days(request, RANGE_CAP_DAYS)
+    return json_response(stats_shapes.weight_range(athlete_of(request), days))
+
+
+@handled
 def body_battery_reports(request: Request) -> Response:
     days = query_days(request, RANGE_CAP_DAYS)
     return json_response(stats_shapes.body_battery_reports(athlete_of(request), days))
@@ -95,5 +102,6 @@ ROUTES: list[Route] = [
     Route("/userstats-service/wellness/daily/{display_name}", resting_heart_rate),
     Route("/hrv-service/hrv/daily/{start}/{end}", hrv_range),
     Route("/weight-service/weight/dateRange", body_composition),
+    Route("/weight-service/weight/range/{start}/{end}", weight_range),
     Route("/wellness-service/wellness/bodyBattery/reports/daily", body_battery_reports),
 ]

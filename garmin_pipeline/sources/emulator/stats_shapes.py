@@ -308,6 +308,72 @@ def body_composition(athlete: SyntheticAthlete, days: Sequence[date]) -> dict[st
     }
 
 
+# The keys of a ``_weight_entry``: the all-null entry the range sends when there is no weigh-in.
+_NULL_WEIGHT_KEYS = (
+    "samplePk",
+    "date",
+    "calendarDate",
+    "weight",
+    "bmi",
+    "bodyFat",
+    "bodyWater",
+    "boneMass",
+    "muscleMass",
+    "physiqueRating",
+    "visceralFat",
+    "metabolicAge",
+    "sourceType",
+    "timestampGMT",
+    "weightDelta",
+)
+
+
+def _nearest_weigh_in(athlete: SyntheticAthlete, day: date, step: int) -> WeighIn | None:
+    """The closest weigh-in strictly before (step -1) or after (step +1) ``day``, within a week:
+    weigh-ins are three mornings a week, so a week always finds one inside the history."""
+    for n in range(1, 8):
+        found = weigh_ins(athlete, day + timedelta(days=step * n))
+        if found:
+            return found[-1] if step < 0 else found[0]
+    return None
+
+
+def weight_range(athlete: SyntheticAthlete, days: Sequence[date]) -> dict[str, Any]:
+    """GET /weight-service/weight/range/{start}/{end}?includeAll=true (garth
+    data/test_weight_data_list.yaml): the ``dateRange`` answer's entries grouped by day, newest
+    day first, days without a weigh-in absent, so each ``allWeightMetrics`` item is the
+    ``dateWeightList`` item itself. ``previousDateWeight``/``nextDateWeight`` are the closest
+    weigh-ins outside the window (delta null, as recorded), all-null when there is none."""
+    composition = body_composition(athlete, days)
+    by_day: dict[str, list[dict[str, Any]]] = {}
+    for entry in composition["dateWeightList"]:  # newest first, so each day's list is too
+        by_day.setdefault(entry["calendarDate"], []).append(entry)
+    before = _nearest_weigh_in(athlete, days[0], -1)
+    after = _nearest_weigh_in(athlete, days[-1], +1)
+    return {
+        "dailyWeightSummaries": [
+            {
+                "summaryDate": day,
+                "numOfWeightEntries": len(entries),
+                "minWeight": min(e["weight"] for e in entries),
+                "maxWeight": max(e["weight"] for e in entries),
+                "latestWeight": entries[0],
+                "allWeightMetrics": entries,
+            }
+            for day, entries in by_day.items()
+        ],
+        "totalAverage": composition["totalAverage"],
+        "previousDateWeight": _outside_entry(athlete, before),
+        "nextDateWeight": _outside_entry(athlete, after),
+    }
+
+
+def _outside_entry(athlete: SyntheticAthlete, w: WeighIn | None) -> dict[str, Any]:
+    if w is not None:
+        return _weight_entry(athlete, w, None)
+    return dict.fromkeys(_NULL_WEIGHT_KEYS)
+
+
 # ---------------------------------------------------------------------- body battery
 _BB_EVENT_KEYS = (
     "eventType",
