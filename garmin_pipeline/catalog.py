@@ -6,7 +6,15 @@ from `FEEDS`. Adding a data domain = one feed (fetch + parse) and its datasets' 
 
 from __future__ import annotations
 
-from garmin_pipeline.domains import activities, body, daily_stats, fitness, health, wellness
+from garmin_pipeline.domains import (
+    activities,
+    body,
+    daily_stats,
+    fitness,
+    health,
+    profile,
+    wellness,
+)
 from garmin_pipeline.feeds import Dataset, Feed
 
 # daily_summary first: a sync that Garmin rate-limits stops on the first feed it runs.
@@ -15,6 +23,7 @@ FEEDS: tuple[Feed, ...] = (
     *daily_stats.FEEDS,
     *body.FEEDS,
     *fitness.FEEDS,
+    *profile.FEEDS,
     *wellness.FEEDS,
     activities.FEED,
 )

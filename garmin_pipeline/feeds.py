@@ -75,6 +75,8 @@ class Feed:
     # Whether a payload arrived whole; a day holding one that did not is fetched again.
     intact: Callable[[str, bytes], bool] = lambda name, payload: True
     personal_api: Fetch | None = None
+    # The source hybrid mode takes first: the Personal API, unless it costs far more requests.
+    hybrid_source: str = PERSONAL_API
 
     @property
     def fetchers(self) -> dict[str, Fetch]:

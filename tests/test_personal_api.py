@@ -218,8 +218,11 @@ def test_modes_and_per_feed_choices(emu, tmp_path):
     assert hybrid.personal_api_url == emu.personal_api_url  # the emulator's, never Garmin's
     assert source_for(feed("sleep"), hybrid) == "personal_api"
     assert source_for(feed("training_readiness"), hybrid) == "connect"
+    # Served a day per request by the Personal API, 28 days per request by Connect.
+    assert source_for(feed("fitness_age"), hybrid) == "connect"
     only = Settings.from_env({**base, "GARMIN_SOURCE": "personal_api"})
     assert source_for(feed("training_readiness"), only) is None
+    assert source_for(feed("fitness_age"), only) == "personal_api"
     pinned = Settings.from_env({**base, "GARMIN_FEED_SOURCES": "sleep=connect"})
     assert source_for(feed("sleep"), pinned) == "connect"
     assert source_for(feed("daily_summary"), pinned) == "personal_api"

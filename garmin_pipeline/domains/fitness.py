@@ -10,6 +10,7 @@ empty partition: Garmin only has these metrics for days the watch recorded enoug
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -17,12 +18,13 @@ import polars as pl
 
 from garmin_pipeline.domains.fetching import (
     by_calendar_date,
+    per_day,
     range_feed,
     snapshot,
 )
+from garmin_pipeline.domains.frames import date_prefix, day_literal, json_frame, typed
 from garmin_pipeline.domains.health import CALENDAR_DATE
-from garmin_pipeline.errors import PayloadParseError
-from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
+from garmin_pipeline.feeds import CONNECT, Dataset, Feed, RawPayload, Stored
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_utc,
     json_column,
@@ -48,47 +50,6 @@ RACE_TIME = in_range(60, 100_000)
 
 def _pct(name: str, what: str) -> Column:
     return Column(name, pl.Int32, what, "%", PERCENT)
-
-
-def _frame(
-    rows: Sequence[Mapping[str, Any]], fields: Mapping[str, str], what: str = "the payload"
-) -> pl.DataFrame:
-    """Columns built from a small JSON list: one Python list per column, no row loop in polars.
-
-    `what` names the rows in a rejection (a value that is an object or array)."""
-    return pl.DataFrame(
-        {name: json_column(rows, key, what) for name, key in fields.items()}, strict=False
-    )
-
-
-def _typed(frame: pl.DataFrame, dataset: Dataset, **exprs: pl.Expr) -> pl.DataFrame:
-    """The dataset's columns in order: `exprs` where given, else a plain cast.
-
-    A value the cast cannot convert (text in a number column...) rejects the payload with
-    `PayloadParseError` naming the column."""
-    selected = [
-        exprs[c.name].alias(c.name) if c.name in exprs else pl.col(c.name).cast(c.dtype)
-        for c in dataset.columns
-    ]
-    try:
-        return frame.select(selected)
-    except pl.exceptions.PolarsError as error:
-        failure = f"a column cannot be read as declared: {_first_line(error)}"
-    for expr, column in zip(selected, dataset.columns, strict=True):
-        try:
-            frame.select(expr)
-        except pl.exceptions.PolarsError as error:
-            failure = f"{column.name} cannot be read as {column.dtype}: {_first_line(error)}"
-            break
-    raise PayloadParseError(failure)
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def _day(day: date) -> pl.Expr:
-    return pl.lit(day, pl.Date)
 
 
 def _garmin_time(column: str) -> pl.Expr:
@@ -180,10 +141,10 @@ def build_training_readiness(entries: list[dict[str, Any]] | None, day: date) ->
     entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(TRAINING_READINESS.columns)
-    return _typed(
-        _frame(entries, READINESS_FIELDS),
+    return typed(
+        json_frame(entries, READINESS_FIELDS),
         TRAINING_READINESS,
-        calendar_date=_day(day),
+        calendar_date=day_literal(day),
         timestamp=_garmin_time("timestamp").dt.replace_time_zone("UTC"),
         timestamp_local=_garmin_time("timestamp_local"),
     ).sort("timestamp")
@@ -273,13 +234,13 @@ def build_training_status(entry: dict[str, Any] | None, day: date) -> pl.DataFra
     entry = json_object(entry, "the payload")
     if not entry:
         return empty_frame(TRAINING_STATUS.columns)
-    status = _frame([entry], TRAINING_STATUS_FIELDS)
+    status = json_frame([entry], TRAINING_STATUS_FIELDS)
     load_dto = json_object(entry.get("acuteTrainingLoadDTO"), "acuteTrainingLoadDTO")
-    load = _frame([load_dto], ACUTE_LOAD_FIELDS, "acuteTrainingLoadDTO")
-    return _typed(
+    load = json_frame([load_dto], ACUTE_LOAD_FIELDS, "acuteTrainingLoadDTO")
+    return typed(
         pl.concat([status, load], how="horizontal"),
         TRAINING_STATUS,
-        calendar_date=_day(day),
+        calendar_date=day_literal(day),
         timestamp=epoch_ms_to_utc("timestamp"),
     )
 
@@ -332,7 +293,7 @@ def build_max_metrics(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
         },
         strict=False,
     )
-    return _typed(frame, MAX_METRICS, calendar_date=_day(day))
+    return typed(frame, MAX_METRICS, calendar_date=day_literal(day))
 
 
 # ---------------------------------------------------------------------- fitness age
@@ -377,12 +338,28 @@ FITNESS_AGE_FIELDS = {
 }
 
 
+def personal_api_fitness_age(answer: dict[str, Any]) -> dict[str, Any]:
+    """The Personal API's per-day answer (fitnessage/v2: the figures, and each input under
+    `components` as {"value": ...}) as the `values` of Connect's daily row."""
+    components = json_object(answer.get("components") or None, "components")
+    inputs = {
+        name: json_object(component or None, f"components.{name}").get("value")
+        for name, component in components.items()
+    }
+    return {key: answer.get(key) for key in ("fitnessAge", "achievableFitnessAge")} | inputs
+
+
 def build_fitness_age(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
-    values = json_object(json_object(entry, "the payload").get("values") or None, "values")
+    entry = json_object(entry, "the payload")
+    if "components" in entry:  # fetched from the Personal API
+        entry = {"values": personal_api_fitness_age(entry)}
+    values = json_object(entry.get("values") or None, "values")
     if not values:
         return empty_frame(FITNESS_AGE.columns)
-    return _typed(
-        _frame([values], FITNESS_AGE_FIELDS, "values"), FITNESS_AGE, calendar_date=_day(day)
+    return typed(
+        json_frame([values], FITNESS_AGE_FIELDS, "values"),
+        FITNESS_AGE,
+        calendar_date=day_literal(day),
     )
 
 
@@ -414,7 +391,7 @@ def build_race_predictions(entry: dict[str, Any] | None, day: date) -> pl.DataFr
     entry = json_object(entry, "the payload")
     if not entry or all(entry.get(key) is None for key in RACE_FIELDS.values()):
         return empty_frame(RACE_PREDICTIONS.columns)
-    return _typed(_frame([entry], RACE_FIELDS), RACE_PREDICTIONS, calendar_date=_day(day))
+    return typed(json_frame([entry], RACE_FIELDS), RACE_PREDICTIONS, calendar_date=day_literal(day))
 
 
 # ---------------------------------------------------------------------- endurance score
@@ -451,10 +428,10 @@ def build_endurance_score(group: dict[str, Any] | None, day: date) -> pl.DataFra
     group = json_object(group, "the payload")
     if not group or group.get("groupAverage") is None:
         return empty_frame(ENDURANCE_SCORE.columns)
-    return _typed(
-        _frame([group], {"endurance_score": "groupAverage"}),
+    return typed(
+        json_frame([group], {"endurance_score": "groupAverage"}),
         ENDURANCE_SCORE,
-        calendar_date=_day(day),
+        calendar_date=day_literal(day),
     )
 
 
@@ -493,7 +470,7 @@ def build_hill_score(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
     entry = json_object(entry, "the payload")
     if not entry or entry.get("overallScore") is None:
         return empty_frame(HILL_SCORE.columns)
-    return _typed(_frame([entry], HILL_FIELDS), HILL_SCORE, calendar_date=_day(day))
+    return typed(json_frame([entry], HILL_FIELDS), HILL_SCORE, calendar_date=day_literal(day))
 
 
 # ---------------------------------------------------------------------- devices
@@ -534,10 +511,10 @@ def build_devices(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFra
     entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(DEVICES.columns)
-    return _typed(
-        _frame(entries, DEVICE_FIELDS),
+    return typed(
+        json_frame(entries, DEVICE_FIELDS),
         DEVICES,
-        snapshot_date=_day(day),
+        snapshot_date=day_literal(day),
         last_sync=_garmin_time("last_sync").dt.replace_time_zone("UTC"),
     ).sort("device_id")
 
@@ -596,10 +573,6 @@ def fetch_gear(source: Any, days: Sequence[date], stored: Stored) -> Iterator[Ra
     yield RawPayload(days[-1], GEAR_PAYLOAD, canonical_json({"gear": listed, "stats": stats}))
 
 
-def _date_prefix(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-
-
 def build_gear(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
     payload = json_object(payload, "the payload")
     items = json_objects(payload.get("gear") or None, "gear")
@@ -610,8 +583,8 @@ def build_gear(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
     totals = [json_object(stats.get(uuid) or None, f"stats.{uuid}") for uuid in uuids]
     frame = pl.concat(
         [
-            _frame(items, GEAR_FIELDS, "gear"),
-            _frame(
+            json_frame(items, GEAR_FIELDS, "gear"),
+            json_frame(
                 totals,
                 {"total_distance_m": "totalDistance", "total_activities": "totalActivities"},
                 "stats",
@@ -619,16 +592,34 @@ def build_gear(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
         ],
         how="horizontal",
     )
-    return _typed(
+    return typed(
         frame,
         GEAR,
-        snapshot_date=_day(day),
-        date_begin=_date_prefix("date_begin"),
-        date_end=_date_prefix("date_end"),
+        snapshot_date=day_literal(day),
+        date_begin=date_prefix("date_begin"),
+        date_end=date_prefix("date_end"),
     ).sort("gear_uuid")
 
 
 # ---------------------------------------------------------------------- feeds
+_FITNESS_AGE_CONNECT = range_feed(
+    FITNESS_AGE,
+    "fitnessage-service/stats/daily/{start}/{end}",
+    "get_fitness_age_daily",
+    by_calendar_date(),
+    build_fitness_age,
+)
+# The Personal API serves fitness age a day at a time (fitnessage/v2/{date}), kept as received
+# and read by the same parser; hybrid mode keeps Connect's 28 days a request for it.
+FITNESS_AGE_FEED = replace(
+    _FITNESS_AGE_CONNECT,
+    description=_FITNESS_AGE_CONNECT.description
+    + " Personal API: get_fitness_age, one request per day (hybrid mode uses Connect).",
+    personal_api=per_day("get_fitness_age", "fitness_age.json"),
+    hybrid_source=CONNECT,
+)
+
+
 def _iso_with(*extra: Any) -> Callable[[date, date], tuple[Any, ...]]:
     return lambda first, last: (first.isoformat(), last.isoformat(), *extra)
 
@@ -666,13 +657,7 @@ FEEDS = (
         split_max_metrics,
         build_max_metrics,
     ),
-    range_feed(
-        FITNESS_AGE,
-        "fitnessage-service/stats/daily/{start}/{end}",
-        "get_fitness_age_daily",
-        by_calendar_date(),
-        build_fitness_age,
-    ),
+    FITNESS_AGE_FEED,
     range_feed(
         RACE_PREDICTIONS,
         "metrics-service/metrics/racepredictions/daily/{displayName}",

@@ -2,8 +2,10 @@
 
 `GARMIN_SOURCE` picks a mode: `connect` (garminconnect for everything), `personal_api` (the
 official API alone: feeds it does not cover are not fetched) or `hybrid` (the Personal API for
-every feed it covers, garminconnect for the rest). `GARMIN_FEED_SOURCES=feed=source,...` pins
-single feeds to a source. The table in the README is `precedence_table()`.
+every feed it covers, garminconnect for the rest; a feed the Personal API serves only a day at
+a time, where Connect serves weeks per request, says so with `Feed.hybrid_source`).
+`GARMIN_FEED_SOURCES=feed=source,...` pins single feeds to a source. The data dictionary's
+"Sources" table is `precedence_table()`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,17 @@ def source_for(feed: Feed, settings: Settings) -> str | None:
                 f"it can come from: {', '.join(feed.fetchers)}"
             )
         return pinned
-    return next((name for name in settings.source_precedence if name in feed.fetchers), None)
+    return next(
+        (name for name in precedence(feed, settings.source_mode) if name in feed.fetchers), None
+    )
+
+
+def precedence(feed: Feed, mode: str) -> tuple[str, ...]:
+    """The sources `mode` allows for `feed`, in the order it tries them."""
+    order = SOURCE_MODES[mode]
+    if mode == "hybrid" and feed.hybrid_source in order:
+        return (feed.hybrid_source, *(s for s in order if s != feed.hybrid_source))
+    return order
 
 
 def check_feed_sources(settings: Settings, feeds: Iterable[Feed]) -> None:
@@ -53,7 +65,7 @@ def precedence_table(feeds: Iterable[Feed]) -> str:
     for feed in feeds:
         cells = []
         for mode in modes:
-            chosen = next((s for s in SOURCE_MODES[mode] if s in feed.fetchers), None)
+            chosen = next((s for s in precedence(feed, mode) if s in feed.fetchers), None)
             cells.append(chosen or "not fetched")
         lines.append(f"| {feed.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

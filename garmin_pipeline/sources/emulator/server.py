@@ -226,6 +226,18 @@ def device_last_used(request: Request) -> Response:
     return _json(athlete_of(request).device_last_used())
 
 
+@_handled
+def userprofile_settings(request: Request) -> Response:
+    """The body the Personal API serves on the same path (see ``personal_routes``)."""
+    return _json(personal_routes.profile_settings(athlete_of(request)))
+
+
+@_handled
+def heart_rate_zones(request: Request) -> Response:
+    """The recorded Connect path; the Personal API's ``/v2`` serves the same body."""
+    return _json(personal_routes.heart_rate_zones(athlete_of(request)))
+
+
 async def di_token(request: Request) -> Response:
     """The DI OAuth2 refresh grant (the old refresh token is spent: rotation), and the
     service-ticket grant that turns an SSO login's CAS ticket into the first token pair."""
@@ -271,6 +283,8 @@ ROUTES = [
     Route("/activitylist-service/activities/search/activities", activities),
     Route("/download-service/files/activity/{activity_id:int}", download_activity),
     Route("/device-service/deviceservice/mylastused", device_last_used),
+    Route("/userprofile-service/userprofile/settings", userprofile_settings),
+    Route("/biometric-service/heartRateZones", heart_rate_zones),
     Route(TOKEN_PATH, di_token, methods=["POST"]),
     *sso_routes.ROUTES,
     *stats_routes.ROUTES,
