@@ -126,12 +126,24 @@ def emulator(port: int, host: str, seed: int, days: int, end_date: object, fault
     serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
 
 
+def check_sources(environment: dict[str, str]) -> None:
+    """A GARMIN_SOURCE or GARMIN_FEED_SOURCES the catalog cannot honour fails before the run."""
+    from garmin_pipeline.catalog import FEEDS
+    from garmin_pipeline.sources.selection import check_feed_sources
+
+    try:
+        check_feed_sources(Settings.from_env(environment), FEEDS)
+    except SettingsError as error:
+        fail(str(error))
+
+
 def run_sync(
     first: date, last: date, env: dict[str, str] | None = None, refetch: bool = False
 ) -> None:
     if first > last:
         fail(f"--start {first} is after --end {last}")
     environment = {**os.environ, **(env or {})}
+    check_sources(environment)
     environment["DAGSTER_HOME"] = str(dagster_home())
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
     start = environment.get("GARMIN_HISTORY_START")
