@@ -13,6 +13,7 @@ deletes the temp files that killed writers left in the data directory.
 
 import argparse
 import json
+import logging
 import os
 import socket
 import sys
@@ -29,6 +30,7 @@ from garmin_pipeline.files import process_alive, remove_stale_temp_files
 from garmin_pipeline.settings import Settings
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+VERBOSE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 def _error_names(cls: type[Exception]) -> set[str]:
@@ -167,6 +169,7 @@ def run_sync(
     instance: dg.DagsterInstance,
     refetch: bool = False,
     run_id: str | None = None,
+    verbose: bool = False,
 ) -> dg.ExecuteInProcessResult:
     from assets.definitions import defs  # import late: loading the definitions parses dbt
 
@@ -179,7 +182,7 @@ def run_sync(
     return job.execute_in_process(
         instance=instance,
         tags=tags,
-        run_config=QUIET_LOGS,
+        run_config=VERBOSE_LOGS if verbose else QUIET_LOGS,
         raise_on_error=False,
         run_id=run_id,
     )
@@ -190,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--refetch", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="log what the run is doing")
     args = parser.parse_args(argv)
+    if args.verbose:  # `garmin-pipeline -v sync`: the library's own log lines too
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
     run_id = str(uuid.uuid4())
     with dg.DagsterInstance.get() as instance:
         try:
@@ -201,7 +207,14 @@ def main(argv: list[str] | None = None) -> int:
         for killed in recovered:
             print(f"run {killed} was killed before it finished: marked failed, pool slots freed")
         remove_stale_temp_files(Settings.from_env().data_dir)
-        result = run_sync(args.start, args.end, instance, refetch=args.refetch, run_id=run_id)
+        result = run_sync(
+            args.start,
+            args.end,
+            instance,
+            refetch=args.refetch,
+            run_id=run_id,
+            verbose=args.verbose,
+        )
     if result.success:
         print(f"synced {args.start}..{args.end} (run {result.run_id})")
         return 0

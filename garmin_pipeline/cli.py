@@ -162,6 +162,8 @@ def run_sync(
             "--end",
             last.isoformat(),
             *(["--refetch"] if refetch else []),
+            # `garmin-pipeline -v sync`: the run logs what it does too.
+            *(["--verbose"] if logging.getLogger().isEnabledFor(logging.INFO) else []),
         ],
         cwd=REPO_ROOT,
         env=environment,

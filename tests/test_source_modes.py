@@ -66,14 +66,19 @@ NOT_COVERED = {
 
 
 @pytest.fixture(scope="module")
-def runs(emulator, athlete, tmp_path_factory) -> dict[str, SyncRun]:
-    done = {}
-    for mode in MODES:
+def runs(emulator, athlete, synced, tmp_path_factory) -> dict[str, SyncRun]:
+    """The session's end-to-end sync is the connect-only one (no key: the default mode)."""
+    assert "GARMIN_SOURCE" not in synced.env and Settings.from_env(synced.env).source_mode == (
+        "connect"
+    )
+    done = {"connect": synced}
+    for mode in ("personal_api", "hybrid"):
         root = tmp_path_factory.mktemp(mode)
         env = pipeline_env(emulator, root, source=mode)
         emulator.clear_request_log()
+        verbose = ("-v",) if mode == "hybrid" else ()  # logs everything: the secrets test reads it
         completed = run_cli(
-            env, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day)
+            env, *verbose, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day)
         )
         assert completed.returncode == 0, completed.stderr[-3000:]
         done[mode] = SyncRun(
@@ -219,3 +224,19 @@ def test_hybrid_asks_connect_only_for_what_the_personal_api_lacks(runs):
     counts = {mode: len(run.requests) for mode, run in runs.items()}
     # Sleep alone costs Connect a request per night; the Personal API one per 31 nights.
     assert counts["hybrid"] < counts["connect"] - 15
+
+
+def test_neither_the_key_nor_a_bearer_token_reaches_logs_data_or_dagster(runs, emulator):
+    run = runs["hybrid"]
+    secrets = [emulator.personal_api_key, *emulator.personal_api.issued_tokens]
+    # Each JWT's signature alone too: a log line could cut a token anywhere but there.
+    secrets += [token.rsplit(".", 1)[-1] for token in emulator.personal_api.issued_tokens]
+    assert len(secrets) >= 3
+    output = run.completed.stdout + run.completed.stderr
+    assert "INFO" in output  # the verbose log was captured
+    files = [p for root in (run.data_dir, run.dagster_home) for p in root.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".db" for p in files)  # Dagster's event log is among them
+    for secret in secrets:
+        assert secret not in output
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), path

@@ -24,16 +24,16 @@ from garminconnect import (
 
 from garmin_pipeline.errors import (
     MalformedPayloadError,
-    PipelineError,
     RateLimitedError,
     SourceAuthError,
     SourceUnavailableError,
 )
 from garmin_pipeline.settings import Settings
-from garmin_pipeline.sources.breaker import CircuitBreaker, format_utc
+from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect import login, tokens
 from garmin_pipeline.sources.connect.credentials import Credentials, unattended_credentials
 from garmin_pipeline.sources.connect.tokens import refuse_legacy_store
+from garmin_pipeline.sources.gate import RequestGate
 from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,15 @@ class ConnectSource:
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.settings = settings
-        self.governor = governor or RateGovernor(
-            settings.request_interval_s, retry_after_wait_max_s=settings.retry_after_wait_max_s
+        self.gate = RequestGate.from_settings(
+            settings,
+            settings.breaker_path,
+            "Garmin",
+            governor,
+            breaker,
+            advice=", do not log in again",
         )
-        # Shared with every other run and process for this account: a 429 outlives the run.
-        self.breaker = breaker or CircuitBreaker(
-            settings.breaker_path, settings.cooldown_first_s, settings.cooldown_max_s
-        )
+        self.governor, self.breaker = self.gate.governor, self.gate.breaker
         self._garmin: Garmin | None = None
         self._adapter: GovernedAdapter | None = None
 
@@ -139,50 +141,12 @@ class ConnectSource:
         log.info("stored new Garmin tokens in %s", written)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
-        """Every request (token refresh and login included) passes here: breaker first."""
-        self.breaker.check(what)
-        if self.governor.rate_limited:
-            raise RateLimitedError(
-                f"skipped {what}: Garmin answered 429 earlier in this sync; wait a few hours"
-            )
-        seen_429 = len(self.governor.too_many_requests)
-        try:
-            result = call()
-        except GarminConnectTooManyRequestsError as error:
-            raise self._rate_limited(what, seen_429) from error
-        except PipelineError:
-            raise  # already ours, e.g. from the login nested in this call: tripped once there
-        except Exception as error:
-            # garminconnect may turn a 429 into something else (a failed profile during login
-            # reads as bad tokens); the adapter saw the status, so it decides.
-            if len(self.governor.too_many_requests) > seen_429:
-                raise self._rate_limited(what, seen_429) from error
-            ours = self._translated(what, error)
-            if ours is None:
-                raise
-            raise ours from error
-        if len(self.governor.too_many_requests) > seen_429:
-            raise self._rate_limited(what, seen_429)
-        self.breaker.record_success()
-        return result
-
-    def _rate_limited(self, what: str, seen_429: int) -> RateLimitedError:
-        """Trip the shared breaker (cooldown at least Retry-After) and say until when."""
-        self.governor.rate_limited = True
-        met = self.governor.too_many_requests[seen_429:]
-        retry_after = max((m.retry_after_s or 0.0 for m in met), default=0.0) or None
-        reason = f"{what} ({met[-1].endpoint})" if met else what
-        try:
-            state = self.breaker.trip(reason, retry_after)
-            until = format_utc(state.until) if state.until else "later"
-            trip = f"trip {state.trips}"
-        except OSError as error:  # the in-run stop still holds; say so rather than hide the 429
-            log.warning("could not record the 429 in %s: %s", self.breaker.path, error)
-            until, trip = "a few hours from now", "not recorded"
-        return RateLimitedError(
-            f"Garmin answered 429 Too Many Requests during {what}; nothing is sent until "
-            f"{until} (cooling down, {trip}); run `garmin-pipeline status` to see "
-            "it, do not log in again"
+        """Every request (token refresh and login included) passes the gate: breaker first."""
+        return self.gate.call(
+            what,
+            call,
+            self._translated,
+            is_429=lambda error: isinstance(error, GarminConnectTooManyRequestsError),
         )
 
     def _translated(self, what: str, error: Exception) -> Exception | None:

@@ -46,6 +46,15 @@ def athlete_of(request: Request) -> SyntheticAthlete:
     return request.app.state.emulator.athlete
 
 
+def listed_activity(request: Request) -> tuple[SyntheticAthlete, str]:
+    """The athlete and the path's activity id; 404 for an activity its list does not show."""
+    athlete = athlete_of(request)
+    activity_id = request.path_params["activity_id"]
+    if not athlete.listed(activity_id):
+        raise BadRequest(404, f"Activity {activity_id} not found")
+    return athlete, activity_id
+
+
 def iso_date(value: str | None, name: str) -> date:
     if not value:
         raise BadRequest(400, f"{name} is required")

@@ -28,21 +28,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from garmin_pipeline.sources.emulator import metrics_shapes, stats_shapes
+from garmin_pipeline.sources.emulator import metrics_shapes
 from garmin_pipeline.sources.emulator.activity import HR_ZONE_FLOORS
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 from garmin_pipeline.sources.emulator.determinism import stable_hex
 from garmin_pipeline.sources.emulator.http import (
-    BadRequest,
     athlete_of,
     error_response,
     handled,
     iso_date,
     json_response,
-    path_days,
+    listed_activity,
     query_days,
 )
 from garmin_pipeline.sources.emulator.personal_auth import PersonalApiAuthority
+from garmin_pipeline.sources.emulator.stats_routes import daily_summaries_capped, hrv_range_capped
 from garmin_pipeline.sources.emulator.timefmt import GARMIN_TIMEZONE_ID, iso_tenths, utc_to_local
 
 PREFIX = "/personal-api"
@@ -249,18 +249,6 @@ async def token(request: Request) -> Response:
     return Response(issued, media_type="text/plain")
 
 
-@handled
-def daily_summaries(request: Request) -> Response:
-    days = query_days(request, DAILY_SUMMARIES_CAP_DAYS)
-    return json_response(stats_shapes.daily_summaries(athlete_of(request), days))
-
-
-@handled
-def hrv_range(request: Request) -> Response:
-    body = stats_shapes.hrv_range(athlete_of(request), path_days(request, HRV_RANGE_CAP_DAYS))
-    return Response(status_code=204) if body is None else json_response(body)
-
-
 def _day(request: Request) -> date:
     return iso_date(request.query_params.get("date"), "date")
 
@@ -305,16 +293,13 @@ def heart_rate_zones_v2(request: Request) -> Response:
 
 @handled
 def activity(request: Request) -> Response:
-    athlete = athlete_of(request)
-    activity_id = request.path_params["activity_id"]
-    if not athlete.listed(activity_id):
-        raise BadRequest(404, f"Activity {activity_id} not found")
+    athlete, activity_id = listed_activity(request)
     return json_response(activity_summary(athlete, activity_id))
 
 
 _OWN: list[tuple[str, Callable[[Request], Response]]] = [
-    ("/usersummary-service/v2/dailysummaries", daily_summaries),
-    ("/hrv-service/hrv/daily/{start}/{end}", hrv_range),
+    ("/usersummary-service/v2/dailysummaries", daily_summaries_capped(DAILY_SUMMARIES_CAP_DAYS)),
+    ("/hrv-service/hrv/daily/{start}/{end}", hrv_range_capped(HRV_RANGE_CAP_DAYS)),
     ("/sleep-service/sleep/dailySleep", daily_sleep),
     ("/sleep-service/sleep/dailySleepSummariesByDate", daily_sleep_summaries),
     ("/wellness-service/wellness/dailyHeartRate", daily_heart_rate),

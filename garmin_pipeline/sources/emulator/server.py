@@ -51,6 +51,7 @@ from garmin_pipeline.sources.emulator.http import (
 )
 from garmin_pipeline.sources.emulator.http import (
     athlete_of,
+    listed_activity,
 )
 from garmin_pipeline.sources.emulator.http import (
     error_response as _error,
@@ -210,10 +211,7 @@ def activities(request: Request) -> Response:
 
 @_handled
 def download_activity(request: Request) -> Response:
-    athlete = athlete_of(request)
-    activity_id = request.path_params["activity_id"]
-    if not athlete.listed(activity_id):
-        raise _BadRequest(404, f"Activity {activity_id} not found")
+    athlete, activity_id = listed_activity(request)
     return Response(
         athlete.activity_zip(activity_id),
         media_type=ZIP_TYPE,

@@ -45,10 +45,27 @@ def _path_range(body: Body, cap: int = RANGE_CAP_DAYS) -> Callable[[Request], Re
     return endpoint
 
 
-@handled
-def daily_summaries(request: Request) -> Response:
-    days = query_days(request, RANGE_CAP_DAYS)
-    return json_response(stats_shapes.daily_summaries(athlete_of(request), days))
+def daily_summaries_capped(cap: int) -> Callable[[Request], Response]:
+    """`/usersummary-service/v2/dailysummaries?startDate&endDate` refusing more than `cap` days
+    (Connect's 28, the Personal API's 35)."""
+
+    @handled
+    def daily_summaries(request: Request) -> Response:
+        days = query_days(request, cap)
+        return json_response(stats_shapes.daily_summaries(athlete_of(request), days))
+
+    return daily_summaries
+
+
+def hrv_range_capped(cap: int) -> Callable[[Request], Response]:
+    """`/hrv-service/hrv/daily/{start}/{end}` refusing more than `cap` days; 204 without data."""
+
+    @handled
+    def hrv_range(request: Request) -> Response:
+        body = stats_shapes.hrv_range(athlete_of(request), path_days(request, cap))
+        return Response(status_code=204) if body is None else json_response(body)
+
+    return hrv_range
 
 
 @handled
@@ -57,12 +74,6 @@ def resting_heart_rate(request: Request) -> Response:
     days = query_days(request, RHR_CAP_DAYS, "fromDate", "untilDate")
     metric_ids = request.query_params.getlist("metricId")
     return json_response(stats_shapes.resting_heart_rate(athlete, days, metric_ids))
-
-
-@handled
-def hrv_range(request: Request) -> Response:
-    body = stats_shapes.hrv_range(athlete_of(request), path_days(request, RANGE_CAP_DAYS))
-    return Response(status_code=204) if body is None else json_response(body)
 
 
 @handled
@@ -86,7 +97,7 @@ def body_battery_reports(request: Request) -> Response:
 
 _STATS = "/usersummary-service/stats"
 ROUTES: list[Route] = [
-    Route("/usersummary-service/v2/dailysummaries", daily_summaries),
+    Route("/usersummary-service/v2/dailysummaries", daily_summaries_capped(RANGE_CAP_DAYS)),
     Route(f"{_STATS}/steps/daily/{{start}}/{{end}}", _path_range(stats_shapes.daily_steps)),
     Route(f"{_STATS}/floors/daily/{{start}}/{{end}}", _path_range(stats_shapes.daily_floors)),
     Route(
@@ -100,7 +111,7 @@ ROUTES: list[Route] = [
     ),
     Route(f"{_STATS}/hydration/daily/{{start}}/{{end}}", _path_range(stats_shapes.daily_hydration)),
     Route("/userstats-service/wellness/daily/{display_name}", resting_heart_rate),
-    Route("/hrv-service/hrv/daily/{start}/{end}", hrv_range),
+    Route("/hrv-service/hrv/daily/{start}/{end}", hrv_range_capped(RANGE_CAP_DAYS)),
     Route("/weight-service/weight/dateRange", body_composition),
     Route("/weight-service/weight/range/{start}/{end}", weight_range),
     Route("/wellness-service/wellness/bodyBattery/reports/daily", body_battery_reports),

@@ -26,14 +26,13 @@ from garmin_personal_api.errors import GarminPersonalApiError, HttpError
 
 from garmin_pipeline.errors import (
     MalformedPayloadError,
-    PipelineError,
-    RateLimitedError,
     SourceAuthError,
     SourceUnavailableError,
 )
 from garmin_pipeline.settings import Settings
-from garmin_pipeline.sources.breaker import CircuitBreaker, format_utc
+from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect.tokens import private_dir
+from garmin_pipeline.sources.gate import RequestGate
 from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
 from garmin_pipeline.sources.personal_api.keys import (
     HOW_TO_CREATE,
@@ -63,12 +62,10 @@ class PersonalApiSource:
     ) -> None:
         """`key`: use this key instead of resolving one (a key being set up by `login`)."""
         self.settings = settings
-        self.governor = governor or RateGovernor(
-            settings.request_interval_s, retry_after_wait_max_s=settings.retry_after_wait_max_s
+        self.gate = RequestGate.from_settings(
+            settings, settings.personal_api_breaker_path, "the Personal API", governor, breaker
         )
-        self.breaker = breaker or CircuitBreaker(
-            settings.personal_api_breaker_path, settings.cooldown_first_s, settings.cooldown_max_s
-        )
+        self.governor, self.breaker = self.gate.governor, self.gate.breaker
         self._clock = clock
         self._session = requests.Session()
         self._session.mount(
@@ -132,38 +129,9 @@ class PersonalApiSource:
 
     # ------------------------------------------------------------------ calls
     def _call(self, what: str, call: Callable[[], T], exchange: bool = False) -> T:
-        """Every request (the token exchange included) passes here: breaker first."""
-        self.breaker.check(what)
-        if self.governor.rate_limited:
-            raise RateLimitedError(
-                f"skipped {what}: the Personal API answered 429 earlier in this sync; "
-                "wait a few hours"
-            )
-        seen_429 = len(self.governor.too_many_requests)
-        try:
-            result = call()
-        except PipelineError:
-            raise
-        except Exception as error:
-            if len(self.governor.too_many_requests) > seen_429:
-                raise self._rate_limited(what, seen_429) from error
-            raise self._translated(what, error, exchange) from error
-        self.breaker.record_success()
-        return result
-
-    def _rate_limited(self, what: str, seen_429: int) -> RateLimitedError:
-        self.governor.rate_limited = True
-        met = self.governor.too_many_requests[seen_429:]
-        retry_after = max((m.retry_after_s or 0.0 for m in met), default=0.0) or None
-        try:
-            state = self.breaker.trip(f"{what} ({met[-1].endpoint})" if met else what, retry_after)
-            until = format_utc(state.until) if state.until else "later"
-        except OSError as error:
-            log.warning("could not record the 429 in %s: %s", self.breaker.path, error)
-            until = "a few hours from now"
-        return RateLimitedError(
-            f"the Personal API answered 429 Too Many Requests during {what}; nothing is sent to "
-            f"it until {until}; run `garmin-pipeline status` to see it"
+        """Every request (the token exchange included) passes the gate: breaker first."""
+        return self.gate.call(
+            what, call, lambda what, error: self._translated(what, error, exchange)
         )
 
     def _translated(self, what: str, error: Exception, exchange: bool) -> Exception:
