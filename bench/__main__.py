@@ -21,6 +21,9 @@ def machine() -> dict[str, object]:
     }
 
 
+MET = {True: "yes", False: "**no**", None: "n/a"}
+
+
 def table(rows: list[dict[str, object]]) -> str:
     lines = [
         "| figure | value | target | baseline | ratio to baseline | met |",
@@ -29,7 +32,7 @@ def table(rows: list[dict[str, object]]) -> str:
     for row in rows:
         lines.append(
             f"| {row['figure']} | {row['value']} | {row['target']} | {row['baseline']} | "
-            f"{row['ratio_to_baseline']} | {'yes' if row['met'] else '**no**'} |"
+            f"{row['ratio_to_baseline']} | {MET[row['met']]} |"
         )
     return "\n".join(lines)
 
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     (RESULTS / "results.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     print(markdown)
-    return 0 if all(row["met"] for row in rows) else 1
+    return 0 if all(row["met"] is not False for row in rows) else 1
 
 
 if __name__ == "__main__":

@@ -50,8 +50,6 @@ ACTIVITY_PAGE = 100  # activities per page of the search
 class PersonalApiSource:
     """The Personal API for one account; every request passes the rate governor."""
 
-    name = "personal_api"
-
     def __init__(
         self,
         settings: Settings,
