@@ -2,14 +2,17 @@
 tokens stay in garminconnect's token store and the Personal API key in the environment, the
 keyring or its file, which only the sources read."""
 
+import logging
 import os
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import PrivateAttr
 
+from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.feeds import CONNECT, PERSONAL_API, Feed
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.freshness import Freshness
@@ -23,6 +26,8 @@ from garmin_pipeline.settings import (
 from garmin_pipeline.sources.connect import ConnectSource
 from garmin_pipeline.sources.personal_api import PersonalApiSource
 from garmin_pipeline.sources.selection import source_for
+
+log = logging.getLogger(__name__)
 
 
 class DataDir(dg.ConfigurableResource):
@@ -89,20 +94,31 @@ class GarminConnect(dg.ConfigurableResource):
         return source_for(feed, self.settings)
 
     def freshness(self, refetch: bool = False) -> Freshness:
-        """The account's clock, timezone and last upload, asked once per run: of Garmin
-        Connect when the mode uses it (it knows the last upload), else of the Personal API."""
+        """The account's clock, timezone and last upload, asked once per run."""
         if self._freshness is None:
-            account = self.source(
-                CONNECT if CONNECT in self.settings.source_precedence else PERSONAL_API
-            )
+            timezone, last_upload = self._account_facts()
             self._freshness = Freshness(
-                timezone=account.timezone,
+                timezone=timezone,
                 now=datetime.now(UTC),
-                last_upload=account.last_upload,
+                last_upload=last_upload,
                 refetch=refetch,
                 provisional_overrides=parse_provisional_days(self.provisional_days),
             )
         return self._freshness
+
+    def _account_facts(self) -> tuple[ZoneInfo, datetime | None]:
+        """Timezone and last upload from Garmin Connect when the mode uses it (only it knows
+        the last upload), else, or while Connect is cooling down or refusing the tokens, from
+        the Personal API: one source's trouble must not stop the other's feeds."""
+        names = [n for n in (CONNECT, PERSONAL_API) if n in self.settings.source_precedence]
+        for name in names[:-1]:
+            source = self.source(name)
+            try:
+                return source.timezone, source.last_upload
+            except PipelineError as error:
+                log.warning("%s cannot say the timezone (%s); asking %s", name, error, names[-1])
+        last = self.source(names[-1])
+        return last.timezone, last.last_upload
 
 
 def resources_from_env(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -268,3 +268,17 @@ def test_login_personal_api_checks_and_keeps_the_key_and_its_expiry(emu, tmp_pat
     assert "GARMIN_SOURCE=hybrid" in status.stdout
     assert "personal api key: the Personal API key is good for 9" in status.stdout
     assert f"(until {expires})" in status.stdout
+
+
+def test_hybrid_keeps_syncing_the_personal_api_while_connect_cools_down(emu, athlete, tmp_path):
+    env = pipeline_env(emu, tmp_path, source="hybrid")
+    settings = Settings.from_env(env)
+    CircuitBreaker(settings.breaker_path).trip("an earlier sync", retry_after_s=3600)
+    synced = run_cli(env, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day))
+    assert synced.returncode == 1  # Connect's feeds could not run
+    assert "Garmin answered 429" in synced.stderr.strip().splitlines()[-1]
+    assert {r.path.split("/")[1] for r in emu.request_log} == {"personal-api"}
+    lake = Path(env["GARMIN_DATA_DIR"]) / "lake"
+    days = sorted(p.name for p in (lake / "daily_summary" / "account=default").iterdir())
+    assert days == [f"date={day}" for day in athlete.history()]
+    assert (lake / "sleep").is_dir() and not (lake / "training_readiness").exists()
