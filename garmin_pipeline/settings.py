@@ -26,6 +26,8 @@ DEFAULT_PERSONAL_API_URL = "https://personal.connectapi.garmin.com"
 # Where Garmin's own `gc-personal` CLI keeps the key, so a key set up for it works here too.
 DEFAULT_PERSONAL_API_KEY_FILE = "~/.config/garmin/connect-personal-api-key"
 PERSONAL_API_KEY_ENV = "GARMIN_PERSONAL_API_KEY"
+# Beside the Connect tokens, `login --personal-api` records the key's expiry (never the key).
+PERSONAL_API_KEY_RECORD = "personal_api_key.json"
 # The emulator serves the Personal API under this path of GARMIN_API_URL.
 EMULATED_PERSONAL_API_PATH = "/personal-api"
 # Which source serves each feed, in order of preference (GARMIN_SOURCE).
@@ -141,11 +143,12 @@ class Settings:
         key_file = Path(
             env.get("GARMIN_PERSONAL_API_KEY_FILE") or DEFAULT_PERSONAL_API_KEY_FILE
         ).expanduser()
+        token_store = Path(env.get("GARMIN_TOKENS", DEFAULT_TOKEN_STORE)).expanduser()
         return cls(
             data_dir=Path(env.get("GARMIN_DATA_DIR", DEFAULT_DATA_DIR)).expanduser().absolute(),
             account=account,
             api_url=api_url.rstrip("/") if api_url else None,
-            token_store=Path(env.get("GARMIN_TOKENS", DEFAULT_TOKEN_STORE)).expanduser(),
+            token_store=token_store,
             history_start=env.get("GARMIN_HISTORY_START", DEFAULT_HISTORY_START),
             # Real Garmin gets a polite pace; the loopback emulator needs none.
             request_interval_s=float(interval) if interval else (0.0 if api_url else 1.0),
@@ -178,18 +181,25 @@ class Settings:
                 30,
                 "a number of days between 0 and 30",
             ),
-            source_mode=_source_mode(env, key_file),
+            source_mode=_source_mode(env, key_file, token_store),
             feed_sources=parse_feed_sources(env.get("GARMIN_FEED_SOURCES", "")),
             personal_api_url=personal_api_url(env, api_url),
             personal_api_key_file=key_file,
         )
 
 
-def _source_mode(env: Mapping[str, str], key_file: Path) -> str:
-    """GARMIN_SOURCE, or by default hybrid once a Personal API key is set up, else connect."""
+def _source_mode(env: Mapping[str, str], key_file: Path, token_store: Path) -> str:
+    """GARMIN_SOURCE, or by default hybrid once a Personal API key is set up (in the
+    environment, the key file, or the keyring `login --personal-api` recorded), else connect."""
     mode = env.get("GARMIN_SOURCE", "").strip().lower()
     if not mode:
-        has_key = bool(env.get(PERSONAL_API_KEY_ENV, "").strip()) or key_file.exists()
+        # garminconnect's token store is a directory, or a .json file in one.
+        token_dir = token_store.parent if token_store.suffix == ".json" else token_store
+        has_key = (
+            bool(env.get(PERSONAL_API_KEY_ENV, "").strip())
+            or key_file.exists()
+            or (token_dir / PERSONAL_API_KEY_RECORD).exists()
+        )
         return "hybrid" if has_key else "connect"
     if mode not in SOURCE_MODES:
         raise SettingsError(

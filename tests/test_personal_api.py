@@ -212,6 +212,10 @@ def test_modes_and_per_feed_choices(emu, tmp_path):
     }
     assert Settings.from_env(base).source_mode == "connect"  # no key: nothing else possible
     assert Settings.from_env({**base, "GARMIN_PERSONAL_API_KEY": "k"}).source_mode == "hybrid"
+    # A key `login --personal-api` kept in the keyring: its recorded expiry says it is set up.
+    tokens = {**base, "GARMIN_TOKENS": str(tmp_path / "tokens" / "garmin_tokens.json")}
+    record_key(Settings.from_env(tokens), "k", date(2027, 1, 1))
+    assert Settings.from_env(tokens).source_mode == "hybrid"
     (tmp_path / "key").write_text("k")
     hybrid = Settings.from_env(base)
     assert hybrid.source_mode == "hybrid"

@@ -23,7 +23,7 @@ from typing import Literal
 
 from garmin_pipeline.errors import SourceAuthError
 from garmin_pipeline.files import write_atomically
-from garmin_pipeline.settings import PERSONAL_API_KEY_ENV, Settings
+from garmin_pipeline.settings import PERSONAL_API_KEY_ENV, PERSONAL_API_KEY_RECORD, Settings
 from garmin_pipeline.sources.connect.credentials import KEYRING_SERVICE
 from garmin_pipeline.sources.connect.tokens import private_dir, token_file
 
@@ -34,7 +34,7 @@ HOW_TO_CREATE = (
     f"create a key on Garmin Connect web ({CREATE_KEY_URL}) and run "
     "`garmin-pipeline login --personal-api`"
 )
-KEY_RECORD_NAME = "personal_api_key.json"  # the key's expiry and fingerprint; no secret
+KEY_RECORD_NAME = PERSONAL_API_KEY_RECORD  # the key's expiry and fingerprint; no secret
 BEARER_CACHE_NAME = "personal_api_bearer.json"  # Garmin's client caches the bearer token here
 
 KeyStatus = Literal["ok", "warn", "expired", "unknown", "missing"]
