@@ -42,12 +42,11 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         days = partition_days(context)
         via = garmin.source_name(feed)
-        version = raw_version(data_dir.raw, feed.name, data_dir.account, days)
         if via is None:
             mode = garmin.settings.source_mode
             context.log.info(f"{feed.name}: not fetched, GARMIN_SOURCE={mode} does not cover it")
             return dg.MaterializeResult(
-                data_version=version,
+                data_version=raw_version(data_dir.raw, feed.name, data_dir.account, days),
                 metadata={"source": f"none (GARMIN_SOURCE={mode} does not cover this feed)"},
             )
         source = garmin.source(via)

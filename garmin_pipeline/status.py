@@ -45,8 +45,7 @@ class PipelineStatus:
 
 def breaker_for(settings: Settings, source: str = "connect") -> CircuitBreaker:
     """The account's breaker for a source, configured as that source configures it."""
-    path = settings.personal_api_breaker_path if source == PERSONAL_API else settings.breaker_path
-    return CircuitBreaker(path, settings.cooldown_first_s, settings.cooldown_max_s)
+    return CircuitBreaker.for_source(settings, source)
 
 
 def personal_api_key_health(settings: Settings) -> KeyHealth | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from garmin_pipeline.errors import RateLimitedError
 from garmin_pipeline.files import write_atomically
+from garmin_pipeline.settings import Settings
 
 DEFAULT_FIRST_COOLDOWN_S = 2 * 3600.0
 DEFAULT_MAX_COOLDOWN_S = 24 * 3600.0
@@ -62,6 +63,16 @@ class CircuitBreaker:
         self.first_cooldown_s = first_cooldown_s
         self.max_cooldown_s = max_cooldown_s
         self.clock = clock
+
+    @classmethod
+    def for_source(cls, settings: Settings, source: str = "connect") -> CircuitBreaker:
+        """The account's breaker for `source` (each source has its own rate limit)."""
+        path = (
+            settings.personal_api_breaker_path
+            if source == "personal_api"
+            else settings.breaker_path
+        )
+        return cls(path, settings.cooldown_first_s, settings.cooldown_max_s)
 
     @property
     def lock_path(self) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from garmin_pipeline.errors import PipelineError, RateLimitedError
@@ -44,7 +43,7 @@ class RequestGate:
     def from_settings(
         cls,
         settings: Settings,
-        breaker_path: Path,
+        source: str,
         service: str,
         governor: RateGovernor | None = None,
         breaker: CircuitBreaker | None = None,
@@ -57,8 +56,7 @@ class RequestGate:
                 retry_after_wait_max_s=settings.retry_after_wait_max_s,
             ),
             # Shared with every other run and process for this account: a 429 outlives the run.
-            breaker
-            or CircuitBreaker(breaker_path, settings.cooldown_first_s, settings.cooldown_max_s),
+            breaker or CircuitBreaker.for_source(settings, source),
             service,
             advice,
         )

@@ -59,7 +59,7 @@ class ConnectSource:
         self.settings = settings
         self.gate = RequestGate.from_settings(
             settings,
-            settings.breaker_path,
+            "connect",
             "Garmin",
             governor,
             breaker,

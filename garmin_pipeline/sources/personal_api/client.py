@@ -61,7 +61,7 @@ class PersonalApiSource:
         """`key`: use this key instead of resolving one (a key being set up by `login`)."""
         self.settings = settings
         self.gate = RequestGate.from_settings(
-            settings, settings.personal_api_breaker_path, "the Personal API", governor, breaker
+            settings, "personal_api", "the Personal API", governor, breaker
         )
         self.governor, self.breaker = self.gate.governor, self.gate.breaker
         self._clock = clock
