@@ -18,6 +18,7 @@ from assets.resources import DataDir
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.build import BuildReport, DatasetReport, build_lake
+from garmin_pipeline.settings import Settings
 
 VALID_ROWS_CHECK = "valid_rows"
 COMPLETE_DAYS_CHECK = "complete_days"
@@ -179,6 +180,7 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
             data_dir.account,
             days,
             state_dir=data_dir.layout.build_state_dir,
+            workers=Settings.from_env().lake_workers,
         )
         if report.rejected_payloads:
             context.log.warning(

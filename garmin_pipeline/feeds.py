@@ -12,7 +12,7 @@ import pandera.polars as pa
 import polars as pl
 
 from garmin_pipeline.lake.parsers import ParsedDay, RawDay
-from garmin_pipeline.lake.schema import Column, pandera_schema, polars_schema
+from garmin_pipeline.lake.schema import BATCH_DAY, Column, pandera_schema, polars_schema
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,12 @@ class Dataset:
     @cached_property
     def schema(self) -> pa.DataFrameSchema:
         return pandera_schema(self.name, self.columns, self.key)
+
+    @cached_property
+    def batch_schema(self) -> pa.DataFrameSchema:
+        """`schema` for several days stacked with a `BATCH_DAY` column: keys unique per day."""
+        key = (*self.key, BATCH_DAY.name) if self.key else ()
+        return pandera_schema(self.name, (*self.columns, BATCH_DAY), key)
 
     @cached_property
     def polars_schema(self) -> pl.Schema:

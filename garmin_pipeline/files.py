@@ -5,6 +5,10 @@ A reader sees the old file or the new one, never a part, even if the writer is k
 SIGKILL: bytes go to a hidden temp file created 0600 (`.<name>.<pid>.<random>.tmp`, which no
 reader's glob matches), are fsynced, renamed over the target, and the directory is fsynced so
 the rename survives a power cut. `remove_stale_temp_files` sweeps what killed writers left.
+
+Derived files written by the thousand (lake partitions, rebuilt from raw at will) skip the
+fsyncs (`durable=False`): their writer calls `flush_to_disk` once before anything vouches for
+them, which for a year of partitions is one sync instead of tens of thousands of fsyncs.
 """
 
 from __future__ import annotations
@@ -16,30 +20,38 @@ from pathlib import Path
 TEMP_SUFFIX = ".tmp"  # with a leading "." on the name: a half-written file (write_atomically)
 
 
-def write_atomically(path: Path, payload: bytes) -> bool:
+def write_atomically(path: Path, payload: bytes, durable: bool = True) -> bool:
     """Write via a temp file and rename; return False (touching nothing) if the bytes are equal.
 
     The file keeps the temp file's mode, 0600, so a token store written this way is private
     from its first byte. A writer killed mid-way leaves only its temp file, which
-    `remove_stale_temp_files` sweeps once the pid in its name is gone.
+    `remove_stale_temp_files` sweeps once the pid in its name is gone. Not `durable`: atomic
+    for readers and against SIGKILL, but on disk only after `flush_to_disk`.
     """
     if path.exists() and path.stat().st_size == len(payload) and path.read_bytes() == payload:
         return False
-    _make_dirs(path.parent)
+    _make_dirs(path.parent, durable)
     fd, tmp = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
     )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return True
+
+
+def flush_to_disk() -> None:
+    """Everything written so far, on disk (sync(2)): what `durable=False` writes defer."""
+    os.sync()
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -50,16 +62,17 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _make_dirs(directory: Path) -> None:
+def _make_dirs(directory: Path, durable: bool = True) -> None:
     """mkdir -p, fsyncing each parent that gains an entry (a new partition's folders too)."""
     if directory.is_dir():
         return
-    _make_dirs(directory.parent)
+    _make_dirs(directory.parent, durable)
     try:
         directory.mkdir()
     except FileExistsError:
         return
-    _fsync_dir(directory.parent)
+    if durable:
+        _fsync_dir(directory.parent)
 
 
 def process_alive(pid: int) -> bool:

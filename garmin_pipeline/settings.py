@@ -105,6 +105,8 @@ class Settings:
     feed_sources: tuple[tuple[str, str], ...] = ()
     personal_api_url: str = DEFAULT_PERSONAL_API_URL
     personal_api_key_file: Path = Path(DEFAULT_PERSONAL_API_KEY_FILE)  # expanded by from_env
+    # Processes a long lake build may spread over (GARMIN_LAKE_WORKERS; default: the cores).
+    lake_workers: int = 1
 
     @property
     def layout(self) -> DataLayout:
@@ -185,6 +187,17 @@ class Settings:
             feed_sources=parse_feed_sources(env.get("GARMIN_FEED_SOURCES", "")),
             personal_api_url=personal_api_url(env, api_url),
             personal_api_key_file=key_file,
+            lake_workers=int(
+                env_number(
+                    env,
+                    "GARMIN_LAKE_WORKERS",
+                    os.cpu_count() or 1,
+                    1,
+                    64,
+                    "a whole number of processes between 1 and 64",
+                    whole=True,
+                )
+            ),
         )
 
 
@@ -278,6 +291,7 @@ def env_number(
     meaning: str,
     *,
     low_inclusive: bool = True,
+    whole: bool = False,
 ) -> float:
     """A bounded number from the environment (unset or empty: `default`); anything else is a
     one-line SettingsError naming the variable, what it should be, and an example."""
@@ -289,7 +303,7 @@ def env_number(
     except ValueError:
         number = math.nan  # fails every comparison below
     above_low = low <= number if low_inclusive else low < number
-    if not (above_low and number <= high):
+    if not (above_low and number <= high) or (whole and not number.is_integer()):
         raise SettingsError(f"{name}={value!r} is not {meaning}, e.g. {default:g}")
     return number
 

@@ -1,15 +1,16 @@
 """The lake's promises: deterministic bytes, untouched unchanged partitions, quarantine not loss."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from garmin_pipeline.catalog import dataset, feed
+from garmin_pipeline.lake import build
 from garmin_pipeline.lake.build import build_lake
 from garmin_pipeline.lake.store import PartitionStore
-from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate
+from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate, validate_days
 from garmin_pipeline.raw.store import RawStore
 
 DAY = date(2024, 3, 5)
@@ -58,6 +59,87 @@ def test_validation_quarantines_only_the_failing_rows_with_reasons():
     assert result.quarantined["heart_rate_bpm"].to_list() == [400]
     assert "heart_rate_bpm: in_range(20, 250) (got 400)" in result.quarantined[QUARANTINE_REASON][0]
     assert result.failures.row(0, named=True)["failing_rows"] == 1
+
+
+def heart_rate_frame(day: date, beats: list[object], seconds: list[int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "calendar_date": [day] * len(beats),
+            "timestamp": pl.Series(seconds).cast(pl.Datetime("us", "UTC")),
+            "heart_rate_bpm": pl.Series(beats, dtype=pl.Int32),
+        }
+    )
+
+
+def test_days_validated_together_get_exactly_what_each_gets_alone():
+    """The oracle is `validate` day by day: implausible values, a key repeated within a day
+    (but not across days), a day with no rows and a day whose types drifted."""
+    hr = dataset("heart_rate")
+    days = [DAY + timedelta(days=n) for n in range(5)]
+    drifted = pl.DataFrame(
+        {"calendar_date": [days[4]], "timestamp": ["not a time"], "heart_rate_bpm": [1]}
+    )
+    frames = {
+        days[0]: heart_rate_frame(days[0], [60, 400, 70], [1, 2, 3]),
+        days[1]: heart_rate_frame(days[1], [61, 62, 63], [1, 1, 2]),  # timestamp 1 twice
+        days[2]: heart_rate_frame(days[2], [], []),
+        days[3]: heart_rate_frame(days[3], [64, None, 10], [1, 2, 3]),
+        days[4]: drifted,
+    }
+    together = validate_days(frames, hr.schema, hr.batch_schema)
+    assert list(together) == days
+    for day, frame in frames.items():
+        alone = validate(frame, hr.schema)
+        assert together[day].valid.equals(alone.valid), day
+        assert together[day].quarantined.equals(alone.quarantined), day
+        assert together[day].failures.equals(alone.failures), day
+    assert together[days[0]].quarantined["heart_rate_bpm"].to_list() == [400]
+    assert together[days[1]].valid.height == 1  # both rows of the repeated timestamp go
+    assert "__day" not in together[days[1]].quarantined[QUARANTINE_REASON][0]
+    assert together[days[3]].quarantined["heart_rate_bpm"].to_list() == [10]
+    assert together[days[4]].valid.height == 0
+
+
+def test_a_long_range_built_over_worker_processes_lands_the_same_bytes(
+    stores, tmp_path, monkeypatch
+):
+    """Real worker processes (spawned) build most of the range; the bytes, the report and the
+    build state equal a build in one process."""
+    raw, _, _ = stores
+    daily = feed("daily_summary")
+    days = [DAY + timedelta(days=n) for n in range(12)]
+    for n, day in enumerate(days):
+        body = {"calendarDate": day.isoformat(), "totalSteps": 1000 + n, "restingHeartRate": 50}
+        raw.put(daily.name, ACCOUNT, day, "daily_summary.json", json.dumps(body).encode())
+    raw.put(daily.name, ACCOUNT, days[5], "daily_summary.json", b"{not json")
+    # Any projected time is worth the pool here: only how the work is split is under test.
+    monkeypatch.setattr(build, "POOL_WORTH_S", 0.0)
+    reports = {}
+    for workers in (1, 2):
+        root = tmp_path / f"workers-{workers}"
+        reports[workers] = build_lake(
+            daily,
+            raw,
+            PartitionStore(root / "lake"),
+            PartitionStore(root / "quarantine"),
+            ACCOUNT,
+            days,
+            state_dir=root / "state",
+            workers=workers,
+        )
+    one, two = reports[1], reports[2]
+    assert len(build.batches(days, 2)) > 2  # the pool had batches to share
+    assert one.days_built == two.days_built == days
+    assert one.rejected_payloads == two.rejected_payloads
+    assert list(one.rejected_payloads) == [f"{days[5]}/daily_summary.json"]
+    assert one.datasets["daily_summary"].rows == two.datasets["daily_summary"].rows == 11
+    for name in ("lake", "quarantine", "state"):
+        first = sorted(p for p in (tmp_path / "workers-1" / name).rglob("*") if p.is_file())
+        second = sorted(p for p in (tmp_path / "workers-2" / name).rglob("*") if p.is_file())
+        assert [p.relative_to(tmp_path / "workers-1") for p in first] == [
+            p.relative_to(tmp_path / "workers-2") for p in second
+        ]
+        assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
 
 
 def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():

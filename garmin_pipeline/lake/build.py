@@ -12,18 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import repeat
+from multiprocessing import get_context
 from pathlib import Path
 
 import polars as pl
 
+from garmin_pipeline import catalog
 from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.files import write_atomically
+from garmin_pipeline.files import flush_to_disk, write_atomically
 from garmin_pipeline.lake.parsers import ParsedDay
 from garmin_pipeline.lake.store import PartitionStore
-from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate
+from garmin_pipeline.lake.validate import QUARANTINE_REASON, ValidationResult, validate_days
 from garmin_pipeline.raw.store import MANIFEST, RawStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +38,11 @@ log = logging.getLogger(__name__)
 # Pandera checks on the frame's shape rather than on a row's values: failing one condemns the
 # whole frame of the day (schema drift), which is worse than a few implausible rows.
 SCHEMA_LEVEL_CHECKS = ("column_in_", "dtype(")
+# Days validated together: Pandera costs per call, not per row; a batch bounds the memory.
+BATCH_DAYS = 31
+# Work that would take less than this in one process stays there: a worker process takes a
+# couple of seconds to start (it imports polars, Pandera and the catalog).
+POOL_WORTH_S = 10.0
 
 
 @dataclass
@@ -44,6 +56,15 @@ class DatasetReport:
     quarantined_days: dict[date, str] = field(default_factory=dict)  # day → its reasons
     # Days the whole frame failed the schema (a column missing or mistyped): nothing landed.
     schema_failed_days: list[date] = field(default_factory=list)
+
+    def merge(self, other: DatasetReport) -> None:
+        self.rows += other.rows
+        self.quarantined_rows += other.quarantined_rows
+        self.partitions_written += other.partitions_written
+        self.partitions_unchanged += other.partitions_unchanged
+        self.failures += other.failures
+        self.quarantined_days.update(other.quarantined_days)
+        self.schema_failed_days += other.schema_failed_days
 
     @property
     def failure_summary(self) -> pl.DataFrame:
@@ -68,6 +89,21 @@ class BuildReport:
     days_unchanged: list[date] = field(default_factory=list)  # built before from the same raw
     days_without_raw: list[date] = field(default_factory=list)
     rejected_payloads: dict[str, str] = field(default_factory=dict)  # "date/name" → reason
+    digests: dict[date, str] = field(default_factory=dict)  # built day → its raw's digest
+
+    @classmethod
+    def empty(cls, feed: Feed) -> BuildReport:
+        return cls(feed=feed.name, datasets={d.name: DatasetReport(d.name) for d in feed.datasets})
+
+    def merge(self, other: BuildReport) -> None:
+        """Add a batch's report (its days come after this report's)."""
+        for name, dataset in other.datasets.items():
+            self.datasets[name].merge(dataset)
+        self.days_built += other.days_built
+        self.days_unchanged += other.days_unchanged
+        self.days_without_raw += other.days_without_raw
+        self.rejected_payloads.update(other.rejected_payloads)
+        self.digests.update(other.digests)
 
 
 def schema_fingerprint(feed: Feed) -> str:
@@ -119,24 +155,9 @@ def _write_or_clear(
         store.remove(name, account, day)
 
 
-def build_day(
-    feed: Feed,
-    raw: RawStore,
-    lake: PartitionStore,
-    quarantine: PartitionStore,
-    account: str,
-    day: date,
-    report: BuildReport,
-    state: BuildState | None = None,
-) -> None:
-    directory = raw.day_dir(feed.name, account, day)
-    if not (directory / MANIFEST).exists():
-        report.days_without_raw.append(day)
-        return
+def _parse_day(feed: Feed, raw: RawStore, account: str, day: date) -> tuple[ParsedDay, str]:
+    """The day's frames and rejections, and the digest of the raw they came from."""
     manifest = raw.day_manifest(feed.name, account, day)
-    if state is not None and state.is_current(day, manifest.digest):
-        report.days_unchanged.append(day)
-        return
     # A payload refused on arrival (not JSON, too large) is not parsed: its reason is the
     # quarantine's, and it stays in raw until a good copy replaces it.
     refused = {name: e.reason for name, e in manifest.payloads.items() if e.reason is not None}
@@ -153,34 +174,55 @@ def build_day(
         reason = " ".join(str(error).split()) or type(error).__name__
         parsed = ParsedDay(rejected={name: f"cannot parse {name}: {reason}" for name in bundle})
     parsed.rejected.update(refused)
+    return parsed, manifest.digest
+
+
+def build_days(
+    feed: Feed,
+    raw: RawStore,
+    lake: PartitionStore,
+    quarantine: PartitionStore,
+    account: str,
+    days: Sequence[date],
+) -> BuildReport:
+    """Parse, validate and land `days` (all holding raw); each dataset is validated once for
+    all of them. The report's `digests` say which raw each day was built from."""
+    report = BuildReport.empty(feed)
+    parsed_days = {day: _parse_day(feed, raw, account, day) for day in days}
     for dataset in feed.datasets:
-        frame = parsed.frames.get(dataset.name)
-        if frame is None:
-            continue  # the payload was rejected: leave the partition as it was
-        _land(dataset, frame, lake, quarantine, account, day, report.datasets[dataset.name])
-    rejected = pl.DataFrame(
-        {"payload": list(parsed.rejected), "reason": list(parsed.rejected.values())},
-        schema={"payload": pl.String, "reason": pl.String},
-    )
-    _write_or_clear(quarantine, rejected_dataset_name(feed), account, day, rejected, ("payload",))
-    for name, reason in parsed.rejected.items():
-        report.rejected_payloads[f"{day}/{name}"] = reason
-        log.warning("%s %s: quarantined %s: %s", feed.name, day, name, reason)
-    report.days_built.append(day)
-    if state is not None:
-        state.record(day, manifest.digest)
+        frames = {
+            day: parsed.frames[dataset.name]
+            for day, (parsed, _) in parsed_days.items()
+            if dataset.name in parsed.frames  # absent: its payload was rejected, keep the old
+        }
+        results = validate_days(frames, dataset.schema, dataset.batch_schema)
+        for day, result in results.items():
+            _land(dataset, result, lake, quarantine, account, day, report.datasets[dataset.name])
+    for day, (parsed, digest) in parsed_days.items():
+        rejected = pl.DataFrame(
+            {"payload": list(parsed.rejected), "reason": list(parsed.rejected.values())},
+            schema={"payload": pl.String, "reason": pl.String},
+        )
+        _write_or_clear(
+            quarantine, rejected_dataset_name(feed), account, day, rejected, ("payload",)
+        )
+        for name, reason in parsed.rejected.items():
+            report.rejected_payloads[f"{day}/{name}"] = reason
+            log.warning("%s %s: quarantined %s: %s", feed.name, day, name, reason)
+        report.days_built.append(day)
+        report.digests[day] = digest
+    return report
 
 
 def _land(
     dataset: Dataset,
-    frame: pl.DataFrame,
+    result: ValidationResult,
     lake: PartitionStore,
     quarantine: PartitionStore,
     account: str,
     day: date,
     report: DatasetReport,
 ) -> None:
-    result = validate(frame, dataset.schema)
     changed = lake.write(dataset.name, account, day, result.valid, dataset.key)
     report.partitions_written += changed
     report.partitions_unchanged += not changed
@@ -199,6 +241,72 @@ def _land(
     _write_or_clear(quarantine, dataset.name, account, day, result.quarantined, dataset.key)
 
 
+def batches(days: Sequence[date], workers: int) -> list[list[date]]:
+    """Runs of at most BATCH_DAYS days, small enough that every worker gets several."""
+    size = max(1, min(BATCH_DAYS, math.ceil(len(days) / (workers * 4))))
+    return [list(days[n : n + size]) for n in range(0, len(days), size)]
+
+
+def _build_days_of_catalog_feed(
+    feed_name: str,
+    raw_root: Path,
+    lake_root: Path,
+    quarantine_root: Path,
+    account: str,
+    days: list[date],
+) -> BuildReport:
+    """`build_days` in a worker process, which finds the feed in the catalog by name: parsers
+    are closures, which cannot be pickled."""
+    return build_days(
+        catalog.feed(feed_name),
+        RawStore(raw_root),
+        PartitionStore(lake_root),
+        PartitionStore(quarantine_root),
+        account,
+        days,
+    )
+
+
+def _in_catalog(feed: Feed) -> bool:
+    return any(known is feed for known in catalog.FEEDS)
+
+
+def _built_batches(
+    feed: Feed,
+    raw: RawStore,
+    lake: PartitionStore,
+    quarantine: PartitionStore,
+    account: str,
+    days: list[date],
+    workers: int,
+) -> Iterator[BuildReport]:
+    """Each batch's report as it is done. The first batch is built here and timed: when the
+    rest would take longer than starting worker processes is worth (a year of FIT files, not
+    a year of daily summaries), the rest is spread over `workers` processes."""
+    runs = batches(days, workers)
+    if not runs:
+        return
+    started = time.perf_counter()
+    yield build_days(feed, raw, lake, quarantine, account, runs[0])
+    per_day_s = (time.perf_counter() - started) / len(runs[0])
+    rest = runs[1:]
+    if workers < 2 or per_day_s * sum(map(len, rest)) < POOL_WORTH_S or not _in_catalog(feed):
+        for run in rest:
+            yield build_days(feed, raw, lake, quarantine, account, run)
+        return
+    # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(
+            _build_days_of_catalog_feed,
+            repeat(feed.name),
+            repeat(raw.root),
+            repeat(lake.root),
+            repeat(quarantine.root),
+            repeat(account),
+            rest,
+        )
+
+
 def build_lake(
     feed: Feed,
     raw: RawStore,
@@ -207,11 +315,14 @@ def build_lake(
     account: str,
     days: list[date],
     state_dir: Path | None = None,
+    workers: int = 1,
 ) -> BuildReport:
-    """Build `days`; with `state_dir`, days already built from the same raw are skipped."""
-    report = BuildReport(
-        feed=feed.name, datasets={d.name: DatasetReport(d.name) for d in feed.datasets}
-    )
+    """Build `days`; with `state_dir`, days already built from the same raw are skipped.
+
+    Days are built in batches (one validation per dataset and batch), in order; with
+    `workers` > 1, a long range is spread over that many processes. Memory is bounded by a
+    batch per worker, whatever the length of the history."""
+    report = BuildReport.empty(feed)
     state = (
         BuildState(
             state_dir / "lake_built" / feed.name / f"account={account}.json",
@@ -220,10 +331,24 @@ def build_lake(
         if state_dir is not None
         else None
     )
+    due = []
+    for day in days:
+        if not (raw.day_dir(feed.name, account, day) / MANIFEST).exists():
+            report.days_without_raw.append(day)
+        elif state is not None and state.is_current(
+            day, raw.day_manifest(feed.name, account, day).digest
+        ):
+            report.days_unchanged.append(day)
+        else:
+            due.append(day)
     try:
-        for day in days:
-            build_day(feed, raw, lake, quarantine, account, day, report, state)
+        for built in _built_batches(feed, raw, lake, quarantine, account, due, workers):
+            report.merge(built)
+            if state is not None:
+                for day, digest in built.digests.items():
+                    state.record(day, digest)
     finally:
         if state is not None:
-            state.save()  # what was built stays recorded even if a later day fails
+            flush_to_disk()  # the state must not vouch for partitions still in memory
+            state.save()  # what was built stays recorded even if a later batch fails
     return report

@@ -38,6 +38,12 @@ class ColumnSpec(Protocol):
     unit: str | None
 
 
+# Not a lake column: which day a row belongs to while several days are validated at once.
+BATCH_DAY = Column(
+    "__day", pl.Date, "The day a row of a multi-day batch belongs to.", nullable=False
+)
+
+
 def lake_columns(
     specs: Iterable[ColumnSpec],
     checks: Mapping[str, Sequence[pa.Check]],

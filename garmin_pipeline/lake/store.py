@@ -2,7 +2,9 @@
 
 Same frame in, same bytes out: rows sorted by the dataset key, fixed writer settings, no
 timestamps in file metadata. A partition whose bytes would not change is not rewritten at all,
-so re-running a sync over unchanged days leaves the lake's bytes and mtimes alone.
+so re-running a sync over unchanged days leaves the lake's bytes and mtimes alone. Partitions
+are derived from raw, so they are written without an fsync each: the lake build flushes them
+to disk once before its build state records them as built.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ class PartitionStore:
     ) -> bool:
         """Replace the partition with `frame`; zero rows too, so the schema is always known."""
         ordered = frame.sort(list(sort_by), nulls_last=True) if sort_by else frame
-        return write_atomically(self.partition_file(dataset, account, day), parquet_bytes(ordered))
+        return write_atomically(
+            self.partition_file(dataset, account, day), parquet_bytes(ordered), durable=False
+        )
 
     def remove(self, dataset: str, account: str, day: date) -> bool:
         directory = self.partition_dir(dataset, account, day)
