@@ -7,13 +7,16 @@ The real ``garminconnect`` client talks to it over HTTP; only the base URL diffe
         emu.write_token_store(token_dir)      # tokens the real client logs in with
         ...                                   # point the client at emu.base_url
     serve(athlete, port=8765)                 # blocking, for `garmin-pipeline emulator`
+    Emulator(athlete, others={"bob": SyntheticAthlete(seed=8)})   # two accounts, see accounts
 
 Modules: ``athlete`` (synthetic values), ``activity`` (tracks and their summaries), ``fitgen``
-(FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``faults``, ``server``;
+(FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``accounts`` (several athletes,
+each its own Garmin account), ``faults``, ``server``;
 ``personal_auth`` and ``personal_routes`` serve Garmin's Personal API under ``/personal-api``
 (``emu.personal_api_url``, key ``emu.personal_api_key``).
 """
 
+from garmin_pipeline.sources.emulator.accounts import Account
 from garmin_pipeline.sources.emulator.activity import SyntheticActivity
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
@@ -25,6 +28,7 @@ from garmin_pipeline.sources.emulator.server import Emulator, RequestRecord, ser
 
 __all__ = [
     "DEFAULT_PERSONAL_API_KEY",
+    "Account",
     "Emulator",
     "FaultPlan",
     "FaultRule",

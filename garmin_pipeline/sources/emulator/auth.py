@@ -5,9 +5,12 @@ decodes the access token's payload (rejecting ``alg: none``) to read ``client_id
 and refreshes when ``exp - 900 < now`` by POSTing the refresh token to the DI token endpoint.
 
 Tokens are signed with an HMAC key derived from the athlete's seed, so a token written by one
-emulator process stays valid for the next one with the same seed (the CLI restarts). Expiry uses
-the wall clock, because the client compares ``exp`` with ``time.time()``; token values never
-appear in response bodies of data, nor in logs.
+emulator process stays valid for the next one with the same seed (the CLI restarts). Each token
+names its account in an ``account`` claim, which is how an emulator serving several accounts
+knows whose data a request may read (see ``accounts``); a token without the claim (written
+before accounts existed) belongs to the primary account. Expiry uses the wall clock, because
+the client compares ``exp`` with ``time.time()``; token values never appear in response bodies
+of data, nor in logs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from garmin_pipeline.settings import DEFAULT_ACCOUNT
+
 DEFAULT_CLIENT_ID = "GARMIN_CONNECT_MOBILE_ANDROID_DI_2025Q2"  # first of garminconnect's ids
 ISSUER = "https://diauth.garmin.com"
 SCOPES = ("CONNECT_READ", "CONNECT_WRITE")
@@ -41,6 +46,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def unverified_claims(token: str) -> dict[str, Any] | None:
+    """A JWT's payload, signature unchecked (None if it does not decode): enough to pick the
+    authority that then verifies it, as the account claim names it."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(_unb64(parts[1]))
+    except (ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
 def token_file_path(path: str | os.PathLike[str]) -> Path:
     """Where garminconnect reads tokens for ``path``: mirrors ``client.tokens.token_file_path``
     (a directory, or anything not ending in ``.json``, means ``<path>/garmin_tokens.json``)."""
@@ -51,11 +69,13 @@ def token_file_path(path: str | os.PathLike[str]) -> Path:
 
 
 class TokenAuthority:
-    """Issues, refreshes and checks tokens for one emulator.
+    """Issues, refreshes and checks the tokens of one account (``account``, the claim its
+    tokens carry; a token naming another account is refused even if the key verified it).
 
     ``epoch`` reads the fault plan's revocation counter: tokens issued in an earlier epoch are
-    refused (``FaultPlan.expire_tokens``); tokens from another process are accepted only while
-    nothing has been revoked, since their issue epoch is unknown.
+    refused (``FaultPlan.expire_tokens``), as are tokens issued before this account's own
+    ``expire_access_tokens``; tokens from another process are accepted only while nothing has
+    been revoked, since their issue epoch is unknown.
     """
 
     def __init__(
@@ -64,12 +84,15 @@ class TokenAuthority:
         epoch: Callable[[], int] = lambda: 0,
         access_ttl_s: int = ACCESS_TTL_S,
         clock: Callable[[], float] = time.time,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
         self._key = hashlib.sha256(f"garmin-pipeline emulator signing key|{seed}".encode()).digest()
         self._epoch = epoch
         self.access_ttl_s = access_ttl_s
         self._clock = clock
-        self._issued: dict[str, int] = {}  # access-token jti -> epoch at issue
+        self.account = account
+        self._issued: dict[str, tuple[int, int]] = {}  # access jti -> (epoch, generation) at issue
+        self._access_generation = 0  # bumped by expire_access_tokens()
         self._spent: set[str] = set()  # refresh-token jtis already exchanged
         self._refresh_generation = 0  # bumped by revoke_refresh_tokens()
         self._lock = threading.Lock()
@@ -111,6 +134,7 @@ class TokenAuthority:
                 "iss": ISSUER,
                 "client_id": client_id,
                 "scope": list(SCOPES),
+                "account": self.account,
                 "iat": now,
                 "exp": now + ttl,
                 "jti": jti,
@@ -120,13 +144,14 @@ class TokenAuthority:
             {"alg": "HS256", "typ": "refresh"},
             {
                 "client_id": client_id,
+                "account": self.account,
                 "exp": now + REFRESH_TTL_S,
                 "jti": secrets.token_hex(16),
                 "gen": self._refresh_generation,
             },
         )
         with self._lock:
-            self._issued[jti] = self._epoch()
+            self._issued[jti] = (self._epoch(), self._access_generation)
         return {
             "scope": " ".join(SCOPES),
             "jti": jti,
@@ -140,7 +165,7 @@ class TokenAuthority:
     def refresh(self, refresh_token: str, client_id: str | None) -> dict[str, Any] | None:
         """Exchange a refresh token for a new pair (the old one is spent); None if refused."""
         payload = self._verify(refresh_token)
-        if payload is None or payload.get("exp", 0) < self._clock():
+        if payload is None or payload.get("exp", 0) < self._clock() or not self._owns(payload):
             return None
         if client_id is not None and payload.get("client_id") != client_id:
             return None
@@ -149,6 +174,12 @@ class TokenAuthority:
                 return None
             self._spent.add(payload["jti"])
         return self.issue(str(payload["client_id"]))
+
+    def expire_access_tokens(self) -> None:
+        """Refuse this account's access tokens issued so far (``FaultPlan.expire_tokens`` does
+        it for every account): its client gets 401, refreshes and retries."""
+        with self._lock:
+            self._access_generation += 1
 
     def revoke_refresh_tokens(self) -> None:
         """Refuse every refresh token issued so far (a password change, or Garmin ending the
@@ -162,16 +193,20 @@ class TokenAuthority:
         if not authorization or not authorization.startswith("Bearer "):
             return "missing bearer token"
         payload = self._verify(authorization[len("Bearer ") :].strip())
-        if payload is None or "exp" not in payload:
+        if payload is None or "exp" not in payload or not self._owns(payload):
             return "invalid token"
         if payload["exp"] <= self._clock():
             return "token expired"
         epoch = self._epoch()
         with self._lock:
-            issued = self._issued.get(str(payload.get("jti")))
-        if (issued if issued is not None else 0) != epoch:
+            issued = self._issued.get(str(payload.get("jti")), (0, 0))
+            current = (epoch, self._access_generation)
+        if issued != current:
             return "token revoked"
         return None
+
+    def _owns(self, payload: dict[str, Any]) -> bool:
+        return payload.get("account", self.account) == self.account
 
     # -------------------------------------------------------------- token file
     def write_token_store(

@@ -14,10 +14,12 @@ serves: tests add a rule, make the call they want to break, and read the request
     plan.expire_tokens()                                   # every access token now gets 401
 
 Every rule takes ``times`` (``None``: until cleared), ``method`` and a path ``pattern`` (a
-prefix, or a compiled regex searched in the path). A rule that answers in the endpoint's place
-(an error ``status`` or a ``reset``) acts before the bearer token is checked, like Garmin's
-edge; one that alters the endpoint's own response acts only on requests the endpoint serves, so
-a 401 (and the client's refresh-and-retry) does not use it up.
+prefix, or a compiled regex searched in the path), and ``account`` to break only the requests
+of one account an emulator serves (those whose bearer token or Personal API key names it; SSO
+and DI token requests name none until their endpoint reads the body). A rule that answers in
+the endpoint's place (an error ``status`` or a ``reset``) acts before the bearer token is
+checked, like Garmin's edge; one that alters the endpoint's own response acts only on
+requests the endpoint serves, so a 401 (and the client's refresh-and-retry) does not use it up.
 
 From outside the process, a running emulator takes the same rules on loopback-only control
 paths (no bearer token, never in the request log):
@@ -25,16 +27,18 @@ paths (no bearer token, never in the request log):
     POST   /_emulator/faults          {"path": "/download-service/", "status": 503, "times": 2,
                                        "retry_after": 30, "delay_s": 0, "truncate": false,
                                        "corrupt": false, "malformed": false, "reset": false,
-                                       "method": null, "regex": false,
+                                       "method": null, "regex": false, "account": null,
                                        "drift": {"add": {}, "rename": {}, "drop": []}}
     GET    /_emulator/faults          the live rules
     DELETE /_emulator/faults          clear them
-    POST   /_emulator/expire-tokens   ``FaultPlan.expire_tokens``
+    POST   /_emulator/expire-tokens   ``FaultPlan.expire_tokens`` (``?account=NAME``: only
+                                       that account's access tokens)
 
 and ``garmin-pipeline emulator --fault SPEC`` (repeatable) takes them in a compact form,
 ``PATH[:ITEM]...``, where an ITEM is an HTTP status (``429``), a flag (``truncate``,
 ``corrupt``, ``malformed``, ``reset``) or ``KEY=VALUE`` with KEY one of ``status``, ``times``
-(a count, or ``*`` for every request), ``retry_after``, ``delay_s``, ``method``, and for drift
+(a count, or ``*`` for every request), ``retry_after``, ``delay_s``, ``method``, ``account``,
+and for drift
 ``add=FIELD=JSON``, ``rename=OLD>NEW[,OLD>NEW]``, ``drop=FIELD[,FIELD]`` (each repeatable):
 
     /usersummary-service/:429:retry_after=3600:times=2
@@ -241,7 +245,8 @@ class FaultRule:
     ``Retry-After`` when set; or ``reset``: the connection is dropped without a response) or,
     with ``status=None``, alters the endpoint's response: ``truncate`` (first half),
     ``corrupt`` (flipped bytes, see ``corrupt_download``), ``malformed`` (200, not JSON) or
-    ``transform`` (a function of the parsed JSON body, e.g. ``drift(...)``).
+    ``transform`` (a function of the parsed JSON body, e.g. ``drift(...)``). With ``account``
+    set, only that account's requests match.
     """
 
     pattern: str | re.Pattern[str]
@@ -256,9 +261,12 @@ class FaultRule:
     corrupt: bool = False
     malformed: bool = False
     transform: Transform | None = None
+    account: str | None = None
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, account: str | None = None) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.account is not None and self.account != account:
             return False
         if isinstance(self.pattern, re.Pattern):
             return self.pattern.search(path) is not None
@@ -318,6 +326,8 @@ class FaultRule:
             "method": self.method,
             "hits": self.hits,
         }
+        if self.account is not None:
+            out["account"] = self.account
         if isinstance(self.transform, Drift):
             out["drift"] = self.transform.to_json()
         elif self.transform is not None:
@@ -347,6 +357,7 @@ class FaultPlan:
         corrupt: bool = False,
         malformed: bool = False,
         transform: Transform | None = None,
+        account: str | None = None,
     ) -> FaultRule:
         """Add a rule. ``status`` defaults to 429, or to ``None`` (serve the endpoint's
         response) when the rule only delays, resets or alters the body:
@@ -403,6 +414,7 @@ class FaultPlan:
             corrupt=corrupt,
             malformed=malformed,
             transform=transform,
+            account=account,
         )
         with self._lock:
             self._rules.append(rule)
@@ -413,15 +425,23 @@ class FaultPlan:
         pattern, kwargs = rule_arguments(data)
         return self.add(pattern, **kwargs)
 
-    def take(self, method: str, path: str, *, answers: bool | None = None) -> FaultRule | None:
-        """The first live rule matching this request, counted as used (the server calls this).
-        ``answers`` limits the search to rules that do (True) or do not (False) replace the
-        endpoint's answer: the server asks before and after the token check."""
+    def take(
+        self,
+        method: str,
+        path: str,
+        *,
+        answers: bool | None = None,
+        account: str | None = None,
+    ) -> FaultRule | None:
+        """The first live rule matching this request (of ``account``, when its credential
+        names one), counted as used (the server calls this). ``answers`` limits the search to
+        rules that do (True) or do not (False) replace the endpoint's answer: the server asks
+        before and after the token check."""
         with self._lock:
             for rule in self._rules:
                 if answers is not None and rule.answers != answers:
                     continue
-                if not rule.exhausted and rule.matches(method, path):
+                if not rule.exhausted and rule.matches(method, path, account):
                     rule.hits += 1
                     if rule.exhausted:
                         self._rules.remove(rule)
@@ -452,6 +472,7 @@ class FaultPlan:
 # ---------------------------------------------------------------------------- rules as data
 _FLAGS = ("truncate", "corrupt", "malformed", "reset")
 _JSON_KEYS = {"path", "regex", "status", "times", "retry_after", "delay_s", "method", "drift"}
+_JSON_KEYS |= {"account"}
 _JSON_KEYS |= set(_FLAGS)
 
 
@@ -488,6 +509,7 @@ def rule_arguments(data: Mapping[str, Any]) -> tuple[str | re.Pattern[str], dict
         ("retry_after", (int,), True),
         ("delay_s", (int, float), False),
         ("method", (str,), True),
+        ("account", (str,), True),
         *((flag, (bool,), False) for flag in _FLAGS),
     ):
         if key in data:
@@ -542,6 +564,8 @@ def parse_fault_spec(spec: str) -> dict[str, Any]:
                 rule[key] = float(value)
             elif key == "method":
                 rule[key] = value.upper()
+            elif key == "account":
+                rule[key] = value
             elif key == "add":
                 name, has_json, raw = value.partition("=")
                 if not name or not has_json:
@@ -562,8 +586,8 @@ def parse_fault_spec(spec: str) -> dict[str, Any]:
                 drop.extend(value.split(","))
             else:
                 raise ValueError(
-                    f"unknown key {key!r} (status, times, retry_after, delay_s, method, add, "
-                    "rename, drop)"
+                    f"unknown key {key!r} (status, times, retry_after, delay_s, method, account, "
+                    "add, rename, drop)"
                 )
         except ValueError as error:
             message = str(error)

@@ -9,14 +9,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 
+if TYPE_CHECKING:
+    from garmin_pipeline.sources.emulator.accounts import Account
+
 JSON_TYPE = "application/json;charset=UTF-8"
+# The request scope's key for the account a request is for: set by the gate from the bearer
+# token or API key, by the SSO and token endpoints once they know it; read back for the log.
+ACCOUNT_KEY = "garmin_emulator.account"
 
 
 class BadRequest(Exception):
@@ -42,8 +48,18 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     )
 
 
+def account_of(request: Request) -> Account:
+    """The account the request's credential names (on a data path, the gate verified it)."""
+    return request.app.state.emulator.account(request.scope.get(ACCOUNT_KEY))
+
+
 def athlete_of(request: Request) -> SyntheticAthlete:
-    return request.app.state.emulator.athlete
+    return account_of(request).athlete
+
+
+def set_account(request: Request, account: str | None) -> None:
+    """Attribute the request to ``account`` (in the request log), once an endpoint knows it."""
+    request.scope[ACCOUNT_KEY] = account
 
 
 def listed_activity(request: Request) -> tuple[SyntheticAthlete, str]:

@@ -5,7 +5,9 @@ and gets the bare JWT back as text; it decodes ``exp`` without verifying and cac
 until an hour before that. Data paths then take ``Authorization: Bearer <jwt>``. The authority
 here is separate from the Connect one (``auth.TokenAuthority``): its tokens are signed with a
 different key and checked against the set it issued, so neither side's tokens open the other's
-paths. Expiry uses the wall clock, as the client compares ``exp`` with ``time.time()``.
+paths. Each account an emulator serves has its own authority: its own key, and tokens naming
+the account in an ``account`` claim, which routes a request to the authority that checks it.
+Expiry uses the wall clock, as the client compares ``exp`` with ``time.time()``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from garmin_pipeline.settings import DEFAULT_ACCOUNT
 from garmin_pipeline.sources.emulator.auth import _b64
 
 DEFAULT_PERSONAL_API_KEY = "emulator-personal-api-key"
@@ -45,8 +48,10 @@ class PersonalApiAuthority:
         key_expires_at: datetime | None = None,
         token_ttl_s: int = PERSONAL_TOKEN_TTL_S,
         clock: Callable[[], float] = time.time,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
         self._seed = seed
+        self.account = account
         self._signing_key = hashlib.sha256(
             f"garmin-pipeline emulator personal api signing key|{seed}".encode()
         ).digest()
@@ -80,6 +85,14 @@ class PersonalApiAuthority:
             return list(self._issued)
 
     # -------------------------------------------------------------- exchange and check
+    def holds_key(self, authorization: str | None) -> bool:
+        """Whether an ``ApiKey`` header carries this account's key (revoked or expired too:
+        the exchange then says why it is refused)."""
+        scheme, _, key = (authorization or "").partition(" ")
+        with self._lock:
+            known = hmac.compare_digest(key.strip().encode(), self.api_key.encode())
+        return scheme == "ApiKey" and known
+
     def exchange(self, authorization: str | None) -> tuple[str | None, str]:
         """(token, "") for a good ``ApiKey`` header, else (None, why not) for the 401 body."""
         scheme, _, key = (authorization or "").partition(" ")
@@ -108,6 +121,7 @@ class PersonalApiAuthority:
         payload = {
             "iss": ISSUER,
             "scope": [SCOPE],
+            "account": self.account,
             "iat": now,
             "exp": now + self.token_ttl_s,
             "jti": jti[:32],

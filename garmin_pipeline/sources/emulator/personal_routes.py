@@ -33,6 +33,7 @@ from garmin_pipeline.sources.emulator.activity import HR_ZONE_FLOORS
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
 from garmin_pipeline.sources.emulator.determinism import stable_hex
 from garmin_pipeline.sources.emulator.http import (
+    account_of,
     athlete_of,
     error_response,
     handled,
@@ -41,7 +42,6 @@ from garmin_pipeline.sources.emulator.http import (
     listed_activity,
     query_days,
 )
-from garmin_pipeline.sources.emulator.personal_auth import PersonalApiAuthority
 from garmin_pipeline.sources.emulator.stats_routes import daily_summaries_capped, hrv_range_capped
 from garmin_pipeline.sources.emulator.timefmt import GARMIN_TIMEZONE_ID, iso_tenths, utc_to_local
 
@@ -241,9 +241,10 @@ def _uuid(athlete: SyntheticAthlete, activity_id: int) -> str:
 
 # ---------------------------------------------------------------------- endpoints
 async def token(request: Request) -> Response:
-    """POST the ``ApiKey`` header, get the bare JWT back as text (401 JSON when refused)."""
-    authority: PersonalApiAuthority = request.app.state.emulator.personal_api
-    issued, reason = authority.exchange(request.headers.get("authorization"))
+    """POST the ``ApiKey`` header, get the bare JWT back as text (401 JSON when refused). The
+    gate found the account holding the key; a key no account holds gets the primary's answer
+    (missing or invalid key)."""
+    issued, reason = account_of(request).personal_api.exchange(request.headers.get("authorization"))
     if issued is None:
         return error_response(401, reason)
     return Response(issued, media_type="text/plain")

@@ -7,6 +7,10 @@ DI token endpoint authenticates with the refresh token instead). Personal API pa
 API's own bearer tokens. Loopback ``/_emulator/`` control paths (fault rules, token expiry; see
 ``faults``) bypass all three. Endpoints are plain functions, which Starlette runs in its thread
 pool, so a FIT encode never stalls other requests.
+
+One emulator may serve several accounts (``accounts``): the gate reads which account a
+request's credential names, checks it with that account's authority, and the endpoints serve
+that account's athlete; the request log says which account each request was for.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
@@ -36,6 +41,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from garmin_pipeline.settings import DEFAULT_ACCOUNT
 from garmin_pipeline.sources.emulator import (
     metrics_routes,
     personal_routes,
@@ -43,15 +49,28 @@ from garmin_pipeline.sources.emulator import (
     stats_routes,
     wellness_routes,
 )
+from garmin_pipeline.sources.emulator.accounts import (
+    Account,
+    check_accounts,
+    other_credentials,
+    other_personal_api_key,
+)
 from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.auth import ACCESS_TTL_S, DEFAULT_CLIENT_ID, TokenAuthority
+from garmin_pipeline.sources.emulator.auth import (
+    ACCESS_TTL_S,
+    DEFAULT_CLIENT_ID,
+    TokenAuthority,
+    unverified_claims,
+)
 from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
 from garmin_pipeline.sources.emulator.http import (
-    BadRequest as _BadRequest,
-)
-from garmin_pipeline.sources.emulator.http import (
+    ACCOUNT_KEY,
     athlete_of,
     listed_activity,
+    set_account,
+)
+from garmin_pipeline.sources.emulator.http import (
+    BadRequest as _BadRequest,
 )
 from garmin_pipeline.sources.emulator.http import (
     error_response as _error,
@@ -95,6 +114,9 @@ class RequestRecord:
     status: int
     bytes_sent: int
     timestamp: float  # time.time() when the request arrived
+    # The account the request's credential named (a refused one's claim is unverified), or
+    # that an SSO login or token exchange turned out to be for; None when nothing named one.
+    account: str | None = None
 
 
 class _RequestLog:
@@ -117,17 +139,33 @@ class _RequestLog:
 
 @dataclass
 class _State:
-    athlete: SyntheticAthlete
     faults: FaultPlan
-    personal_api: PersonalApiAuthority
-    tokens: TokenAuthority = field(init=False)
+    sso: SsoAuthority
+    accounts: dict[str, Account] = field(default_factory=dict)  # the primary first
     log: _RequestLog = field(default_factory=_RequestLog)
-    access_ttl_s: int = ACCESS_TTL_S
-    sso: SsoAuthority = field(default_factory=SsoAuthority)
 
-    def __post_init__(self) -> None:
-        self.tokens = TokenAuthority(
-            self.athlete.seed, epoch=lambda: self.faults.token_epoch, access_ttl_s=self.access_ttl_s
+    @property
+    def primary(self) -> Account:
+        return next(iter(self.accounts.values()))
+
+    def account(self, name: str | None) -> Account:
+        """The named account. None (no credential named one) means the primary: its
+        authorities refuse a token no account issued as a one-account emulator always did."""
+        return self.primary if name is None else self.accounts[name]
+
+    def account_named_by(self, token: str) -> str | None:
+        """The account a JWT's claim names (a token without the claim is the primary's);
+        None for a token that does not decode or names no account served here."""
+        claims = unverified_claims(token)
+        if claims is None:
+            return None
+        name = claims.get("account", self.primary.name)
+        return name if isinstance(name, str) and name in self.accounts else None
+
+    def account_holding_key(self, authorization: str | None) -> str | None:
+        return next(
+            (a.name for a in self.accounts.values() if a.personal_api.holds_key(authorization)),
+            None,
         )
 
 
@@ -240,21 +278,28 @@ async def di_token(request: Request) -> Response:
     """The DI OAuth2 refresh grant (the old refresh token is spent: rotation), and the
     service-ticket grant that turns an SSO login's CAS ticket into the first token pair."""
     form = {k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8")).items()}
+    state: _State = request.app.state.emulator
     if form.get("grant_type") == sso_routes.DI_GRANT_TYPE:
-        state = request.app.state.emulator
         ticket, service = form.get("service_ticket", ""), form.get("service_url", "")
-        if not state.sso.redeem_ticket(ticket, service):
+        name = state.sso.redeem_ticket(ticket, service)
+        if name is None or name not in state.accounts:
             return _json({"error": "invalid_grant", "error_description": "bad ticket"}, 400)
-        log.info("emulator: exchanged a service ticket for %s", form.get("client_id"))
-        return _json(state.tokens.issue(form.get("client_id") or DEFAULT_CLIENT_ID))
+        set_account(request, name)
+        log.info("emulator: exchanged a service ticket of %s for %s", name, form.get("client_id"))
+        return _json(state.accounts[name].tokens.issue(form.get("client_id") or DEFAULT_CLIENT_ID))
     if form.get("grant_type") != "refresh_token":
         return _json({"error": "unsupported_grant_type"}, status=400)
-    tokens = request.app.state.emulator.tokens.refresh(
-        form.get("refresh_token", ""), form.get("client_id")
+    refresh_token = form.get("refresh_token", "")
+    name = state.account_named_by(refresh_token)
+    set_account(request, name)
+    tokens = (
+        None
+        if name is None
+        else state.accounts[name].tokens.refresh(refresh_token, form.get("client_id"))
     )
     if tokens is None:
         return _json({"error": "invalid_grant", "error_description": "bad refresh token"}, 400)
-    log.info("emulator: refreshed the access token for %s", form.get("client_id"))
+    log.info("emulator: refreshed the access token of %s for %s", name, form.get("client_id"))
     return _json(tokens)
 
 
@@ -326,10 +371,13 @@ class _Gate:
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
+        authorization = _header(scope, b"authorization")
+        account = self._claimed(path, authorization)
+        scope[ACCOUNT_KEY] = account
         faults = self.state.faults
         # Rules answering in the endpoint's place act before the token check, like Garmin's
         # edge; the rest only on requests the endpoint serves, so a 401 does not use them up.
-        rule = faults.take(method, path, answers=True)
+        rule = faults.take(method, path, answers=True, account=account)
         try:
             if rule is not None:
                 if rule.delay_s:
@@ -342,12 +390,12 @@ class _Gate:
                 response = _error(status, f"injected fault: HTTP {status}", headers)
                 await response(scope, receive, counting_send)
                 return
-            reason = self._refusal(path, _header(scope, b"authorization"))
+            reason = self._refusal(path, authorization, account)
             if reason is not None:
                 await _error(401, f"Unauthorized: {reason}")(scope, receive, counting_send)
                 return
             target = counting_send
-            rule = faults.take(method, path, answers=False)
+            rule = faults.take(method, path, answers=False, account=account)
             if rule is not None:
                 if rule.delay_s:
                     await asyncio.sleep(rule.delay_s)
@@ -355,22 +403,49 @@ class _Gate:
                     target = _altering(counting_send, rule)
             await self.app(scope, receive, target)
         finally:
-            record = RequestRecord(method, path, query, sent["status"], sent["bytes"], arrived)
+            record = RequestRecord(
+                method,
+                path,
+                query,
+                sent["status"],
+                sent["bytes"],
+                arrived,
+                scope.get(ACCOUNT_KEY),  # the endpoint may have set it
+            )
             self.state.log.append(record)
             log.debug(
-                "emulator: %s %s -> %s (%d bytes)", method, path, record.status, record.bytes_sent
+                "emulator: %s %s -> %s (%d bytes, account %s)",
+                method,
+                path,
+                record.status,
+                record.bytes_sent,
+                record.account,
             )
 
-    def _refusal(self, path: str, authorization: str | None) -> str | None:
-        """Why the request may not pass (None: it may). Each API checks its own tokens, so a
-        Connect token opens no Personal API path and a Personal API token no Connect path."""
+    def _claimed(self, path: str, authorization: str | None) -> str | None:
+        """The account the request's credential names, not yet verified: a bearer token's
+        claim, or the account holding a Personal API key. The SSO and DI token endpoints
+        learn theirs from the body and attribute the request themselves."""
+        if path == personal_routes.TOKEN_PATH:
+            return self.state.account_holding_key(authorization)
+        if path == TOKEN_PATH or sso_routes.is_public(path):
+            return None
+        scheme, _, token = (authorization or "").partition(" ")
+        return self.state.account_named_by(token.strip()) if scheme == "Bearer" else None
+
+    def _refusal(self, path: str, authorization: str | None, account: str | None) -> str | None:
+        """Why the request may not pass (None: it may). The authority of the account the token
+        names checks it, so a token verifies only as its own account's. Each API checks its
+        own tokens, so a Connect token opens no Personal API path and a Personal API token no
+        Connect path."""
+        holder = self.state.account(account)
         if personal_routes.is_personal(path):
             if path == personal_routes.TOKEN_PATH:  # authenticates with the API key instead
                 return None
-            return self.state.personal_api.check(authorization)
+            return holder.personal_api.check(authorization)
         if path == TOKEN_PATH or sso_routes.is_public(path):
             return None
-        return self.state.tokens.check(authorization)
+        return holder.tokens.check(authorization)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -484,25 +559,56 @@ async def control_faults(request: Request) -> Response:
     return _json(rule.to_json(), status=201)
 
 
+def _targets(request: Request) -> list[Account] | None:
+    """The account ``?account=NAME`` names, or every account without it; None for a name the
+    emulator does not serve."""
+    state: _State = request.app.state.emulator
+    name = request.query_params.get("account")
+    if name is None:
+        return list(state.accounts.values())
+    return [state.accounts[name]] if name in state.accounts else None
+
+
+def _no_account(request: Request) -> Response:
+    return _error(404, f"No such account: {request.query_params.get('account')!r}")
+
+
 async def control_expire_tokens(request: Request) -> Response:
-    """Revoke every access token issued so far (``FaultPlan.expire_tokens``)."""
+    """Revoke every access token issued so far (``FaultPlan.expire_tokens``), or with
+    ``?account=NAME`` that account's only."""
     plan: FaultPlan = request.app.state.emulator.faults
-    plan.expire_tokens()
-    log.info("emulator: access tokens expired")
-    return _json({"token_epoch": plan.token_epoch})
+    name = request.query_params.get("account")
+    if name is None:
+        plan.expire_tokens()
+        log.info("emulator: access tokens expired")
+        return _json({"token_epoch": plan.token_epoch})
+    targets = _targets(request)
+    if targets is None:
+        return _no_account(request)
+    targets[0].tokens.expire_access_tokens()
+    log.info("emulator: access tokens of %s expired", name)
+    return _json({"account": name})
 
 
 async def control_personal_expire_tokens(request: Request) -> Response:
-    """End every Personal API bearer token issued so far."""
-    authority: PersonalApiAuthority = request.app.state.emulator.personal_api
-    authority.expire_tokens()
+    """End every Personal API bearer token issued so far (``?account=NAME``: that account's)."""
+    targets = _targets(request)
+    if targets is None:
+        return _no_account(request)
+    for account in targets:
+        account.personal_api.expire_tokens()
     log.info("emulator: personal api bearer tokens expired")
-    return _json({"expired": len(authority.issued_tokens)})
+    return _json({"expired": sum(len(a.personal_api.issued_tokens) for a in targets)})
 
 
 async def control_personal_revoke_key(request: Request) -> Response:
-    """Revoke the Personal API key: token exchanges get 401 from now on."""
-    request.app.state.emulator.personal_api.revoke_key()
+    """Revoke the Personal API keys (``?account=NAME``: that account's): token exchanges get
+    401 from now on."""
+    targets = _targets(request)
+    if targets is None:
+        return _no_account(request)
+    for account in targets:
+        account.personal_api.revoke_key()
     log.info("emulator: personal api key revoked")
     return _json({"revoked": True})
 
@@ -570,7 +676,12 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
 
 
 class Emulator:
-    """The emulator in a background thread: ``with Emulator(athlete) as emu: emu.base_url``."""
+    """The emulator in a background thread: ``with Emulator(athlete) as emu: emu.base_url``.
+
+    Several accounts (a household): ``Emulator(alice, others={"bob": bob})``; then
+    ``emu.write_token_store(path, account="bob")``, ``emu.credentials_for("bob")`` and
+    ``emu.personal_api_key_for("bob")`` give bob's way in, which only ever reads bob's data.
+    """
 
     def __init__(
         self,
@@ -584,25 +695,53 @@ class Emulator:
         personal_api_key: str = DEFAULT_PERSONAL_API_KEY,
         personal_api_key_expires_at: datetime | None = None,
         personal_token_ttl_s: int = PERSONAL_TOKEN_TTL_S,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        others: Mapping[str, SyntheticAthlete] | None = None,
     ) -> None:
         """``credentials`` (e-mail, password) is the account the SSO login accepts (None:
         refuse every login); with ``mfa_code`` set, a login also asks for that MFA code.
         ``personal_api_key`` is the key the Personal API exchanges for bearer tokens, refused
-        after ``personal_api_key_expires_at`` (naive: UTC)."""
+        after ``personal_api_key_expires_at`` (naive: UTC).
+
+        All of those are the primary account's, named ``account`` (by default the pipeline's
+        default GARMIN_ACCOUNT). ``others`` adds accounts, name to athlete (each its own seed);
+        they sign in with ``accounts.other_credentials(name)`` and hold the key
+        ``accounts.other_personal_api_key(name)``, without MFA or key expiry (change them
+        through ``sso.others`` and ``accounts[name].personal_api.set_key``)."""
+        if others and account in others:
+            raise ValueError(f"{account!r} is the primary account; name the others differently")
+        athletes = {account: athlete, **(others or {})}
+        check_accounts(athletes)
         self.host = host
         self._requested_port = port
-        self._state = _State(
-            athlete,
-            faults or FaultPlan(),
-            PersonalApiAuthority(
-                athlete.seed,
-                api_key=personal_api_key,
-                key_expires_at=personal_api_key_expires_at,
-                token_ttl_s=personal_token_ttl_s,
-            ),
-            access_ttl_s=access_ttl_s,
-            sso=SsoAuthority(credentials=credentials, mfa_code=mfa_code),
+        sso = SsoAuthority(
+            credentials=credentials,
+            mfa_code=mfa_code,
+            account=account,
+            others={name: other_credentials(name) for name in others or {}},
         )
+        state = _State(faults or FaultPlan(), sso)
+        for name, served in athletes.items():
+            primary = name == account
+            state.accounts[name] = Account(
+                name,
+                served,
+                TokenAuthority(
+                    served.seed,
+                    epoch=lambda: state.faults.token_epoch,  # the live plan, even if replaced
+                    access_ttl_s=access_ttl_s,
+                    account=name,
+                ),
+                PersonalApiAuthority(
+                    served.seed,
+                    api_key=personal_api_key if primary else other_personal_api_key(name),
+                    key_expires_at=personal_api_key_expires_at if primary else None,
+                    token_ttl_s=personal_token_ttl_s,
+                    account=name,
+                ),
+            )
+        self._state = state
         self.app = build_app(self._state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -625,7 +764,7 @@ class Emulator:
             time.sleep(0.01)
         self._server, self._thread = server, thread
         self._port = server.servers[0].sockets[0].getsockname()[1]
-        log.info("emulator: serving %s on %s", self.athlete.display_name, self.base_url)
+        log.info("emulator: serving %s on %s", _served(self._state), self.base_url)
         return self
 
     def stop(self) -> None:
@@ -665,12 +804,16 @@ class Emulator:
 
     @property
     def personal_api(self) -> PersonalApiAuthority:
-        """The Personal API key and bearer tokens: revoke, expire or replace them here."""
-        return self._state.personal_api
+        """The primary account's Personal API key and bearer tokens: revoke, expire or replace
+        them here (``accounts[name].personal_api`` for another account's)."""
+        return self._state.primary.personal_api
 
     @property
     def personal_api_key(self) -> str:
-        return self._state.personal_api.api_key
+        return self._state.primary.personal_api.api_key
+
+    def personal_api_key_for(self, account: str) -> str:
+        return self._account(account).personal_api.api_key
 
     @property
     def faults(self) -> FaultPlan:
@@ -683,19 +826,28 @@ class Emulator:
 
     @property
     def athlete(self) -> SyntheticAthlete:
-        return self._state.athlete
+        """The primary account's athlete."""
+        return self._state.primary.athlete
 
     @athlete.setter
     def athlete(self, athlete: SyntheticAthlete) -> None:
-        """Serve another athlete from now on, e.g. the same seed one day later: what Garmin
-        looks like after the watch uploads a new day. Tokens stay valid (same seed)."""
-        if athlete.seed != self._state.athlete.seed:
-            raise ValueError("swap in an athlete with the same seed, or tokens would not match")
-        self._state.athlete = athlete
+        """Serve the primary account another athlete of the same seed (``Account.athlete``)."""
+        self._state.primary.athlete = athlete
+
+    @property
+    def accounts(self) -> Mapping[str, Account]:
+        """Every account served, by name, the primary first."""
+        return MappingProxyType(self._state.accounts)
+
+    def credentials_for(self, account: str) -> tuple[str, str] | None:
+        """The e-mail and password the SSO login takes for ``account`` (None: no login)."""
+        self._account(account)
+        return self._state.sso.credentials_of(account)
 
     @property
     def tokens(self) -> TokenAuthority:
-        return self._state.tokens
+        """The primary account's Connect tokens (``accounts[name].tokens`` for another's)."""
+        return self._state.primary.tokens
 
     @property
     def sso(self) -> SsoAuthority:
@@ -711,11 +863,27 @@ class Emulator:
         self._state.log.clear()
 
     def write_token_store(
-        self, path: str | os.PathLike[str], access_ttl_s: int = ACCESS_TTL_S
+        self,
+        path: str | os.PathLike[str],
+        access_ttl_s: int = ACCESS_TTL_S,
+        account: str | None = None,
     ) -> Path:
-        """A garminconnect 0.3.20 token file this emulator accepts. A ttl under 900 s makes the
-        client refresh before its first call (it refreshes when ``exp - 900 < now``)."""
-        return self._state.tokens.write_token_store(path, access_ttl_s=access_ttl_s)
+        """A garminconnect 0.3.20 token file this emulator accepts, for ``account`` (default:
+        the primary). A ttl under 900 s makes the client refresh before its first call (it
+        refreshes when ``exp - 900 < now``)."""
+        holder = self._state.primary if account is None else self._account(account)
+        return holder.tokens.write_token_store(path, access_ttl_s=access_ttl_s)
+
+    def _account(self, name: str) -> Account:
+        try:
+            return self._state.accounts[name]
+        except KeyError:
+            served = ", ".join(self._state.accounts)
+            raise KeyError(f"no account {name!r}; this emulator serves {served}") from None
+
+
+def _served(state: _State) -> str:
+    return ", ".join(f"{a.athlete.display_name} ({a.name})" for a in state.accounts.values())
 
 
 def serve(
@@ -724,16 +892,18 @@ def serve(
     port: int = 8765,
     faults: FaultPlan | None = None,
     token_store: Path | None = None,
+    others: Mapping[str, SyntheticAthlete] | None = None,
 ) -> None:
     """Serve in the foreground until interrupted (the ``garmin-pipeline emulator`` command).
 
-    With ``token_store``, a token file the emulator accepts is written there first.
+    With ``token_store``, a token file the emulator accepts (the primary account's) is written
+    there first. ``others`` adds accounts, as ``Emulator`` takes them.
     """
-    emulator = Emulator(athlete, host=host, port=port, faults=faults)
+    emulator = Emulator(athlete, host=host, port=port, faults=faults, others=others)
     if token_store is not None:
         written = emulator.write_token_store(token_store)
         log.info("emulator: wrote a token store to %s", written)
-    log.info("emulator: serving %s on http://%s:%d", athlete.display_name, host, port)
+    log.info("emulator: serving %s on http://%s:%d", _served(emulator._state), host, port)
     # uvicorn re-raises Ctrl-C after shutting down cleanly; that is the normal way out.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(_config(emulator.app, host, port)).run()

@@ -13,7 +13,8 @@ With ``client._sso`` pointed at the emulator, the client:
    handled in ``server.di_token``) for a token pair from the ``TokenAuthority``.
 
 Tickets are single use, expire after ``TICKET_TTL_S`` and are bound to the service URL they were
-issued for. Passwords and codes are compared in constant time and never logged or echoed.
+issued for and to the account whose credentials the login matched: the ticket's token pair is
+that account's. Passwords and codes are compared in constant time and never logged or echoed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from garmin_pipeline.sources.emulator.http import error_response, json_response
+from garmin_pipeline.settings import DEFAULT_ACCOUNT
+from garmin_pipeline.sources.emulator.http import error_response, json_response, set_account
 
 DEFAULT_CREDENTIALS = ("athlete@example.com", "emulator-password")
 DI_GRANT_TYPE = "https://connectapi.garmin.com/di-oauth2-service/oauth/grant/service_ticket"
@@ -54,13 +56,16 @@ def is_public(path: str) -> bool:
 class _SsoSession:
     awaiting_mfa: bool = False
     service: str = ""
+    account: str | None = None  # whose password the session passed
 
 
 @dataclass
 class SsoAuthority:
-    """One account's credentials, its MFA setting, open SSO sessions and issued tickets.
+    """The accounts' credentials, the MFA setting, open SSO sessions and issued tickets.
 
-    ``mfa_code`` None means the account has no MFA. Counters let tests assert what was tried.
+    ``credentials`` are the primary account's (``account``), ``others`` the further accounts'
+    (name: e-mail and password; None refuses that account's logins). ``mfa_code`` None means
+    no MFA; MFA guards the primary account only. Counters let tests assert what was tried.
     """
 
     credentials: tuple[str, str] | None = DEFAULT_CREDENTIALS
@@ -69,9 +74,15 @@ class SsoAuthority:
     clock: Callable[[], float] = time.time
     credential_posts: int = 0  # POST /mobile/api/login requests that reached the check
     mfa_attempts: int = 0
+    account: str = DEFAULT_ACCOUNT
+    others: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     _sessions: dict[str, _SsoSession] = field(default_factory=dict, repr=False)
-    _tickets: dict[str, tuple[str, float]] = field(default_factory=dict, repr=False)
+    _tickets: dict[str, tuple[str, float, str]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def credentials_of(self, account: str) -> tuple[str, str] | None:
+        """The e-mail and password that sign in to ``account`` (KeyError: no such account)."""
+        return self.credentials if account == self.account else self.others[account]
 
     def open_session(self) -> str:
         session_id = secrets.token_hex(16)
@@ -86,11 +97,12 @@ class SsoAuthority:
             session = self._sessions.get(session_id or "")
             if session is None:
                 return "NO_SESSION"
-            if not self._matches(username, password):
-                session.awaiting_mfa = False
+            account = self._account_for(username, password)
+            if account is None:
+                session.awaiting_mfa, session.account = False, None
                 return "INVALID_USERNAME_PASSWORD"
-            session.service = service
-            if self.mfa_code is not None:
+            session.service, session.account = service, account
+            if account == self.account and self.mfa_code is not None:
                 session.awaiting_mfa = True
                 return "MFA_REQUIRED"
             return "SUCCESSFUL"
@@ -114,32 +126,48 @@ class SsoAuthority:
             session = self._sessions.get(session_id or "")
             return session.service if session else ""
 
-    def issue_ticket(self, service: str) -> str:
+    def account_of(self, session_id: str | None) -> str | None:
+        """The account whose password the session passed (None before that)."""
+        with self._lock:
+            session = self._sessions.get(session_id or "")
+            return session.account if session else None
+
+    def issue_ticket(self, service: str, account: str | None = None) -> str:
+        """A CAS ticket for ``account``'s tokens (default: the primary account)."""
         ticket = f"ST-{secrets.randbelow(10**7):07d}-{secrets.token_urlsafe(15)}-cas"
         with self._lock:
-            self._tickets[ticket] = (service, self.clock())
+            self._tickets[ticket] = (service, self.clock(), account or self.account)
         return ticket
 
-    def redeem_ticket(self, ticket: str, service: str) -> bool:
-        """Spend a ticket: True once, for the service it was issued to, within its TTL."""
+    def redeem_ticket(self, ticket: str, service: str) -> str | None:
+        """Spend a ticket: its account once, for the service it was issued to, within its
+        TTL; None otherwise."""
         with self._lock:
             issued = self._tickets.pop(ticket, None)
         if issued is None:
-            return False
-        issued_service, issued_at = issued
-        return issued_service == service and self.clock() - issued_at <= TICKET_TTL_S
+            return None
+        issued_service, issued_at, account = issued
+        if issued_service != service or self.clock() - issued_at > TICKET_TTL_S:
+            return None
+        return account
 
-    def _matches(self, username: Any, password: Any) -> bool:
-        if self.credentials is None or not isinstance(username, str):
-            return False
-        if not isinstance(password, str):
-            return False
-        email, secret = self.credentials
-        same_user = hmac.compare_digest(
-            username.strip().casefold().encode(), email.casefold().encode()
-        )
-        same_secret = hmac.compare_digest(password.encode(), secret.encode())
-        return same_user and same_secret
+    def _account_for(self, username: Any, password: Any) -> str | None:
+        """The account these credentials sign in to; every account is compared, in constant
+        time, so timing tells nothing about which e-mail exists."""
+        if not isinstance(username, str) or not isinstance(password, str):
+            return None
+        matched = None
+        for account, credentials in [(self.account, self.credentials), *self.others.items()]:
+            if credentials is None:
+                continue
+            email, secret = credentials
+            same_user = hmac.compare_digest(
+                username.strip().casefold().encode(), email.casefold().encode()
+            )
+            same_secret = hmac.compare_digest(password.encode(), secret.encode())
+            if same_user and same_secret and matched is None:
+                matched = account
+        return matched
 
 
 def _sso(request: Request) -> SsoAuthority:
@@ -175,13 +203,15 @@ async def mobile_login(request: Request) -> Response:
     if outcome == "NO_SESSION":
         # Garmin answers a credential POST without the sign-in page's cookies with 429.
         return error_response(429, "Too Many Requests")
+    set_account(request, sso.account_of(session_id))
     if outcome == "MFA_REQUIRED":
         return _status(
             "MFA_REQUIRED",
             customerMfaInfo={"mfaLastMethodUsed": sso.mfa_method, "mfaEnabled": True},
         )
     if outcome == "SUCCESSFUL":
-        return _status("SUCCESSFUL", serviceTicketId=sso.issue_ticket(service))
+        ticket = sso.issue_ticket(service, sso.account_of(session_id))
+        return _status("SUCCESSFUL", serviceTicketId=ticket)
     return _status(outcome)
 
 
@@ -191,9 +221,12 @@ async def verify_mfa_code(request: Request) -> Response:
     body = await _json_body(request)
     session_id = request.cookies.get(SESSION_COOKIE)
     outcome = sso.verify_code(session_id, body.get("mfaVerificationCode"))
+    account = sso.account_of(session_id)
+    set_account(request, account)
     if outcome != "SUCCESSFUL":
         return _status(outcome)
-    return _status("SUCCESSFUL", serviceTicketId=sso.issue_ticket(sso.service_of(session_id)))
+    ticket = sso.issue_ticket(sso.service_of(session_id), account)
+    return _status("SUCCESSFUL", serviceTicketId=ticket)
 
 
 ROUTES: list[Route] = [
