@@ -5,7 +5,7 @@ import os
 import dagster as dg
 
 from assets.account import ACCOUNT_CHECKS, GARMIN_ACCOUNT
-from assets.jobs import morning_refresh, sync_job
+from assets.jobs import fetch_job, morning_refresh, rebuild_job, sync_job
 from assets.lake import LAKE_ASSETS
 from assets.raw import RAW_ASSETS
 from assets.resources import resources_from_env
@@ -19,7 +19,7 @@ os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 defs = dg.Definitions(
     assets=[GARMIN_ACCOUNT, *RAW_ASSETS, *LAKE_ASSETS, warehouse],
     asset_checks=ACCOUNT_CHECKS,
-    jobs=[sync_job],
+    jobs=[sync_job, fetch_job, rebuild_job],
     schedules=[morning_refresh],
     resources={**resources_from_env(Settings.from_env()), "dbt": dbt_resource()},
 )

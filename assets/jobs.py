@@ -1,4 +1,8 @@
-"""The sync job (raw → lake → warehouse over a range of days) and its morning schedule."""
+"""The jobs over a range of days and the morning schedule.
+
+`sync` runs raw → lake → warehouse; its two halves also run alone: `fetch` (raw only: the
+only part that talks to Garmin, e.g. on a machine that only collects) and `rebuild` (lake and
+warehouse from raw, offline: after a parser change, or on the machine that builds)."""
 
 from datetime import timedelta
 
@@ -18,6 +22,20 @@ sync_job = dg.define_asset_job(
     # The account's checks ride along, so each sync refreshes token health and the cooldown.
     selection=dg.AssetSelection.all() | dg.AssetSelection.checks(*ACCOUNT_CHECKS),
     description="Fetch a range of days from Garmin, rebuild their lake partitions, build dbt.",
+)
+
+
+fetch_job = dg.define_asset_job(
+    "fetch",
+    selection=dg.AssetSelection.groups("source", "raw") | dg.AssetSelection.checks(*ACCOUNT_CHECKS),
+    description="Fetch a range of days from Garmin into raw only.",
+)
+
+rebuild_job = dg.define_asset_job(
+    "rebuild",
+    # Offline: the lake from what raw holds, then the warehouse; no request reaches Garmin.
+    selection=dg.AssetSelection.groups("lake").downstream(),
+    description="Rebuild a range of days' lake partitions from raw, then build dbt (offline).",
 )
 
 

@@ -39,6 +39,8 @@ def _error_names(cls: type[Exception]) -> set[str]:
 
 
 JOB_NAME = "sync"
+# What `garmin-pipeline sync`, `sync --fetch-only` and `rebuild` run (assets/jobs.py).
+JOB_NAMES = (JOB_NAME, "fetch", "rebuild")
 # {"host", "pid", "started", "run_id"} of the process running the run. The run id is in there
 # because a re-execution from the UI copies its parent's tags: only the run it names is judged.
 PROCESS_TAG = "garmin/process"
@@ -127,8 +129,10 @@ def recover_killed_runs(instance: dg.DagsterInstance, superseded_by: str) -> lis
     """Mark failed the unfinished sync runs whose process was killed, and free pool slots that
     finished runs still hold. Returns the ids of the runs marked failed."""
     recovered = []
-    for record in instance.get_run_records(dg.RunsFilter(job_name=JOB_NAME, statuses=UNFINISHED)):
+    for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
         run = record.dagster_run
+        if run.job_name not in JOB_NAMES:
+            continue
         if not worker_gone(run):
             continue  # still running (it keeps its slots), or not ours to judge
         children = surviving_children(run.run_id)
@@ -170,10 +174,11 @@ def run_sync(
     refetch: bool = False,
     run_id: str | None = None,
     verbose: bool = False,
+    job_name: str = JOB_NAME,
 ) -> dg.ExecuteInProcessResult:
     from assets.definitions import defs  # import late: loading the definitions parses dbt
 
-    job = defs.resolve_job_def(JOB_NAME)
+    job = defs.resolve_job_def(job_name)
     run_id = run_id or str(uuid.uuid4())
     tags = {**range_tags(first.isoformat(), last.isoformat()), PROCESS_TAG: process_tag(run_id)}
     if refetch:
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=date.fromisoformat, required=True)
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--refetch", action="store_true")
+    parser.add_argument("--job", choices=JOB_NAMES, default=JOB_NAME)
     parser.add_argument("--verbose", action="store_true", help="log what the run is doing")
     args = parser.parse_args(argv)
     if args.verbose:  # `garmin-pipeline -v sync`: the library's own log lines too
@@ -214,11 +220,12 @@ def main(argv: list[str] | None = None) -> int:
             refetch=args.refetch,
             run_id=run_id,
             verbose=args.verbose,
+            job_name=args.job,
         )
     if result.success:
-        print(f"synced {args.start}..{args.end} (run {result.run_id})")
+        print(f"{args.job}: done for {args.start}..{args.end} (run {result.run_id})")
         return 0
-    print(f"sync failed: {failure_reason(result)} (run {result.run_id})", file=sys.stderr)
+    print(f"{args.job} failed: {failure_reason(result)} (run {result.run_id})", file=sys.stderr)
     return 1
 
 

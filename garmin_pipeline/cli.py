@@ -138,19 +138,31 @@ def check_sources(environment: dict[str, str]) -> None:
 
 
 def run_sync(
-    first: date, last: date, env: dict[str, str] | None = None, refetch: bool = False
+    first: date,
+    last: date,
+    env: dict[str, str] | None = None,
+    refetch: bool = False,
+    job: str = "sync",
 ) -> None:
+    """A job of `assets/jobs.py` (sync, fetch or rebuild) in a child process (`assets.sync`)
+    against DAGSTER_HOME."""
     if first > last:
         fail(f"--start {first} is after --end {last}")
     environment = {**os.environ, **(env or {})}
-    check_sources(environment)
+    if job != "rebuild":
+        check_sources(environment)
     environment["DAGSTER_HOME"] = str(dagster_home())
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
     start = environment.get("GARMIN_HISTORY_START")
     if start and first < date.fromisoformat(start):
         fail(f"--start {first} is before GARMIN_HISTORY_START={start}; lower that setting")
+    doing = {
+        "sync": "syncing",
+        "fetch": "fetching into raw",
+        "rebuild": "rebuilding the lake and warehouse from raw for",
+    }[job]
     click.echo(
-        f"syncing {first}..{last} through Dagster (runs recorded in {environment['DAGSTER_HOME']})"
+        f"{doing} {first}..{last} through Dagster (runs recorded in {environment['DAGSTER_HOME']})"
     )
     completed = subprocess.run(
         [
@@ -162,6 +174,8 @@ def run_sync(
             "--end",
             last.isoformat(),
             *(["--refetch"] if refetch else []),
+            "--job",
+            job,
             # `garmin-pipeline -v sync`: the run logs what it does too.
             *(["--verbose"] if logging.getLogger().isEnabledFor(logging.INFO) else []),
         ],
@@ -183,18 +197,37 @@ def run_sync(
 @click.option(
     "--refetch", is_flag=True, help="Fetch final days again too (picks up old edits, deletions)."
 )
-def sync(first: object, last: object, refetch: bool) -> None:
+@click.option("--fetch-only", is_flag=True, help="Only fetch into raw; build later with `rebuild`.")
+def sync(first: object, last: object, refetch: bool, fetch_only: bool) -> None:
     """Fetch the due days of a range into raw, rebuild changed lake partitions, build dbt.
 
     Days already final are skipped, and so are provisional ones when no device has uploaded
     since they were fetched, so syncing the whole history every day costs a few requests.
     """
+    run_sync(*day_range(first, last), refetch=refetch, job="fetch" if fetch_only else "sync")
+
+
+def day_range(first: object, last: object) -> tuple[date, date]:
+    """--start/--end, defaulting to GARMIN_HISTORY_START and the latest day begun anywhere
+    (the assets skip days after the profile's own today)."""
     from garmin_pipeline.raw.freshness import latest_begun_day
 
     start = first.date() if first else date.fromisoformat(settings().history_start)  # type: ignore[attr-defined]
-    # The latest calendar day begun anywhere; days after the profile's today are skipped.
     end = last.date() if last else latest_begun_day()  # type: ignore[attr-defined]
-    run_sync(start, end, refetch=refetch)
+    return start, end
+
+
+@main.command()
+@click.option(
+    "--start", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day [GARMIN_HISTORY_START]."
+)
+@click.option("--end", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day [today].")
+def rebuild(first: object, last: object) -> None:
+    """Rebuild the lake from raw and the warehouse from the lake, offline (no request to Garmin).
+
+    For after a parser or schema change, or a deleted lake: days whose raw and schemas are
+    those they were built from are skipped, so delete `lake/` to rebuild every day."""
+    run_sync(*day_range(first, last), job="rebuild")
 
 
 @main.command()

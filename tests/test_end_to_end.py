@@ -1,6 +1,7 @@
 """End to end: the real garminconnect client over HTTP to the emulator, a real Dagster run,
 real Parquet and a real dbt build into DuckDB, checked against the athlete's known values."""
 
+import json
 import shutil
 from datetime import timedelta
 
@@ -9,11 +10,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from garmin_pipeline.catalog import FEEDS
-from garmin_pipeline.lake.build import build_lake
-from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.store import RawStore
-from tests.conftest import run_cli
+from tests.conftest import pipeline_env, run_cli
 
 
 def warehouse(synced) -> duckdb.DuckDBPyConnection:
@@ -114,15 +112,51 @@ def test_rerunning_a_sync_rewrites_nothing_and_downloads_nothing(synced, emulato
     assert not [r for r in emulator.request_log if r.path.startswith("/download-service/")]
 
 
-def test_the_lake_rebuilds_from_raw_offline_byte_for_byte(synced, athlete, tmp_path):
-    account = "default"
-    raw = RawStore(synced.data_dir / "raw")
-    rebuilt = PartitionStore(tmp_path / "lake")
-    quarantine = PartitionStore(tmp_path / "quarantine")
-    days = [athlete.first_day + timedelta(days=i) for i in range(21)]
-    for feed in FEEDS:
-        build_lake(feed, raw, rebuilt, quarantine, account, days)
+def test_rebuild_remakes_lake_and_warehouse_from_raw_offline(synced, emulator, athlete, tmp_path):
+    """`garmin-pipeline rebuild` on a copy of raw alone: every lake file byte for byte and
+    every mart row as the sync made them, and not one request to Garmin."""
+    shutil.copytree(synced.data_dir / "raw", tmp_path / "data" / "raw")
+    env = {
+        **synced.env,
+        "GARMIN_DATA_DIR": str(tmp_path / "data"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }
+    emulator.clear_request_log()
+    first, last = str(athlete.first_day), str(athlete.last_day)
+    rebuilt = run_cli(env, "rebuild", "--start", first, "--end", last)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert emulator.request_log == []
     original = synced.data_dir / "lake"
-    for path in sorted(original.rglob("*.parquet")):
-        assert (rebuilt.root / path.relative_to(original)).read_bytes() == path.read_bytes()
-    shutil.rmtree(tmp_path / "lake")
+    parquet = sorted(original.rglob("*.parquet"))
+    assert len(parquet) > 500
+    assert [p.relative_to(original) for p in parquet] == [
+        p.relative_to(tmp_path / "data" / "lake")
+        for p in sorted((tmp_path / "data" / "lake").rglob("*.parquet"))
+    ]
+    for path in parquet:
+        assert (tmp_path / "data" / "lake" / path.relative_to(original)).read_bytes() == (
+            path.read_bytes()
+        )
+    marts = ("fct_daily_health", "fct_activities", "fct_sleep", "agg_weekly_training")
+    with (
+        warehouse(synced) as synced_db,
+        duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as rebuilt_db,
+    ):
+        for mart in marts:
+            expected = synced_db.sql(f"from {mart} order by all").pl()
+            assert expected.height > 0, mart
+            assert rebuilt_db.sql(f"from {mart} order by all").pl().equals(expected), mart
+
+
+def test_fetch_only_keeps_raw_and_builds_nothing(emulator, athlete, tmp_path):
+    env = pipeline_env(emulator, tmp_path)
+    day = str(athlete.last_day)
+    fetched = run_cli(env, "sync", "--fetch-only", "--start", day, "--end", day)
+    assert fetched.returncode == 0, fetched.stderr[-3000:]
+    raw = RawStore(tmp_path / "data" / "raw")
+    summary = raw.get("daily_summary", "default", athlete.last_day, "daily_summary.json")
+    assert (
+        json.loads(summary)["totalSteps"] == athlete.daily_summary(athlete.last_day)["totalSteps"]
+    )
+    assert not (tmp_path / "data" / "lake").exists()
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()
