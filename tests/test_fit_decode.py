@@ -28,6 +28,7 @@ from garmin_pipeline.fit import (
     decode_activity,
     frame_schema,
 )
+from garmin_pipeline.fit.decode import fit_crc
 
 DATA = Path(__file__).parent / "data" / "fit"
 INVALID = DATA / "invalid"
@@ -521,6 +522,17 @@ def test_bad_input_raises_fit_decode_error(case: str) -> None:
         decode_activity(data, 1)
     assert_one_line_error(excinfo, *words)
     assert isinstance(excinfo.value, ValueError)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 13, 14, 4095])
+def test_crc_is_the_one_fitdecode_computes(size: int) -> None:
+    # The decoder checks CRCs up front with its own, faster routine (and fitdecode does not
+    # check them again), so it must agree with fitdecode's at every length and alignment.
+    data = random.Random(size).randbytes(size + 2)
+    for start in (0, 1, 2):
+        expected = fitdecode.utils.compute_crc(data, start=start, end=start + size)
+        assert fit_crc(data, start, start + size) == expected
+    assert fit_crc(data, 1, 1) == 0
 
 
 def test_damaged_messages_with_valid_crc_never_leak_other_errors() -> None:

@@ -1,20 +1,26 @@
 """Decode one activity FIT file into the tables declared in `garmin_pipeline.fit.tables`.
 
-The file is read once with fitdecode; every data message of a declared type becomes one row,
-gathered column by column into plain lists, and each table is built with a single
-``pl.DataFrame(..., schema=...)`` at the end. RR intervals of hrv messages become one row each,
-and every field value no wide column claims becomes a row of the long developer-fields table.
+The file's structure and CRCs are checked whole first, then it is read once with fitdecode.
+What each field of a message is for (a column of its table, or a row of the long table of
+unclaimed values) depends only on how the message's fields are arranged, which repeats from one
+message to the next: it is worked out once per arrangement (`_Layout`), and a message is then
+read with a few lookups. Rows are kept as plain tuples; each table is built at the end with a
+single ``pl.DataFrame(..., schema=...)``, converting values column by column. RR intervals of
+hrv messages become one row each.
 """
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import io
 import json
+import operator
 import os
+import sys
 import zipfile
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import fitdecode
 import polars as pl
@@ -24,14 +30,13 @@ from garmin_pipeline.fit.tables import (
     DEVELOPER_FIELDS,
     HRV,
     TABLES,
-    Column,
     Table,
     frame_schema,
     to_utc_micros,
 )
 from garmin_pipeline.settings import max_payload_bytes
 
-__all__ = ["FitDecodeError", "decode_activity"]
+__all__ = ["FitDecodeError", "decode_activity", "fit_crc"]
 
 _FIT_SIGNATURE = b".FIT"
 _MIN_HEADER_SIZE = 12
@@ -118,6 +123,9 @@ _SPECIAL_COLUMNS: dict[str, tuple[str, ...]] = {
 
 def _check_declarations() -> None:
     """Fail at import, not mid-pipeline, if a declaration asks for something we cannot fill."""
+    messages = [t.message for t in TABLES.values() if t.layout == "message"]
+    if len(set(messages)) != len(messages):
+        raise RuntimeError("two tables read the same FIT message type; one table per type")
     for table in TABLES.values():
         names = [c.name for c in table.columns]
         if len(set(names)) != len(names):
@@ -139,64 +147,189 @@ def _check_declarations() -> None:
 _check_declarations()
 
 
-class _TableBuilder:
-    """Per-column lists for one table, appended to once per matching message."""
+class _Role(NamedTuple):
+    """What one field of one message type is for."""
 
-    __slots__ = ("_targets", "fields", "lists", "rows", "table", "wanted")
+    # Position of the field's name among its table's FIT fields; None: no column reads it.
+    slot: int | None
+    # (developer_data_index, field_number, field_name) of its rows in the long table, for a
+    # field no column claims; None for a claimed one.
+    unclaimed: tuple[int | None, int, str | None] | None
+    # A "timestamp" field: the message's time, for its rows in the long table.
+    timestamp: bool
 
-    def __init__(self, table: Table) -> None:
+
+class _Layout(NamedTuple):
+    """How to read a message whose fields come in one particular arrangement.
+
+    fitdecode lists a message's fields in the order its definition declares them, each after
+    the components expanded from it, and a compressed timestamp last. Messages of one
+    definition nearly always share that arrangement (dynamic subfields and compressed
+    timestamps vary it), so what each position is for is worked out once per arrangement.
+    Reading a message is then a handful of C-level lookups plus a loop over the few fields that
+    need a choice or go to the long table.
+    """
+
+    # Picks the table row (see `_WideTable`) out of the message's values, plus a None last for
+    # the slots no field of this arrangement fills.
+    row: Callable[[list[Any]], tuple[Any, ...]] | None
+    # Slots whose name occurs more than once, as (slot, positions in order, keep_list): the
+    # value is a choice (see `_chosen`).
+    choices: tuple[tuple[int, tuple[int, ...], bool], ...]
+    # The same for every filled slot: for a message holding an array, which may need cutting.
+    all_choices: tuple[tuple[int, tuple[int, ...], bool], ...]
+    # (position, _Role.unclaimed) of the fields no column claims.
+    unclaimed: tuple[tuple[int, tuple[int | None, int, str | None]], ...]
+    timestamps: tuple[int, ...]  # positions of the fields named timestamp
+
+
+_FIELD = operator.attrgetter("field")
+_FIELD_DEF = operator.attrgetter("field_def")
+_ARRAYS = frozenset({tuple, list})  # what fitdecode gives a field holding several values
+
+
+def _arrangement(fields: list[fitdecode.types.FieldData]) -> tuple[object, ...]:
+    """What a message's `_Layout` depends on: each field's profile entry and definition (None
+    for a field expanded from another's components)."""
+    return (*map(_FIELD, fields), *map(_FIELD_DEF, fields))
+
+
+class _MessageType:
+    """One FIT message type of the file: its row count, its table, and how to read it."""
+
+    __slots__ = ("claimed", "count", "layouts", "name", "table")
+
+    def __init__(self, name: str, table: _WideTable | None) -> None:
+        self.name = name
         self.table = table
-        self.fields: dict[str, list[Any]] = {}
-        self._targets: list[tuple[list[Any], tuple[str, ...], Callable[[Any], Any]]] = []
-        for column in table.columns:
-            if column.fit_fields:
-                values: list[Any] = []
-                self.fields[column.name] = values
-                self._targets.append((values, column.fit_fields, column.convert))
-        self.wanted = frozenset(f for _, names, _ in self._targets for f in names)
-        self.lists = frozenset(f for c in table.columns if c.is_list for f in c.fit_fields)
-        self.rows = 0
+        self.count = 0
+        self.claimed = table.table.fit_fields if table is not None else frozenset()
+        if name == HRV.message:
+            self.claimed |= {"time"}
+        self.layouts: dict[tuple[object, ...], _Layout] = {}
 
-    def add(self, message: fitdecode.FitDataMessage) -> None:
-        found = _field_values(message, self.wanted, self.lists)
-        for values, names, convert in self._targets:
-            for name in names:
-                value = found.get(name)
-                if value is not None:
-                    values.append(convert(value))
-                    break
-            else:
-                values.append(None)
-        self.rows += 1
+    def role(self, field: fitdecode.types.FieldData) -> _Role:
+        field_def = field.field_def
+        dev = field_def is not None and field_def.is_dev
+        name = field.name
+        timestamp = not dev and name == "timestamp"
+        if not dev and name in self.claimed:
+            slot = self.table.slots.get(name) if self.table is not None else None
+            return _Role(slot, None, timestamp)
+        dev_index = field_def.dev_data_index if dev else None
+        return _Role(None, (dev_index, field.def_num, name), timestamp)
 
-    def frame(self, file_values: dict[str, Any]) -> pl.DataFrame:
-        data: dict[str, Any] = {}
-        for column in self.table.columns:
-            data[column.name] = self._column_values(column, file_values)
-        return pl.DataFrame(data, schema=frame_schema(self.table.name))
+    def add_layout(
+        self, fields: list[fitdecode.types.FieldData], arrangement: tuple[object, ...]
+    ) -> _Layout:
+        """The `_Layout` of messages whose fields are arranged as these are."""
+        width = self.table.width if self.table is not None else 0
+        candidates: dict[int, list[int]] = {}
+        unclaimed = []
+        timestamps = []
+        for position, field in enumerate(fields):
+            slot, about, timestamp = self.role(field)
+            if timestamp:
+                timestamps.append(position)
+            if slot is not None:
+                if field.field_def is None:
+                    slot += width
+                candidates.setdefault(slot, []).append(position)
+            elif about is not None:
+                unclaimed.append((position, about))
+        row = None
+        if self.table is not None:
+            absent = [len(fields)]
+            picks = [candidates.get(slot, absent)[0] for slot in range(2 * width)]
+            row = operator.itemgetter(*picks)
+        all_choices = tuple(
+            (slot, tuple(positions), self.table.keeps_list(slot))
+            for slot, positions in candidates.items()
+        )
+        choices = tuple(choice for choice in all_choices if len(choice[1]) > 1)
+        layout = _Layout(row, choices, all_choices, tuple(unclaimed), tuple(timestamps))
+        self.layouts[arrangement] = layout
+        return layout
 
-    def _column_values(self, column: Column, file_values: dict[str, Any]) -> Any:
-        if column.name == self.table.index_column:
-            return range(self.rows)
-        if column.fit_fields:
-            return self.fields[column.name]
-        return [file_values[column.name]] * self.rows
+
+def _chosen(values: list[Any], positions: tuple[int, ...], keep_list: bool) -> Any:
+    """The first non-null of the values at ``positions``, arrays made scalar unless kept.
+
+    Some writers declare a scalar field with room for several values; the first one is the
+    value, the rest is padding.
+    """
+    for position in positions:
+        value = values[position]
+        if isinstance(value, tuple | list):
+            if not keep_list:
+                value = value[0] if value else None
+            elif all(v is None for v in value):
+                value = None
+        if value is not None:
+            return value
+    return None
 
 
-def _field_values(
-    message: fitdecode.FitDataMessage,
-    wanted: frozenset[str],
-    lists: frozenset[str] = frozenset(),
-) -> dict[str, Any]:
-    """Non-null values of the wanted fields of one message, by FIT field name.
+class _WideTable:
+    """A message table's rows: per message, the value of each FIT field its columns read.
 
     A name can occur twice in one message: as the field itself and as a component expanded
     from another field (``speed`` -> ``enhanced_speed``, ``compressed_speed_distance`` ->
     ``speed``). The field as written by the device wins over the expanded one; otherwise the
-    first non-null occurrence wins. Developer fields are skipped: their names are free text
-    chosen by apps and may collide with profile names. Fields named in ``lists`` keep all
-    their values.
+    first non-null occurrence wins. So a row holds each name twice: the first value written
+    by the device (slots ``0..width-1``), then the first expanded one. Developer fields never
+    count: their names are free text chosen by apps and may collide with profile names.
     """
+
+    __slots__ = ("lists", "names", "rows", "slots", "table", "width")
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.names = tuple(dict.fromkeys(f for c in table.columns for f in c.fit_fields))
+        self.slots = {name: slot for slot, name in enumerate(self.names)}
+        self.width = len(self.names)
+        self.lists = frozenset(f for c in table.columns if c.is_list for f in c.fit_fields)
+        self.rows: list[Sequence[Any]] = []
+
+    def keeps_list(self, slot: int) -> bool:
+        """Whether the field in ``slot`` feeds a pl.List column: its arrays are kept whole."""
+        return self.names[slot % self.width] in self.lists
+
+    def frame(self, file_values: dict[str, Any]) -> pl.DataFrame:
+        count = len(self.rows)
+        stored = list(zip(*self.rows, strict=True)) if count else [()] * (2 * self.width)
+        by_name: dict[str, Sequence[Any]] = {}
+        for name, slot in self.slots.items():
+            written, expanded = stored[slot], stored[slot + self.width]
+            by_name[name] = _first_present(written, expanded)
+        data: dict[str, Any] = {}
+        for column in self.table.columns:
+            if column.name == self.table.index_column:
+                data[column.name] = range(count)
+            elif column.fit_fields:
+                values = by_name[column.fit_fields[0]]
+                for name in column.fit_fields[1:]:
+                    values = _first_present(values, by_name[name])
+                if values.count(None) == count:
+                    data[column.name] = [None] * count
+                else:
+                    convert = column.convert
+                    data[column.name] = [None if v is None else convert(v) for v in values]
+            else:
+                data[column.name] = [file_values[column.name]] * count
+        return pl.DataFrame(data, schema=frame_schema(self.table.name))
+
+
+def _first_present(preferred: Sequence[Any], fallback: Sequence[Any]) -> Sequence[Any]:
+    """Row by row, the preferred value unless it is null."""
+    if fallback.count(None) == len(fallback):
+        return preferred
+    return [p if p is not None else f for p, f in zip(preferred, fallback, strict=True)]
+
+
+def _field_values(message: fitdecode.FitDataMessage, wanted: frozenset[str]) -> dict[str, Any]:
+    """Non-null values of the wanted fields of one message, by FIT field name, chosen as
+    `_WideTable` chooses them; for the few single messages read outside a table."""
     found: dict[str, Any] = {}
     expanded: set[str] = set()
     for field in message.fields:
@@ -207,13 +340,8 @@ def _field_values(
         if field_def is not None and field_def.is_dev:
             continue
         value = field.value
-        # Some writers declare a scalar field with room for several values; the first one is
-        # the value, the rest is padding.
         if isinstance(value, tuple | list):
-            if name not in lists:
-                value = value[0] if value else None
-            elif all(v is None for v in value):
-                value = None
+            value = value[0] if value else None
         if value is None:
             continue
         if name not in found:
@@ -279,8 +407,14 @@ def _json_item(value: Any) -> Any:
     return str(value)
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))
+_JSON_AS_IS = frozenset({int, str, type(None)})
+
+
 def field_value_columns(value: Any) -> tuple[float | None, str | None]:
     """(value_float, value_string) of one field value in the long table."""
+    if type(value) is int:  # by far the most common: first, and without the bool check
+        return float(value), (str(value) if abs(value) > _EXACT_FLOAT_INT else None)
     if isinstance(value, bool):
         return float(value), None
     if isinstance(value, int):
@@ -295,7 +429,9 @@ def field_value_columns(value: Any) -> tuple[float | None, str | None]:
     if isinstance(value, bytes | bytearray):
         return None, bytes(value).hex()
     if isinstance(value, tuple | list):
-        return None, json.dumps([_json_item(v) for v in value], separators=(",", ":"))
+        if _JSON_AS_IS.issuperset(map(type, value)):
+            return None, _JSON.encode(list(value))
+        return None, _JSON.encode([_json_item(v) for v in value])
     return None, str(value)
 
 
@@ -306,47 +442,41 @@ def is_null_value(value: Any) -> bool:
     return value is None
 
 
-class _UnclaimedBuilder:
+class _UnclaimedTable:
     """Every field value no wide column claims: one row per (message, field)."""
 
-    __slots__ = ("data",)
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.data: dict[str, list[Any]] = {
-            name: [] for name in _SPECIAL_COLUMNS["unclaimed_field"][1:]
-        }
-
-    def add(self, message: fitdecode.FitDataMessage, index: int, claimed: frozenset[str]) -> None:
-        rows: list[tuple[int, Any, Any]] = []
-        timestamp: Any = None
-        for position, field in enumerate(message.fields):
-            field_def = field.field_def
-            dev = field_def is not None and field_def.is_dev
-            name = field.name
-            if not dev and name == "timestamp" and timestamp is None:
-                timestamp = to_utc_micros(field.value)
-            if (not dev and name in claimed) or is_null_value(field.value):
-                continue
-            rows.append((position, field, dev))
-        if not rows:
-            return
-        data = self.data
-        for position, field, dev in rows:
-            value_float, value_string = field_value_columns(field.value)
-            data["message"].append(message.name)
-            data["message_index"].append(index)
-            data["field_index"].append(position)
-            data["timestamp"].append(timestamp)
-            data["developer_data_index"].append(field.field_def.dev_data_index if dev else None)
-            data["field_number"].append(field.def_num)
-            data["field_name"].append(field.name)
-            data["units"].append(field.units or None)
-            data["value_float"].append(value_float)
-            data["value_string"].append(value_string)
+        # ((message, message_index, timestamp), field_index, (developer_data_index,
+        # field_number, field_name), units, value)
+        self.rows: list[tuple[Any, ...]] = []
 
     def frame(self, activity_id: int) -> pl.DataFrame:
-        rows = len(self.data["message"])
-        data = {"activity_id": [activity_id] * rows, **self.data}
+        count = len(self.rows)
+        messages, field_index, about, units, values = (
+            zip(*self.rows, strict=True) if count else [()] * 5
+        )
+        message, message_index, timestamp = zip(*messages, strict=True) if count else [()] * 3
+        developer_data_index, field_number, field_name = (
+            zip(*about, strict=True) if count else [()] * 3
+        )
+        value_float, value_string = (
+            zip(*map(field_value_columns, values), strict=True) if count else [()] * 2
+        )
+        data = {
+            "activity_id": [activity_id] * count,
+            "message": message,
+            "message_index": message_index,
+            "field_index": field_index,
+            "timestamp": timestamp,
+            "developer_data_index": developer_data_index,
+            "field_number": field_number,
+            "field_name": field_name,
+            "units": [u or None for u in units],
+            "value_float": value_float,
+            "value_string": value_string,
+        }
         return pl.DataFrame(data, schema=frame_schema(DEVELOPER_FIELDS.name))
 
 
@@ -357,6 +487,45 @@ def _read_source(source: bytes | bytearray | memoryview | str | os.PathLike[str]
         with open(source, "rb") as fh:
             return fh.read()
     raise TypeError(f"source must be bytes or a path, not {type(source).__name__}")
+
+
+def _crc_byte_table() -> list[int]:
+    """FIT's CRC (CRC-16/ARC, reflected polynomial 0xA001) of each byte value."""
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_BYTE = _crc_byte_table()
+# The register is 16 bits wide, so after two more bytes it depends only on (register ^ those
+# two bytes read as a little-endian word): one lookup per two bytes, about 20 times faster than
+# fitdecode's nibble-wise `compute_crc` (a compact array also beats a list of ints here).
+_CRC_WORD = array.array(
+    "H",
+    (
+        (_CRC_BYTE[word & 0xFF] >> 8) ^ _CRC_BYTE[((word >> 8) ^ _CRC_BYTE[word & 0xFF]) & 0xFF]
+        for word in range(1 << 16)
+    ),
+)
+
+
+def fit_crc(data: bytes, start: int, end: int) -> int:
+    """The FIT CRC of ``data[start:end]``, as `fitdecode.utils.compute_crc` computes it."""
+    crc = 0
+    even_end = start + (end - start) // 2 * 2
+    words = array.array("H", data[start:even_end])
+    if sys.byteorder == "big":
+        words.byteswap()
+    table = _CRC_WORD
+    for word in words:
+        crc = table[crc ^ word]
+    if even_end < end:
+        crc = (crc >> 8) ^ _CRC_BYTE[(crc ^ data[even_end]) & 0xFF]
+    return crc
 
 
 def check_structure(data: bytes, what: str = "the activity") -> None:
@@ -428,14 +597,14 @@ def _check_part(data: bytes, offset: int, what: str) -> None:
     if header_size >= _MIN_HEADER_SIZE + _CRC_SIZE:
         stored = int.from_bytes(data[offset + 12 : offset + 14], "little")
         # 0 means "not computed" (FIT spec); the file CRC below still covers the header.
-        computed = fitdecode.utils.compute_crc(data, start=offset, end=offset + 12)
+        computed = fit_crc(data, offset, offset + 12)
         if stored and stored != computed:
             raise FitDecodeError(
                 f"corrupt FIT file: header CRC mismatch at byte {offset + 12} (stored "
                 f"0x{stored:04x}, computed 0x{computed:04x}); re-download {what}"
             )
     stored = int.from_bytes(data[end : end + _CRC_SIZE], "little")
-    computed = fitdecode.utils.compute_crc(data, start=offset, end=end)
+    computed = fit_crc(data, offset, end)
     if stored != computed:
         raise FitDecodeError(
             f"corrupt FIT file: CRC mismatch at byte {end} (stored 0x{stored:04x}, computed "
@@ -496,6 +665,42 @@ def _frames(reader: fitdecode.FitReader, size: int) -> Iterator[Any]:
         yield frame
 
 
+def _read_fields(
+    message: fitdecode.FitDataMessage, kind: _MessageType, index: int, unclaimed: _UnclaimedTable
+) -> None:
+    """The message's fields into its table's row, and into the long table."""
+    fields = message.fields
+    arrangement = _arrangement(fields)
+    layout = kind.layouts.get(arrangement) or kind.add_layout(fields, arrangement)
+    values = [field.value for field in fields]
+    values.append(None)  # what `_Layout.row` picks for a slot no field fills
+    if layout.row is not None:
+        row = layout.row(values)
+        choices = layout.choices if _ARRAYS.isdisjoint(map(type, values)) else layout.all_choices
+        if choices:
+            row = list(row)
+            for slot, positions, keep_list in choices:
+                row[slot] = _chosen(values, positions, keep_list)
+        kind.table.rows.append(row)
+    about_message = None
+    for position, about in layout.unclaimed:
+        value = values[position]
+        if value is None or is_null_value(value):
+            continue
+        if about_message is None:
+            about_message = (kind.name, index, _first_utc_micros(values, layout.timestamps))
+        unclaimed.rows.append((about_message, position, about, fields[position].units, value))
+
+
+def _first_utc_micros(values: list[Any], positions: tuple[int, ...]) -> int | None:
+    """The first of the values at ``positions`` that is a UTC time, in Datetime("us")."""
+    for position in positions:
+        micros = to_utc_micros(values[position])
+        if micros is not None:
+            return micros
+    return None
+
+
 _ACTIVITY_TIMES = frozenset({"timestamp", "local_timestamp"})
 _FILE_TYPE = frozenset({"type"})
 
@@ -508,6 +713,19 @@ def _utc_offset_s(message: fitdecode.FitDataMessage) -> int | None:
         return None
     offset = (local - utc) // dt.timedelta(seconds=1)
     return offset if _MIN_UTC_OFFSET_S <= offset <= _MAX_UTC_OFFSET_S else None
+
+
+def fit_reader(data: bytes) -> fitdecode.FitReader:
+    """The fitdecode reader the decoder uses (the benchmark's bare iteration uses it too)."""
+    return fitdecode.FitReader(
+        io.BytesIO(data),
+        # `check_structure` has verified every part's CRCs before the first frame is read;
+        # fitdecode's own check would compute them all again, slowly (a tenth of its time).
+        check_crc=fitdecode.CrcCheck.DISABLED,
+        # Recoverable spec violations (e.g. a field size that is not a multiple of its type)
+        # are decoded as fitdecode/the FIT SDK do, and reported as Python warnings.
+        error_handling=fitdecode.ErrorHandling.WARN,
+    )
 
 
 def decode_activity(
@@ -528,42 +746,31 @@ def decode_activity(
     data = _read_source(source)
     check_structure(data)
 
-    builders = {n: _TableBuilder(t) for n, t in TABLES.items() if t.layout == "message"}
-    by_message: dict[str, list[_TableBuilder]] = {}
-    for builder in builders.values():
-        by_message.setdefault(builder.table.message, []).append(builder)
-    claimed: dict[str, frozenset[str]] = {
-        message: frozenset().union(*(b.table.fit_fields for b in group))
-        for message, group in by_message.items()
-    }
-    claimed[HRV.message] = claimed.get(HRV.message, frozenset()) | {"time"}
+    wide = {t.message: _WideTable(t) for t in TABLES.values() if t.layout == "message"}
+    message_types: dict[str, _MessageType] = {}
+    by_definition: dict[object, _MessageType] = {}
     hrv = _HrvBuilder()
-    unclaimed = _UnclaimedBuilder()
-    counts: dict[str, int] = {}
+    unclaimed = _UnclaimedTable()
     utc_offset: int | None = None
     checked_part = -1
-    reader = fitdecode.FitReader(
-        io.BytesIO(data),
-        # Already verified above; kept on so fitdecode never yields frames from a bad part.
-        check_crc=fitdecode.CrcCheck.RAISE,
-        # Recoverable spec violations (e.g. a field size that is not a multiple of its type)
-        # are decoded as fitdecode/the FIT SDK do, and reported as Python warnings.
-        error_handling=fitdecode.ErrorHandling.WARN,
-    )
-    with reader:
+    with fit_reader(data) as reader:
         for frame in _frames(reader, len(data)):
             if frame.frame_type != fitdecode.FIT_FRAME_DATA:
                 continue
-            name = frame.name
-            index = counts.get(name, 0)
-            counts[name] = index + 1
-            for builder in by_message.get(name, ()):
-                builder.add(frame)
+            kind = by_definition.get(frame.def_mesg)
+            if kind is None:
+                name = frame.name
+                if name not in message_types:
+                    message_types[name] = _MessageType(name, wide.get(name))
+                kind = by_definition[frame.def_mesg] = message_types[name]
+            index = kind.count
+            kind.count = index + 1
+            _read_fields(frame, kind, index, unclaimed)
+            name = kind.name
             if name == HRV.message:
-                records = counts.get("record", 0)
+                records = message_types["record"].count if "record" in message_types else 0
                 hrv.add(frame, index, records - 1 if records else None)
-            unclaimed.add(frame, index, claimed.get(name, frozenset()))
-            if name == "activity" and utc_offset is None:
+            elif name == "activity" and utc_offset is None:
                 utc_offset = _utc_offset_s(frame)
             elif name == "file_id" and reader.fit_file_index != checked_part:
                 # Only a part's first file_id counts: on garbled data fitdecode can "find" more.
@@ -583,5 +790,5 @@ def decode_activity(
         elif table.layout == "unclaimed_field":
             tables[name] = unclaimed.frame(activity_id)
         else:
-            tables[name] = builders[name].frame(file_values)
+            tables[name] = wide[table.message].frame(file_values)
     return tables
