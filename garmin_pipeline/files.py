@@ -1,5 +1,6 @@
-"""Atomic file writes, for every file the pipeline keeps: raw payloads and manifests, lake
-partitions, build state, the 429 breaker's state and the token store.
+"""Atomic file writes, for every local file the pipeline keeps: raw payloads and manifests, lake
+partitions, build state, the 429 breaker's state and the token store. (Raw and the lake on a
+filesystem URI are written by `storage`, which comes here for local paths.)
 
 A reader sees the old file or the new one, never a part, even if the writer is killed with
 SIGKILL: bytes go to a hidden temp file created 0600 (`.<name>.<pid>.<random>.tmp`, which no

@@ -9,29 +9,36 @@ unchanged history costs no parsing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import repeat
 from multiprocessing import get_context
-from pathlib import Path
 
 import polars as pl
 
 from garmin_pipeline import catalog
 from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.files import flush_to_disk, write_atomically
+from garmin_pipeline.files import flush_to_disk
 from garmin_pipeline.lake.parsers import ParsedDay
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.lake.validate import QUARANTINE_REASON, ValidationResult, validate_days
 from garmin_pipeline.raw.store import MANIFEST, RawStore
+from garmin_pipeline.storage import (
+    StoragePath,
+    StorageRoot,
+    location,
+    shared_across_processes,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +125,7 @@ def schema_fingerprint(feed: Feed) -> str:
 class BuildState:
     """Per feed and account: the raw digest each day was last built from (one JSON file)."""
 
-    def __init__(self, path: Path, fingerprint: str) -> None:
+    def __init__(self, path: StoragePath, fingerprint: str) -> None:
         self.path = path
         self.fingerprint = fingerprint
         body = json.loads(path.read_text("utf-8")) if path.exists() else {}
@@ -249,9 +256,9 @@ def batches(days: Sequence[date], workers: int) -> list[list[date]]:
 
 def _build_days_of_catalog_feed(
     feed_name: str,
-    raw_root: Path,
-    lake_root: Path,
-    quarantine_root: Path,
+    raw_root: StoragePath,
+    lake_root: StoragePath,
+    quarantine_root: StoragePath,
     account: str,
     days: list[date],
 ) -> BuildReport:
@@ -282,7 +289,8 @@ def _built_batches(
 ) -> Iterator[BuildReport]:
     """Each batch's report as it is done. The first batch is built here and timed: when the
     rest would take longer than starting worker processes is worth (a year of FIT files, not
-    a year of daily summaries), the rest is spread over `workers` processes."""
+    a year of daily summaries), the rest is spread over `workers` processes, unless a store
+    lives in this process's memory (`memory://`), which a worker would see empty."""
     runs = batches(days, workers)
     if not runs:
         return
@@ -290,21 +298,49 @@ def _built_batches(
     yield build_days(feed, raw, lake, quarantine, account, runs[0])
     per_day_s = (time.perf_counter() - started) / len(runs[0])
     rest = runs[1:]
-    if workers < 2 or per_day_s * sum(map(len, rest)) < POOL_WORTH_S or not _in_catalog(feed):
+    if (
+        workers < 2
+        or per_day_s * sum(map(len, rest)) < POOL_WORTH_S
+        or not _in_catalog(feed)
+        or not all(shared_across_processes(s.root) for s in (raw, lake, quarantine))
+    ):
         for run in rest:
             yield build_days(feed, raw, lake, quarantine, account, run)
         return
     # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        yield from pool.map(
-            _build_days_of_catalog_feed,
-            repeat(feed.name),
-            repeat(raw.root),
-            repeat(lake.root),
-            repeat(quarantine.root),
-            repeat(account),
-            rest,
-        )
+        with _main_module_hidden():
+            futures = [
+                pool.submit(
+                    _build_days_of_catalog_feed,
+                    feed.name,
+                    raw.root,
+                    lake.root,
+                    quarantine.root,
+                    account,
+                    run,
+                )
+                for run in rest
+            ]
+        for future in futures:
+            yield future.result()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """While workers start: a spawned worker imports its parent's `__main__`, which under
+    Dagster is the run's own entry point (seconds of imports and a hundred MB per worker) and
+    is of no use to `_build_days_of_catalog_feed`, which lives here."""
+    main = sys.modules["__main__"]
+    saved = {
+        name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
+    }
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
 
 
 def build_lake(
@@ -314,10 +350,11 @@ def build_lake(
     quarantine: PartitionStore,
     account: str,
     days: list[date],
-    state_dir: Path | None = None,
+    state_dir: StorageRoot | None = None,
     workers: int = 1,
 ) -> BuildReport:
-    """Build `days`; with `state_dir`, days already built from the same raw are skipped.
+    """Build `days`; with `state_dir` (a folder or a filesystem URI), days already built
+    from the same raw are skipped.
 
     Days are built in batches (one validation per dataset and batch), in order; with
     `workers` > 1, a long range is spread over that many processes. Memory is bounded by a
@@ -325,7 +362,7 @@ def build_lake(
     report = BuildReport.empty(feed)
     state = (
         BuildState(
-            state_dir / "lake_built" / feed.name / f"account={account}.json",
+            location(state_dir) / "lake_built" / feed.name / f"account={account}.json",
             schema_fingerprint(feed),
         )
         if state_dir is not None

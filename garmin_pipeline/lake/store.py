@@ -4,24 +4,36 @@ Same frame in, same bytes out: rows sorted by the dataset key, fixed writer sett
 timestamps in file metadata. A partition whose bytes would not change is not rewritten at all,
 so re-running a sync over unchanged days leaves the lake's bytes and mtimes alone. Partitions
 are derived from raw, so they are written without an fsync each: the lake build flushes them
-to disk once before its build state records them as built.
+to disk once before its build state records them as built. The root may be a filesystem URI
+(`storage`), where each partition is one object put.
 """
 
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from pyarrow.fs import FSSpecHandler, PyFileSystem
+from upath import UPath
 
-from garmin_pipeline.errors import UnsafeValueError
-from garmin_pipeline.files import write_atomically
+from garmin_pipeline.storage import (
+    StoragePath,
+    StorageRoot,
+    inside,
+    location,
+    remove_tree,
+    write_atomically,
+)
 
 PART_FILE = "part-0.parquet"
+# The hive keys in every partition's path, typed for reading a non-local tree.
+_HIVE_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
 _WRITER_OPTIONS = {
     "compression": "zstd",
     "compression_level": 3,
@@ -37,28 +49,17 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def inside(root: Path, path: Path) -> Path:
-    """`path`, if it resolves inside `root`; the stores' last line of defence against a value
-    from the source (an id, a name, a date) that would name a file elsewhere."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root.resolve()):
-        raise UnsafeValueError(
-            f"refusing to write {path}: it resolves outside {root}; "
-            "a value from the source is not a safe file name (it is quarantined, not stored)"
-        )
-    return path
-
-
 class PartitionStore:
-    """One hive-partitioned tree of Parquet files (the lake, or the quarantine beside it)."""
+    """One hive-partitioned tree of Parquet files (the lake, or the quarantine beside it);
+    `root` is a local folder or a filesystem URI (`storage.location`)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: StorageRoot) -> None:
+        self.root = location(root)
 
-    def partition_dir(self, dataset: str, account: str, day: date) -> Path:
+    def partition_dir(self, dataset: str, account: str, day: date) -> StoragePath:
         return inside(self.root, self.root / dataset / f"account={account}" / f"date={day}")
 
-    def partition_file(self, dataset: str, account: str, day: date) -> Path:
+    def partition_file(self, dataset: str, account: str, day: date) -> StoragePath:
         return self.partition_dir(dataset, account, day) / PART_FILE
 
     def write(
@@ -71,16 +72,30 @@ class PartitionStore:
         )
 
     def remove(self, dataset: str, account: str, day: date) -> bool:
-        directory = self.partition_dir(dataset, account, day)
-        if not directory.exists():
-            return False
-        shutil.rmtree(directory)
-        return True
+        return remove_tree(self.partition_dir(dataset, account, day))
 
     def read(self, dataset: str, account: str | None = None) -> pl.DataFrame:
         """All partitions of a dataset (hive columns `account` and `date` included)."""
         pattern = self.root / dataset / (f"account={account}" if account else "*") / "*" / PART_FILE
-        return pl.read_parquet(str(pattern), hive_partitioning=True)
+        if isinstance(pattern, Path):
+            return pl.read_parquet(str(pattern), hive_partitioning=True)
+        return _read_hive(self.root / dataset, pattern)
 
     def dataset_glob(self, dataset: str) -> str:
         return str(self.root / dataset / "*" / "*" / PART_FILE)
+
+
+def _read_hive(base: UPath, pattern: UPath) -> pl.DataFrame:
+    """`pattern`'s files under the hive tree at `base`, read through pyarrow on the URI's
+    fsspec filesystem (polars reads only local files and the clouds it has built in)."""
+    found = sorted(base.fs.glob(pattern.path))
+    if not found:
+        raise FileNotFoundError(f"no partition matches {pattern}")
+    dataset = ds.dataset(
+        found,
+        filesystem=PyFileSystem(FSSpecHandler(base.fs)),
+        format="parquet",
+        partitioning=ds.partitioning(_HIVE_SCHEMA, flavor="hive"),
+        partition_base_dir=base.path,
+    )
+    return pl.DataFrame(dataset.to_table())

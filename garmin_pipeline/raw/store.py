@@ -12,11 +12,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 from garmin_pipeline.errors import UnsafeValueError
-from garmin_pipeline.files import write_atomically
-from garmin_pipeline.lake.store import inside
+from garmin_pipeline.storage import (
+    StoragePath,
+    StorageRoot,
+    inside,
+    location,
+    write_atomically,
+)
 
 MANIFEST = "_manifest.json"
 # Days a payload may be filed under: nothing before the Unix epoch, nothing past tomorrow
@@ -76,16 +80,17 @@ class DayManifest:
 
 
 class RawStore:
-    """`<root>/<feed>/account=<a>/date=<YYYY-MM-DD>/<name>` plus `_manifest.json` per folder."""
+    """`<root>/<feed>/account=<a>/date=<YYYY-MM-DD>/<name>` plus `_manifest.json` per folder;
+    `root` is a local folder or a filesystem URI (`storage.location`)."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: StorageRoot) -> None:
+        self.root = location(root)
 
-    def day_dir(self, feed: str, account: str, day: date) -> Path:
+    def day_dir(self, feed: str, account: str, day: date) -> StoragePath:
         """The day's folder; refuses (`UnsafeValueError`) anything resolving outside the root."""
         return inside(self.root, self.root / feed / f"account={account}" / f"date={day}")
 
-    def payload_path(self, feed: str, account: str, day: date, name: str) -> Path:
+    def payload_path(self, feed: str, account: str, day: date, name: str) -> StoragePath:
         return inside(self.root, self.day_dir(feed, account, day) / check_payload_name(name))
 
     def day_manifest(self, feed: str, account: str, day: date) -> DayManifest:
@@ -181,7 +186,7 @@ class RawStore:
         )
 
     @staticmethod
-    def _write_manifest(directory: Path, manifest: DayManifest) -> None:
+    def _write_manifest(directory: StoragePath, manifest: DayManifest) -> None:
         checked = manifest.checked_at
         body = {
             "checked_at": checked.isoformat(timespec="seconds") if checked else None,

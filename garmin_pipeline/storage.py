@@ -1,0 +1,98 @@
+"""Where raw and the lake live: a local folder, or any fsspec filesystem named by a URI.
+
+A plain path (or a `file://` URI) stays a `pathlib.Path` and keeps every local guarantee of
+`files.write_atomically`: temp file, fsync, rename, directory fsync. Any other URI (`s3://`,
+`gs://`, `az://`, `memory://`...) becomes a `UPath` on its fsspec filesystem, so the stores
+spell paths the same way for both, and a write there is a single `pipe_file`: an object store
+shows an object whole or not at all, and keeps it once the put returns, so there is no temp
+file to sweep and nothing to flush. Other remote filesystems (SFTP, say) get what their own
+put gives.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from pathlib import Path
+
+import fsspec.core
+from fsspec.utils import get_protocol
+from upath import UPath
+
+from garmin_pipeline import files
+from garmin_pipeline.errors import UnsafeValueError
+
+StoragePath = Path | UPath
+# What a store accepts as its root: a path, a URI string, or a path already made by `location`.
+StorageRoot = str | os.PathLike[str] | UPath
+
+LOCAL_PROTOCOLS = frozenset({"file", "local"})
+# Filesystems held in one process's memory: another process sees an empty one.
+PROCESS_LOCAL_PROTOCOLS = frozenset({"memory"})
+
+
+def location(root: StorageRoot) -> StoragePath:
+    """`root` as the stores hold it: a `Path` for anything local, a `UPath` otherwise."""
+    if isinstance(root, Path):
+        return Path(root)
+    if isinstance(root, UPath):
+        return root
+    text = os.fspath(root)
+    if get_protocol(text) not in LOCAL_PROTOCOLS:
+        return UPath(text)
+    # A bare path stays as given (relative stays relative); file:// loses its scheme.
+    return Path(fsspec.core.url_to_fs(text)[1]) if "://" in text else Path(text)
+
+
+def shared_across_processes(path: StoragePath) -> bool:
+    """Whether another process (a lake build worker) sees what this one writes at `path`."""
+    return isinstance(path, Path) or path.protocol not in PROCESS_LOCAL_PROTOCOLS
+
+
+def inside(root: StoragePath, path: StoragePath) -> StoragePath:
+    """`path`, if it resolves inside `root`; the stores' last line of defence against a value
+    from the source (an id, a name, a date) that would name a file elsewhere.
+
+    Remote paths have no symlinks: `..` and `.` are folded lexically, and the folded path is
+    returned, since an object store would keep `..` as a literal part of the key."""
+    if isinstance(root, Path) and isinstance(path, Path):
+        if path.resolve().is_relative_to(root.resolve()):
+            return path
+    elif isinstance(root, UPath) and isinstance(path, UPath):
+        base, target = posixpath.normpath(root.path), posixpath.normpath(path.path)
+        if target == base:
+            return root
+        if target.startswith(base.rstrip("/") + "/"):
+            return root.joinpath(*posixpath.relpath(target, base).split("/"))
+    raise UnsafeValueError(
+        f"refusing to write {path}: it resolves outside {root}; "
+        "a value from the source is not a safe file name (it is quarantined, not stored)"
+    )
+
+
+def write_atomically(path: StoragePath, payload: bytes, durable: bool = True) -> bool:
+    """Write `payload` whole or not at all; return False (touching nothing) if the bytes are
+    equal. Local: `files.write_atomically`. Remote: one put, which `durable` cannot add to."""
+    if isinstance(path, Path):
+        return files.write_atomically(path, payload, durable)
+    fs, key = path.fs, path.path
+    try:
+        unchanged = fs.size(key) == len(payload) and fs.cat_file(key) == payload
+    except FileNotFoundError:
+        unchanged = False
+    if unchanged:
+        return False
+    fs.pipe_file(key, payload)
+    return True
+
+
+def remove_tree(path: StoragePath) -> bool:
+    """Delete a folder and everything under it; False if there was none."""
+    if not path.exists():
+        return False
+    if isinstance(path, Path):
+        shutil.rmtree(path)
+    else:
+        path.fs.rm(path.path, recursive=True)
+    return True
