@@ -1,4 +1,5 @@
-"""The Garmin account in the UI: token and key health and 429 cooldowns, as checks on one asset.
+"""The Garmin accounts in the UI: token and key health and 429 cooldowns, as checks on one asset
+(each check covers every account of GARMIN_ACCOUNTS, and names the failing ones).
 
 `garmin/account` is not materialized; it stands upstream of every raw asset, so the lineage
 graph starts at the account and its checks sit where a user looks first. All read local files
@@ -11,6 +12,7 @@ import dagster as dg
 
 from assets.resources import GarminConnect
 from garmin_pipeline.feeds import PERSONAL_API
+from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.connect.tokens import token_health
 from garmin_pipeline.status import breaker_for, describe_breaker, personal_api_key_health
 
@@ -34,7 +36,11 @@ GARMIN_ACCOUNT = dg.AssetSpec(
     description="Warns days before the stored refresh token lapses (GARMIN_TOKEN_WARN_DAYS).",
 )
 def token_health_check(garmin: GarminConnect) -> dg.AssetCheckResult:
-    health = token_health(garmin.settings, datetime.now(UTC))
+    return per_account({a: _token_health(garmin.settings_for(a)) for a in garmin.settings.accounts})
+
+
+def _token_health(settings: Settings) -> dg.AssetCheckResult:
+    health = token_health(settings, datetime.now(UTC))
     return dg.AssetCheckResult(
         passed=health.status == "ok",
         severity=dg.AssetCheckSeverity.WARN
@@ -58,11 +64,17 @@ def token_health_check(garmin: GarminConnect) -> dg.AssetCheckResult:
     "passes when GARMIN_SOURCE does not use the Personal API.",
 )
 def personal_api_key_check(garmin: GarminConnect) -> dg.AssetCheckResult:
-    health = personal_api_key_health(garmin.settings)
+    return per_account(
+        {a: _personal_api_key(garmin.settings_for(a)) for a in garmin.settings.accounts}
+    )
+
+
+def _personal_api_key(settings: Settings) -> dg.AssetCheckResult:
+    health = personal_api_key_health(settings)
     if health is None:
         return dg.AssetCheckResult(
             passed=True,
-            description=f"not used: GARMIN_SOURCE={garmin.settings.source_mode}",
+            description=f"not used: GARMIN_SOURCE={settings.source_mode}",
             metadata={"status": "unused"},
         )
     return dg.AssetCheckResult(
@@ -85,9 +97,12 @@ def personal_api_key_check(garmin: GarminConnect) -> dg.AssetCheckResult:
     description="Fails while a 429 cooldown is on: nothing is sent to that source until it ends.",
 )
 def rate_limit_check(garmin: GarminConnect) -> dg.AssetCheckResult:
+    return per_account({a: _rate_limit(garmin.settings_for(a)) for a in garmin.settings.accounts})
+
+
+def _rate_limit(settings: Settings) -> dg.AssetCheckResult:
     states = {
-        source: breaker_for(garmin.settings, source).state()
-        for source in garmin.settings.source_precedence
+        source: breaker_for(settings, source).state() for source in settings.source_precedence
     }
     return dg.AssetCheckResult(
         passed=not any(state.open for state in states.values()),
@@ -105,6 +120,32 @@ def rate_limit_check(garmin: GarminConnect) -> dg.AssetCheckResult:
                 "trips": state.trips,
                 "reason": state.reason,
             }.items()
+        },
+    )
+
+
+def per_account(results: dict[str, dg.AssetCheckResult]) -> dg.AssetCheckResult:
+    """One check result over several accounts: failing if any account's fails, as
+    severe as the worst, naming each failing account; metadata keys get the account."""
+    if len(results) == 1:
+        return next(iter(results.values()))
+    first = next(iter(results.values()))
+    failing = {account: r for account, r in results.items() if not r.passed}
+    return dg.AssetCheckResult(
+        check_name=first.check_name,
+        asset_key=first.asset_key,
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR
+        if any(r.severity == dg.AssetCheckSeverity.ERROR for r in failing.values())
+        else dg.AssetCheckSeverity.WARN,
+        description=" | ".join(
+            f"{account}: {r.description}" for account, r in failing.items() if r.description
+        )
+        or None,
+        metadata={
+            f"{account}/{key}": value
+            for account, r in results.items()
+            for key, value in r.metadata.items()
         },
     )
 

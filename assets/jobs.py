@@ -4,11 +4,13 @@
 only part that talks to Garmin, e.g. on a machine that only collects) and `rebuild` (lake and
 warehouse from raw, offline: after a parser change, or on the machine that builds)."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import dagster as dg
 
 from assets.account import ACCOUNT_CHECKS
+from assets.partitions import range_key
 from assets.resources import GarminConnect
 from garmin_pipeline.raw.freshness import latest_begun_day
 from garmin_pipeline.status import breaker_for, describe_breaker
@@ -39,8 +41,13 @@ rebuild_job = dg.define_asset_job(
 )
 
 
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {RANGE_START_TAG: first, RANGE_END_TAG: last}
+def range_tags(first: str, last: str, accounts: Sequence[str]) -> dict[str, str]:
+    """A run over days `first`..`last` of every account in `accounts` (a rectangle of the
+    account and day partitions; the accounts in their configured order)."""
+    return {
+        RANGE_START_TAG: range_key(accounts[0], first),
+        RANGE_END_TAG: range_key(accounts[-1], last),
+    }
 
 
 @dg.schedule(job=sync_job, cron_schedule="30 6 * * *", execution_timezone="UTC")
@@ -49,15 +56,22 @@ def morning_refresh(
 ) -> dg.RunRequest | dg.SkipReason:
     """Sync the last few days every morning; only days with new uploads cost requests.
 
-    While every source in use cools down after a 429 the tick is skipped, and says until when,
-    in the UI; with one source still open, its feeds sync and the others skip their requests."""
-    cooldowns = [breaker_for(garmin.settings, s).state() for s in garmin.settings.source_precedence]
-    if all(cooldown.open for cooldown in cooldowns):
+    While every source of every account cools down after a 429 the tick is skipped, and says
+    until when, in the UI; with one still open, its feeds sync and the others skip requests."""
+    settings = garmin.settings
+    cooldowns = {
+        (account, source): breaker_for(garmin.settings_for(account), source).state()
+        for account in settings.accounts
+        for source in settings.source_precedence
+    }
+    if all(cooldown.open for cooldown in cooldowns.values()):
         return dg.SkipReason(
-            "Garmin rate limit: " + "; ".join(describe_breaker(c) for c in cooldowns)
+            "Garmin rate limit: "
+            + "; ".join(f"{a}: {describe_breaker(c)}" for (a, _), c in cooldowns.items())
         )
     today = latest_begun_day()  # the raw assets skip days not yet begun for the profile
     first = today - timedelta(days=REFRESH_WINDOW_DAYS)
     return dg.RunRequest(
-        run_key=f"refresh-{today}", tags=range_tags(first.isoformat(), today.isoformat())
+        run_key=f"refresh-{today}",
+        tags=range_tags(first.isoformat(), today.isoformat(), settings.accounts),
     )

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 import dagster as dg
 import polars as pl
 
-from assets.partitions import daily_partitions, one_run_per_backfill
-from assets.raw import partition_days
+from assets.account import per_account
+from assets.partitions import account_days, days_by_account, one_run_per_backfill
 from assets.resources import DataDir
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
@@ -167,46 +167,58 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
         name=f"lake_{feed.name}",
         specs=specs,
         check_specs=check_specs,
-        partitions_def=daily_partitions,
+        partitions_def=account_days,
         backfill_policy=one_run_per_backfill,
     )
     def _lake(context: dg.AssetExecutionContext, data_dir: DataDir):
-        days = partition_days(context)
-        report = build_lake(
-            feed,
-            data_dir.raw,
-            data_dir.lake,
-            data_dir.quarantine,
-            data_dir.account,
-            days,
-            state_dir=data_dir.layout.build_state_dir,
-            workers=Settings.from_env().lake_workers,
+        days = days_by_account(context)
+        workers = Settings.from_env().lake_workers
+        reports = {
+            account: build_lake(
+                feed,
+                data_dir.raw,
+                data_dir.lake,
+                data_dir.quarantine,
+                account,
+                wanted,
+                state_dir=data_dir.layout.build_state_dir,
+                workers=workers,
+            )
+            for account, wanted in days.items()
+        }
+        rejected = sorted(
+            f"{account}/{key}: {reason}"
+            for account, report in reports.items()
+            for key, reason in report.rejected_payloads.items()
         )
-        if report.rejected_payloads:
+        if rejected:
             context.log.warning(
-                "%d payloads quarantined: %s",
-                len(report.rejected_payloads),
-                "; ".join(f"{k}: {v}" for k, v in sorted(report.rejected_payloads.items())[:5]),
+                "%d payloads quarantined: %s", len(rejected), "; ".join(rejected[:5])
             )
         for ds in feed.datasets:
-            dataset_report = report.datasets[ds.name]
+            built = {account: report.datasets[ds.name] for account, report in reports.items()}
             yield dg.MaterializeResult(
                 asset_key=["lake", ds.name],
                 metadata={
-                    "dagster/row_count": dataset_report.rows,
-                    "quarantined_rows": dataset_report.quarantined_rows,
-                    "partitions_written": dataset_report.partitions_written,
-                    "partitions_unchanged": dataset_report.partitions_unchanged,
-                    "days_built": len(report.days_built),
-                    "days_unchanged": len(report.days_unchanged),
-                    "days_without_raw": len(report.days_without_raw),
-                    "rejected_payloads": len(report.rejected_payloads),
+                    "dagster/row_count": sum(r.rows for r in built.values()),
+                    "accounts": ", ".join(days),
+                    "quarantined_rows": sum(r.quarantined_rows for r in built.values()),
+                    "partitions_written": sum(r.partitions_written for r in built.values()),
+                    "partitions_unchanged": sum(r.partitions_unchanged for r in built.values()),
+                    "days_built": sum(len(r.days_built) for r in reports.values()),
+                    "days_unchanged": sum(len(r.days_unchanged) for r in reports.values()),
+                    "days_without_raw": sum(len(r.days_without_raw) for r in reports.values()),
+                    "rejected_payloads": len(rejected),
                     "path": dg.MetadataValue.path(str(data_dir.lake.root / ds.name)),
                 },
             )
-            yield check_result(ds, dataset_report)
+            yield per_account(
+                {a: check_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
+            )
             if not feed.snapshot:
-                yield completeness_result(ds, report, days)
+                yield per_account(
+                    {a: completeness_result(ds, r, days[a]) for a, r in reports.items()}
+                )
 
     return _lake
 

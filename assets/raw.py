@@ -1,28 +1,32 @@
 """Raw assets: one per feed, fetching the due days of a run's range into the raw zone."""
 
 import hashlib
+from collections import Counter
 from datetime import date
 
 import dagster as dg
 
 from assets.account import GARMIN_ACCOUNT
-from assets.partitions import daily_partitions, one_run_per_backfill
+from assets.partitions import account_days, days_by_account, one_run_per_backfill
 from assets.resources import DataDir, GarminConnect
 from garmin_pipeline.catalog import FEEDS
+from garmin_pipeline.errors import RateLimitedError
 from garmin_pipeline.feeds import Feed
-from garmin_pipeline.raw.extract import extract
+from garmin_pipeline.raw.extract import ExtractReport, extract
 from garmin_pipeline.raw.store import RawStore
 
+# Raw metadata: the accounts whose requests a 429 stopped, with why (the others synced).
+RATE_LIMITED = "rate_limited_accounts"
 REFETCH_TAG = "garmin/refetch"  # "true": fetch final days again too (old edits, deletions)
 
 
-def partition_days(context: dg.AssetExecutionContext) -> list[date]:
-    return [date.fromisoformat(key) for key in context.partition_keys]
-
-
-def raw_version(raw: RawStore, feed: str, account: str, days: list[date]) -> dg.DataVersion:
+def raw_version(raw: RawStore, feed: str, days: dict[str, list[date]]) -> dg.DataVersion:
     """Equal raw content over the range, equal version: Dagster then sees nothing new."""
-    digests = "".join(raw.day_manifest(feed, account, day).digest for day in days)
+    digests = "".join(
+        raw.day_manifest(feed, account, day).digest
+        for account, wanted in days.items()
+        for day in wanted
+    )
     return dg.DataVersion(hashlib.sha256(digests.encode("ascii")).hexdigest()[:20])
 
 
@@ -32,7 +36,7 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
         description=f"Payloads as received from Garmin. {feed.description}",
         group_name="raw",
         kinds={"python", "json"},
-        partitions_def=daily_partitions,
+        partitions_def=account_days,
         backfill_policy=one_run_per_backfill,
         pool="garmin_api",
         deps=[GARMIN_ACCOUNT.key],
@@ -40,35 +44,71 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
     def _raw(
         context: dg.AssetExecutionContext, garmin: GarminConnect, data_dir: DataDir
     ) -> dg.MaterializeResult:
-        days = partition_days(context)
+        days = days_by_account(context)
         via = garmin.source_name(feed)
         if via is None:
             mode = garmin.settings.source_mode
             context.log.info(f"{feed.name}: not fetched, GARMIN_SOURCE={mode} does not cover it")
             return dg.MaterializeResult(
-                data_version=raw_version(data_dir.raw, feed.name, data_dir.account, days),
+                data_version=raw_version(data_dir.raw, feed.name, days),
                 metadata={"source": f"none (GARMIN_SOURCE={mode} does not cover this feed)"},
             )
-        source = garmin.source(via)
-        before = source.governor.requests_by_endpoint.copy()
-        freshness = garmin.freshness(refetch=context.run.tags.get(REFETCH_TAG) == "true")
-        report = extract(feed, source, data_dir.raw, data_dir.account, days, freshness, via=via)
-        requests = source.governor.requests_by_endpoint - before
+        refetch = context.run.tags.get(REFETCH_TAG) == "true"
+        reports: dict[str, ExtractReport] = {}
+        requests: dict[str, Counter[str]] = {}
+        timezones: dict[str, str] = {}
+        cooling: dict[str, str] = {}
+        # Each account with its own tokens and request budget, one after the other; one
+        # account's 429 cooldown must not keep the others' days from the lake.
+        for account, wanted in days.items():
+            source = garmin.source(via, account)
+            before = source.governor.requests_by_endpoint.copy()
+            try:
+                freshness = garmin.freshness(account, refetch=refetch)
+                reports[account] = extract(
+                    feed, source, data_dir.raw, account, wanted, freshness, via=via
+                )
+            except RateLimitedError as error:
+                if len(days) == 1:
+                    raise
+                cooling[account] = str(error)
+                context.log.warning(f"{account}: {error}")
+                continue
+            finally:
+                requests[account] = source.governor.requests_by_endpoint - before
+            timezones[account] = str(freshness.timezone)
+        if not reports:
+            raise RateLimitedError(
+                "every account is cooling down: "
+                + "; ".join(f"{account}: {reason}" for account, reason in cooling.items())
+            )
+        every_day = sorted({day for wanted in days.values() for day in wanted})
+        by_endpoint = sum(requests.values(), Counter())
         return dg.MaterializeResult(
-            data_version=raw_version(data_dir.raw, feed.name, data_dir.account, days),
+            data_version=raw_version(data_dir.raw, feed.name, days),
             metadata={
                 "source": via,
-                "first_day": str(days[0]),
-                "last_day": str(days[-1]),
-                "days_fetched": len(report.days_due),
-                "days_skipped_final_or_unchanged": report.days_skipped,
-                "payloads_changed": report.changed,
-                "payloads_unchanged": report.unchanged,
+                "accounts": ", ".join(days),
+                "first_day": str(every_day[0]),
+                "last_day": str(every_day[-1]),
+                "days_fetched": sum(len(r.days_due) for r in reports.values()),
+                "days_skipped_final_or_unchanged": sum(r.days_skipped for r in reports.values()),
+                "payloads_changed": sum(r.changed for r in reports.values()),
+                "payloads_unchanged": sum(r.unchanged for r in reports.values()),
                 # Kept aside in raw (malformed, oversized) and quarantined: "day/name" → why.
-                "payloads_refused": dg.MetadataValue.json(report.refused),
-                "requests": requests.total(),
-                "requests_by_endpoint": dg.MetadataValue.json(dict(sorted(requests.items()))),
-                "profile_timezone": str(freshness.timezone),
+                "payloads_refused": dg.MetadataValue.json(
+                    {f"{a}/{k}": v for a, r in reports.items() for k, v in r.refused.items()}
+                    if len(days) > 1
+                    else next(iter(reports.values())).refused
+                ),
+                "requests": by_endpoint.total(),
+                "requests_by_endpoint": dg.MetadataValue.json(dict(sorted(by_endpoint.items()))),
+                "requests_by_account": dg.MetadataValue.json(
+                    {account: counts.total() for account, counts in requests.items()}
+                ),
+                "profile_timezone": ", ".join(sorted(set(timezones.values()))),
+                # Accounts skipped after a 429: `garmin-pipeline sync` reports them and fails.
+                RATE_LIMITED: dg.MetadataValue.json(cooling),
             },
         )
 

@@ -31,14 +31,17 @@ log = logging.getLogger(__name__)
 
 
 class DataDir(dg.ConfigurableResource):
-    """The data directory: raw/, lake/, quarantine/ and warehouse.duckdb, for one account."""
+    """The data directory: raw/, lake/, quarantine/ and warehouse.duckdb, every account's
+    (their partitions are `account=<slug>`); raw and the lake (with its quarantine) elsewhere
+    when given a path or filesystem URI."""
 
     path: str
-    account: str
+    raw_uri: str | None = None  # GARMIN_RAW_URI
+    lake_uri: str | None = None  # GARMIN_LAKE_URI
 
     @property
     def layout(self) -> DataLayout:
-        return DataLayout(Path(self.path))
+        return DataLayout(Path(self.path), self.raw_uri, self.lake_uri)
 
     @property
     def raw(self) -> RawStore:
@@ -61,74 +64,84 @@ class GarminConnect(dg.ConfigurableResource):
     re-login) come from the environment, never from config, so no secret can reach run config
     or the UI."""
 
-    data_dir: DataDir  # where the 429 breaker's state lives, per account
+    data_dir: DataDir  # where each account's 429 breakers keep their state
     api_url: str | None = None
-    token_store: str
+    token_store: str  # GARMIN_TOKENS; with several accounts, a folder per account inside
     request_interval_s: float = 1.0
     provisional_days: str = ""  # per-feed overrides, e.g. "sleep=3,training_status=7"
-    _sources: dict[str, ConnectSource | PersonalApiSource] = PrivateAttr(default_factory=dict)
-    _freshness: Freshness | None = PrivateAttr(default=None)
+    _sources: dict[tuple[str, str], ConnectSource | PersonalApiSource] = PrivateAttr(
+        default_factory=dict
+    )
+    _freshness: dict[str, Freshness] = PrivateAttr(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
-        """The environment's settings with this resource's configuration on top."""
-        return replace(
+        """The environment's settings with this resource's configuration on top (for the
+        account GARMIN_ACCOUNT names; `settings_for` gives any other's)."""
+        configured = replace(
             Settings.from_env(),
             data_dir=Path(self.data_dir.path),
-            account=self.data_dir.account,
             api_url=self.api_url,
             personal_api_url=personal_api_url(os.environ, self.api_url),
-            token_store=Path(self.token_store).expanduser(),
+            token_root=Path(self.token_store).expanduser(),
             request_interval_s=self.request_interval_s,
         )
+        return configured.for_account(configured.account)
 
-    def source(self, name: str = CONNECT) -> ConnectSource | PersonalApiSource:
-        """One session per source and run, shared by every raw asset the run executes."""
-        if name not in self._sources:
+    def settings_for(self, account: str) -> Settings:
+        """One account's settings: its own token store and 429 breakers."""
+        return self.settings.for_account(account)
+
+    def source(self, name: str, account: str) -> ConnectSource | PersonalApiSource:
+        """One session per source, account and run, shared by every raw asset of the run;
+        each account has its own tokens, governor and breaker."""
+        if (name, account) not in self._sources:
             kind = PersonalApiSource if name == PERSONAL_API else ConnectSource
-            self._sources[name] = kind(self.settings)
-        return self._sources[name]
+            self._sources[name, account] = kind(self.settings_for(account))
+        return self._sources[name, account]
 
     def source_name(self, feed: Feed) -> str | None:
         """Which source fetches `feed` (None: no source GARMIN_SOURCE allows covers it)."""
         return source_for(feed, self.settings)
 
-    def freshness(self, refetch: bool = False) -> Freshness:
+    def freshness(self, account: str, refetch: bool = False) -> Freshness:
         """The account's clock, timezone and last upload, asked once per run."""
-        if self._freshness is None:
-            timezone, last_upload = self._account_facts()
-            self._freshness = Freshness(
+        if account not in self._freshness:
+            timezone, last_upload = self._account_facts(account)
+            self._freshness[account] = Freshness(
                 timezone=timezone,
                 now=datetime.now(UTC),
                 last_upload=last_upload,
                 refetch=refetch,
                 provisional_overrides=parse_provisional_days(self.provisional_days),
             )
-        return self._freshness
+        return self._freshness[account]
 
-    def _account_facts(self) -> tuple[ZoneInfo, datetime | None]:
+    def _account_facts(self, account: str) -> tuple[ZoneInfo, datetime | None]:
         """Timezone and last upload from Garmin Connect when the mode uses it (only it knows
         the last upload), else, or while Connect is cooling down or refusing the tokens, from
         the Personal API: one source's trouble must not stop the other's feeds."""
         names = [n for n in (CONNECT, PERSONAL_API) if n in self.settings.source_precedence]
         for name in names[:-1]:
-            source = self.source(name)
+            source = self.source(name, account)
             try:
                 return source.timezone, source.last_upload
             except PipelineError as error:
                 log.warning("%s cannot say the timezone (%s); asking %s", name, error, names[-1])
-        last = self.source(names[-1])
+        last = self.source(names[-1], account)
         return last.timezone, last.last_upload
 
 
 def resources_from_env(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    data_dir = DataDir(path=str(settings.data_dir), account=settings.account)
+    data_dir = DataDir(
+        path=str(settings.data_dir), raw_uri=settings.raw_uri, lake_uri=settings.lake_uri
+    )
     return {
         "data_dir": data_dir,
         "garmin": GarminConnect(
             data_dir=data_dir,
             api_url=settings.api_url,
-            token_store=str(settings.token_store),
+            token_store=str(settings.token_root or settings.token_store),
             request_interval_s=settings.request_interval_s,
             provisional_days=",".join(f"{f}={d}" for f, d in settings.provisional_overrides),
         ),

@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.jobs import range_tags
-from assets.raw import REFETCH_TAG
+from assets.raw import RATE_LIMITED, REFETCH_TAG
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import process_alive, remove_stale_temp_files
 from garmin_pipeline.settings import Settings
@@ -74,6 +74,17 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str:
         asset = (event.step_key or "").replace("__", "/")  # the step of asset raw/x is raw__x
         return f"{asset}: {message.split(': ', 1)[-1] if ours else message}"
     return "the run failed before any step ran; see the run in the Dagster UI (make dev)"
+
+
+def rate_limited_accounts(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+    """Each account a 429 stopped while the run's other accounts synced, with the first
+    reason its raw assets gave."""
+    found: dict[str, str] = {}
+    for event in result.get_asset_materialization_events():
+        value = event.materialization.metadata.get(RATE_LIMITED)
+        for account, reason in (value.value if value is not None else {}).items():
+            found.setdefault(account, reason)
+    return found
 
 
 def process_started(pid: int) -> str | None:
@@ -180,7 +191,11 @@ def run_sync(
 
     job = defs.resolve_job_def(job_name)
     run_id = run_id or str(uuid.uuid4())
-    tags = {**range_tags(first.isoformat(), last.isoformat()), PROCESS_TAG: process_tag(run_id)}
+    accounts = Settings.from_env().accounts
+    tags = {
+        **range_tags(first.isoformat(), last.isoformat(), accounts),
+        PROCESS_TAG: process_tag(run_id),
+    }
     if refetch:
         tags[REFETCH_TAG] = "true"
     os.environ[RUN_ID_ENV] = run_id  # inherited by dbt
@@ -222,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
             verbose=args.verbose,
             job_name=args.job,
         )
+    cooling = rate_limited_accounts(result) if result.success else {}
+    if cooling:
+        for account, reason in sorted(cooling.items()):
+            print(f"{args.job} incomplete: {account}: {reason}", file=sys.stderr)
+        return 1
     if result.success:
         print(f"{args.job}: done for {args.start}..{args.end} (run {result.run_id})")
         return 0

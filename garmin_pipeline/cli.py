@@ -372,14 +372,22 @@ def login_personal_api(expires: str | None) -> None:
 @main.command()
 @click.option("--days", type=int, default=30, show_default=True, help="Days of history.")
 @click.option("--seed", type=int, default=42, show_default=True)
-def demo(days: int, seed: int) -> None:
-    """Sync a synthetic athlete from the emulator into ./data/demo and show what was made."""
+@click.option(
+    "--athletes",
+    type=click.IntRange(1, 4),
+    default=1,
+    show_default=True,
+    help="A household: this many accounts, each its own athlete, tokens and rate budget.",
+)
+def demo(days: int, seed: int, athletes: int) -> None:
+    """Sync a synthetic athlete (or a household) from the emulator into ./data/demo and show
+    what was made."""
     from garmin_pipeline.demo import report, start_demo_emulator
 
     data_dir = Path(os.environ.get("GARMIN_DEMO_DIR", REPO_ROOT / "data" / "demo")).absolute()
     with (
         tempfile.TemporaryDirectory(prefix="garmin-demo-tokens-") as token_dir,
-        start_demo_emulator(seed, days, Path(token_dir)) as (athlete, emu, env),
+        start_demo_emulator(seed, days, Path(token_dir), athletes) as (athlete, emu, env),
     ):
         env["GARMIN_DATA_DIR"] = str(data_dir)
         run_sync(athlete.first_day, athlete.last_day, env)
@@ -394,9 +402,14 @@ def status() -> None:
     Reads local files only: safe to run while cooling down after a 429."""
     from garmin_pipeline.status import describe_breaker, pipeline_status
 
-    state = pipeline_status(settings())
+    current = settings()
+    state = pipeline_status(current)
     click.echo(f"data dir:   {state.data_dir}")
     click.echo(f"account:    {state.account}")
+    if len(current.accounts) > 1:
+        click.echo(
+            f"accounts:   {', '.join(current.accounts)} (GARMIN_ACCOUNT=<name> shows another)"
+        )
     click.echo(f"sources:    GARMIN_SOURCE={state.source_mode}")
     click.echo(f"rate limit: {describe_breaker(state.breaker)}")
     click.echo(f"tokens:     {state.tokens.message}")

@@ -14,25 +14,54 @@ from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.settings import DataLayout
 from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 
+# The accounts of a household demo, in order (one athlete: the default account).
+HOUSEHOLD = ("alex", "sam", "kim", "noor")
+
 
 @contextlib.contextmanager
 def start_demo_emulator(
-    seed: int, days: int, token_dir: Path
+    seed: int, days: int, token_dir: Path, athletes: int = 1
 ) -> Iterator[tuple[SyntheticAthlete, Emulator, dict[str, str]]]:
-    """Serve the athlete on a free loopback port; yield the environment that points at it,
-    in hybrid mode (the recommended set-up): the Personal API for what it covers."""
-    athlete = SyntheticAthlete(seed=seed, end_date=date.today() - timedelta(days=1), days=days)
-    with Emulator(athlete, port=0) as emu:
-        tokens = emu.write_token_store(token_dir / "garmin_tokens.json")
+    """Serve the athlete (the first, with several) on a free loopback port; yield the
+    environment that points at it. One athlete syncs in hybrid mode (the recommended set-up:
+    the Personal API for what it covers); a household syncs through Garmin Connect, each
+    account with its own token store under GARMIN_TOKENS (GARMIN_ACCOUNTS)."""
+    if not 1 <= athletes <= len(HOUSEHOLD):
+        raise ValueError(f"the demo serves 1 to {len(HOUSEHOLD)} athletes, not {athletes}")
+    end = date.today() - timedelta(days=1)
+    athlete = SyntheticAthlete(seed=seed, end_date=end, days=days)
+    if athletes == 1:
+        with Emulator(athlete, port=0) as emu:
+            tokens = emu.write_token_store(token_dir / "garmin_tokens.json")
+            yield (
+                athlete,
+                emu,
+                {
+                    "GARMIN_API_URL": emu.base_url,
+                    "GARMIN_TOKENS": str(tokens),
+                    "GARMIN_HISTORY_START": athlete.first_day.isoformat(),
+                    "GARMIN_SOURCE": "hybrid",
+                    "GARMIN_PERSONAL_API_KEY": emu.personal_api_key,
+                },
+            )
+        return
+    names = HOUSEHOLD[:athletes]
+    others = {
+        name: SyntheticAthlete(seed=seed + n, end_date=end, days=days)
+        for n, name in enumerate(names[1:], start=1)
+    }
+    with Emulator(athlete, port=0, account=names[0], others=others) as emu:
+        for name in names:
+            emu.write_token_store(token_dir / name / "garmin_tokens.json", account=name)
         yield (
             athlete,
             emu,
             {
                 "GARMIN_API_URL": emu.base_url,
-                "GARMIN_TOKENS": str(tokens),
+                "GARMIN_TOKENS": str(token_dir),
+                "GARMIN_ACCOUNTS": ",".join(names),
                 "GARMIN_HISTORY_START": athlete.first_day.isoformat(),
-                "GARMIN_SOURCE": "hybrid",
-                "GARMIN_PERSONAL_API_KEY": emu.personal_api_key,
+                "GARMIN_SOURCE": "connect",
             },
         )
 
@@ -43,9 +72,13 @@ def report(data_dir: Path, requests: int) -> str:
     warehouse = layout.warehouse_path
     lake = PartitionStore(layout.lake_dir)
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        accounts = con.sql(
+            "select account, count(*) as days, sum(total_steps) as steps from fct_daily_health "
+            "group by 1 order by 1"
+        ).fetchall()
         ((days, steps, first, last),) = con.sql(
-            "select count(*), sum(total_steps), min(calendar_date), max(calendar_date) "
-            "from fct_daily_health"
+            "select count(distinct calendar_date), sum(total_steps), min(calendar_date), "
+            "max(calendar_date) from fct_daily_health"
         ).fetchall()
         by_type = con.sql(
             "select activity_type, count(*) as activities, round(sum(distance_m) / 1000, 1) as km, "
@@ -58,6 +91,11 @@ def report(data_dir: Path, requests: int) -> str:
         f"  warehouse: {warehouse}",
         f"  lake:      {lake.root}  ({records.item()} activity samples)",
         f"  steps walked: {steps:,}",
+        *(
+            f"    {account}: {account_days} days, {account_steps:,} steps"
+            for account, account_days, account_steps in accounts
+            if len(accounts) > 1
+        ),
         "  activities:",
         *(
             f"    {row['activity_type']:<14} {row['activities']:>3}  {row['km']:>7} km  "

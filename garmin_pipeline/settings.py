@@ -10,8 +10,13 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import fsspec
+from fsspec.utils import get_protocol
+
+from garmin_pipeline.storage import LOCAL_PROTOCOLS, StoragePath, location
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_ACCOUNT = "default"
@@ -46,21 +51,29 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class DataLayout:
-    """What lives where under the data directory; the one place that spells it out."""
+    """What lives where under the data directory; the one place that spells it out.
+
+    Raw and the lake may live elsewhere, on any fsspec filesystem (GARMIN_RAW_URI,
+    GARMIN_LAKE_URI, e.g. s3://bucket/garmin/lake): then the lake's quarantine and build
+    state go inside it, as `_quarantine/` and `_built/` (a name starting with `_` is no
+    dataset: hive readers and `status` skip it), so one URI holds all that is derived from
+    raw. The warehouse and the small state stay local, under the data directory."""
 
     root: Path
+    raw_uri: str | None = None
+    lake_uri: str | None = None
 
     @property
-    def raw_dir(self) -> Path:
-        return self.root / "raw"
+    def raw_dir(self) -> StoragePath:
+        return location(self.raw_uri) if self.raw_uri else self.root / "raw"
 
     @property
-    def lake_dir(self) -> Path:
-        return self.root / "lake"
+    def lake_dir(self) -> StoragePath:
+        return location(self.lake_uri) if self.lake_uri else self.root / "lake"
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.root / "quarantine"
+    def quarantine_dir(self) -> StoragePath:
+        return self.lake_dir / "_quarantine" if self.lake_uri else self.root / "quarantine"
 
     @property
     def warehouse_path(self) -> Path:
@@ -72,7 +85,7 @@ class DataLayout:
         return self.root / "state"
 
     @property
-    def build_state_dir(self) -> Path:
+    def build_state_dir(self) -> StoragePath:
         """What each lake day was built from; inside the lake, so deleting it forces rebuilds."""
         return self.lake_dir / "_built"
 
@@ -107,10 +120,29 @@ class Settings:
     personal_api_key_file: Path = Path(DEFAULT_PERSONAL_API_KEY_FILE)  # expanded by from_env
     # Processes a long lake build may spread over (GARMIN_LAKE_WORKERS; default: the cores).
     lake_workers: int = 1
+    # Raw and the lake elsewhere than under data_dir (GARMIN_RAW_URI, GARMIN_LAKE_URI): a
+    # path or a filesystem URI; see `DataLayout`.
+    raw_uri: str | None = None
+    lake_uri: str | None = None
+    # Every account this installation syncs (GARMIN_ACCOUNTS; default: GARMIN_ACCOUNT alone).
+    accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+    # GARMIN_TOKENS as given: with several accounts, each has a token store folder inside it.
+    token_root: Path | None = None
+
+    def for_account(self, account: str) -> Settings:
+        """These settings for one of `accounts`: its name, and its own token store."""
+        if account not in self.accounts:
+            raise SettingsError(
+                f"account {account!r} is not one of GARMIN_ACCOUNTS={','.join(self.accounts)}"
+            )
+        root = self.token_root or self.token_store
+        return replace(
+            self, account=account, token_store=token_store_of(root, account, self.accounts)
+        )
 
     @property
     def layout(self) -> DataLayout:
-        return DataLayout(self.data_dir)
+        return DataLayout(self.data_dir, self.raw_uri, self.lake_uri)
 
     @property
     def breaker_path(self) -> Path:
@@ -129,11 +161,11 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        account = env.get("GARMIN_ACCOUNT", DEFAULT_ACCOUNT)
-        if not _ACCOUNT_SLUG.match(account):
+        accounts = parse_accounts(env)
+        account = env.get("GARMIN_ACCOUNT") or accounts[0]
+        if account not in accounts:
             raise SettingsError(
-                f"GARMIN_ACCOUNT={account!r} is not a usable slug: use lower-case letters, "
-                "digits, '-' or '_' (it names a lake partition)"
+                f"GARMIN_ACCOUNT={account!r} is not one of GARMIN_ACCOUNTS={','.join(accounts)}"
             )
         api_url = env.get("GARMIN_API_URL") or None
         if api_url is not None and not re.match(r"^https?://[^/\s]+", api_url):
@@ -145,10 +177,13 @@ class Settings:
         key_file = Path(
             env.get("GARMIN_PERSONAL_API_KEY_FILE") or DEFAULT_PERSONAL_API_KEY_FILE
         ).expanduser()
-        token_store = Path(env.get("GARMIN_TOKENS", DEFAULT_TOKEN_STORE)).expanduser()
+        token_root = Path(env.get("GARMIN_TOKENS", DEFAULT_TOKEN_STORE)).expanduser()
+        token_store = token_store_of(token_root, account, accounts)
         return cls(
             data_dir=Path(env.get("GARMIN_DATA_DIR", DEFAULT_DATA_DIR)).expanduser().absolute(),
             account=account,
+            accounts=accounts,
+            token_root=token_root,
             api_url=api_url.rstrip("/") if api_url else None,
             token_store=token_store,
             history_start=env.get("GARMIN_HISTORY_START", DEFAULT_HISTORY_START),
@@ -198,7 +233,29 @@ class Settings:
                     whole=True,
                 )
             ),
+            raw_uri=storage_uri(env, "GARMIN_RAW_URI"),
+            lake_uri=storage_uri(env, "GARMIN_LAKE_URI"),
         )
+
+
+def storage_uri(env: Mapping[str, str], name: str) -> str | None:
+    """A store's root from the environment: unset or empty: None (under the data directory);
+    a local path: made absolute, like GARMIN_DATA_DIR; a URI: its filesystem must be usable
+    here (s3:// needs s3fs installed, gs:// gcsfs, az:// adlfs)."""
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    protocol = get_protocol(value)
+    if protocol in LOCAL_PROTOCOLS:
+        return str(Path(location(value)).expanduser().absolute())
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as error:
+        raise SettingsError(
+            f"{name}={value!r} names a filesystem this install cannot use ({error}); give a "
+            "local path or a URI such as s3://bucket/garmin/lake with its fsspec package"
+        ) from None
+    return value
 
 
 def _source_mode(env: Mapping[str, str], key_file: Path, token_store: Path) -> str:
@@ -238,6 +295,32 @@ def personal_api_url(env: Mapping[str, str], api_url: str | None) -> str:
             f"{DEFAULT_PERSONAL_API_URL}"
         )
     return url.rstrip("/")
+
+
+def parse_accounts(env: Mapping[str, str]) -> tuple[str, ...]:
+    """GARMIN_ACCOUNTS="alice,bob", or GARMIN_ACCOUNT alone; each a slug (it names lake
+    partitions and Dagster partitions)."""
+    spec = env.get("GARMIN_ACCOUNTS", "").strip()
+    variable = "GARMIN_ACCOUNTS" if spec else "GARMIN_ACCOUNT"
+    names = (
+        [n.strip() for n in spec.split(",")]
+        if spec
+        else [env.get("GARMIN_ACCOUNT") or DEFAULT_ACCOUNT]
+    )
+    for name in names:
+        if not _ACCOUNT_SLUG.match(name):
+            raise SettingsError(
+                f"{variable}: {name!r} is not a usable account slug: use lower-case letters, "
+                "digits, '-' or '_' (it names a lake partition)"
+            )
+    if len(set(names)) != len(names):
+        raise SettingsError(f"GARMIN_ACCOUNTS={spec!r} names an account twice")
+    return tuple(names)
+
+
+def token_store_of(root: Path, account: str, accounts: tuple[str, ...]) -> Path:
+    """With several accounts, each account's token store is a folder of GARMIN_TOKENS."""
+    return root / account if len(accounts) > 1 else root
 
 
 def parse_feed_sources(spec: str) -> tuple[tuple[str, str], ...]:

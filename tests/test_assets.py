@@ -12,11 +12,13 @@ import dagster as dg
 from assets.definitions import defs
 from assets.jobs import range_tags
 from assets.lake import COMPLETE_DAYS_CHECK, LAKE_ASSETS, VALID_ROWS_CHECK
+from assets.partitions import range_key
 from assets.resources import DataDir
 from garmin_pipeline.catalog import DATASETS, FEEDS
 from garmin_pipeline.raw.store import RawStore
 
 DAY = date(2024, 3, 5)
+ACCOUNT = "default"  # the partitions' one account (GARMIN_ACCOUNTS unset)
 
 
 def test_assets_are_generated_from_the_catalog_and_dbt_reads_the_lake():
@@ -34,12 +36,12 @@ def test_assets_are_generated_from_the_catalog_and_dbt_reads_the_lake():
 def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeeds(tmp_path):
     raw = RawStore(tmp_path / "raw")
     body = {"calendarDate": DAY.isoformat(), "totalSteps": -1, "restingHeartRate": 51}
-    raw.put("daily_summary", "t", DAY, "daily_summary.json", json.dumps(body).encode())
+    raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", json.dumps(body).encode())
     (daily_summary_lake,) = [a for a in LAKE_ASSETS if a.op.name == "lake_daily_summary"]
     result = dg.materialize(
         [daily_summary_lake],
-        partition_key=DAY.isoformat(),
-        resources={"data_dir": DataDir(path=str(tmp_path), account="t")},
+        partition_key=range_key(ACCOUNT, DAY.isoformat()),
+        resources={"data_dir": DataDir(path=str(tmp_path))},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -50,7 +52,7 @@ def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeed
     assert evaluation.metadata["quarantined_rows"].value == 1
     (materialization,) = result.asset_materializations_for_node("lake_daily_summary")
     assert materialization.metadata["dagster/row_count"].value == 0
-    assert (tmp_path / "quarantine" / "daily_summary" / "account=t").exists()
+    assert (tmp_path / "quarantine" / "daily_summary" / f"account={ACCOUNT}").exists()
     # The day itself is in raw, so completeness passes: the bad row is the valid_rows check's.
     complete = evaluations[COMPLETE_DAYS_CHECK]
     assert complete.passed is True
@@ -62,13 +64,13 @@ def test_the_completeness_check_names_gaps_and_failed_days(tmp_path):
     days = [DAY + timedelta(days=n) for n in range(5)]
     for day in (days[0], days[1], days[3]):  # day 2 is a gap; day 4 is not synced yet
         body = {"calendarDate": day.isoformat(), "totalSteps": 1000}
-        raw.put("daily_summary", "t", day, "daily_summary.json", json.dumps(body).encode())
-    raw.put("daily_summary", "t", days[1], "daily_summary.json", b"{not json")
+        raw.put("daily_summary", ACCOUNT, day, "daily_summary.json", json.dumps(body).encode())
+    raw.put("daily_summary", ACCOUNT, days[1], "daily_summary.json", b"{not json")
     (daily_summary_lake,) = [a for a in LAKE_ASSETS if a.op.name == "lake_daily_summary"]
     result = dg.materialize(
         [daily_summary_lake],
-        tags=range_tags(str(days[0]), str(days[-1])),
-        resources={"data_dir": DataDir(path=str(tmp_path), account="t")},
+        tags=range_tags(str(days[0]), str(days[-1]), [ACCOUNT]),
+        resources={"data_dir": DataDir(path=str(tmp_path))},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

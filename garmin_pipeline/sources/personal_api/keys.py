@@ -69,13 +69,21 @@ def bearer_cache_path(settings: Settings) -> Path:
 
 
 def resolve_key(settings: Settings) -> ApiKey:
-    """The key from the environment, else the keyring, else the key file."""
-    value = os.environ.get(PERSONAL_API_KEY_ENV, "").strip()
+    """The key from the environment, else the keyring, else the key file. With several
+    accounts only the keyring, which keeps a key per account: the others hold one key."""
+    several = len(settings.accounts) > 1
+    value = "" if several else os.environ.get(PERSONAL_API_KEY_ENV, "").strip()
     if value:
         return ApiKey(value, PERSONAL_API_KEY_ENV)
     value = _from_keyring(settings)
     if value:
         return ApiKey(value, "the system keyring")
+    if several:
+        raise SourceAuthError(
+            f"no Garmin Personal API key for account {settings.account} in the system keyring "
+            f"(with several accounts each keeps its own there): run GARMIN_ACCOUNT="
+            f"{settings.account} garmin-pipeline login --personal-api"
+        )
     path = settings.personal_api_key_file
     try:
         mode = path.stat().st_mode
