@@ -1,4 +1,8 @@
-"""`make bench`: run every benchmark and write bench/results/results.{md,json}."""
+"""`make bench`: every benchmark in one run, written to bench/results/results.{md,json}.
+
+Each figure stands beside its target and a baseline measured in the same run. Benchmarks are
+not tests: nothing here runs in `make test`. `--only` runs some of them, to iterate.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,17 @@ import argparse
 import json
 import os
 import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import requests_per_day
+from bench import fit_throughput, rebuild, requests_per_day, synthetic
 
 RESULTS = Path(__file__).resolve().parent / "results"
+HISTORY_DAYS = 5 * 365 + 1  # the longest history measured; the 1-year figures take its end
+BENCHMARKS = ("fit", "requests", "rebuild")
 
 
 def machine() -> dict[str, object]:
@@ -18,6 +28,7 @@ def machine() -> dict[str, object]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.machine()}",
+        "processor": platform.processor() or "unknown",
     }
 
 
@@ -37,41 +48,93 @@ def table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Results:
+    rows: list[dict[str, object]] = field(default_factory=list)
+    sections: list[str] = field(default_factory=list)
+    details: dict[str, object] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, name: str, run: Callable[[], None]) -> None:
+        print(f"bench: {name} ...", flush=True)
+        started = time.perf_counter()
+        run()
+        self.seconds[name] = round(time.perf_counter() - started, 1)
+        print(f"bench: {name} took {self.seconds[name]:.0f} s", flush=True)
+
+
+def fit(results: Results) -> None:
+    figures = fit_throughput.measure()
+    results.rows += fit_throughput.rows(figures)
+    results.sections.append(fit_throughput.breakdown(figures))
+
+
+def requests(results: Results) -> None:
+    measured = [requests_per_day.measure(mode=mode) for mode in requests_per_day.MODES]
+    results.rows += [row for figures in measured for row in requests_per_day.rows(figures)]
+    results.sections += ["## Requests by endpoint"] + [
+        requests_per_day.breakdown(figures) for figures in measured
+    ]
+    results.details["requests_by_endpoint"] = {
+        figures.mode: {
+            "backfill": dict(figures.backfill_requests),
+            "refresh": dict(figures.refresh_requests),
+        }
+        for figures in measured
+    }
+
+
+def history_builds(results: Results) -> None:
+    """One synthetic history, rebuilt offline at 1 and 5 years."""
+    with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
+        print(f"bench: fetching {HISTORY_DAYS} synthetic days into raw ...", flush=True)
+        history = synthetic.fetch_history(Path(tmp) / "history", HISTORY_DAYS)
+        results.seconds["synthetic history (not a figure)"] = round(history.seconds, 1)
+        figures = rebuild.measure(history)
+        results.rows += rebuild.rows(figures)
+        results.sections.append(rebuild.breakdown(figures))
+
+
+RUNNERS: dict[str, Callable[[Results], None]] = {
+    "fit": fit,
+    "requests": requests,
+    "rebuild": history_builds,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--days", type=int, default=365, help="synthetic history to backfill")
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, help="repeatable")
     args = parser.parse_args(argv)
-    measured = []
-    for mode in requests_per_day.MODES:
-        print(f"requests per day, GARMIN_SOURCE={mode}: backfilling {args.days} days ...")
-        measured.append(requests_per_day.measure(days=args.days, mode=mode))
-    rows = [row for figures in measured for row in requests_per_day.rows(figures)]
+    results = Results()
+    started = time.perf_counter()
+    for name in args.only or BENCHMARKS:
+        results.timed(name, lambda name=name: RUNNERS[name](results))
+    total = time.perf_counter() - started
     about = machine()
     markdown = "\n\n".join(
         [
             "# Benchmark results",
-            f"Machine: {about['cores']} cores, {about['system']}, Python {about['python']}.",
-            table(rows),
-            "## Requests by endpoint",
-            *(requests_per_day.breakdown(figures) for figures in measured),
+            f"Machine: {about['cores']} cores, {about['system']}, Python {about['python']}. "
+            f"The whole bench took {total / 60:.1f} min.",
+            table(results.rows),
+            *results.sections,
+            "## Time per benchmark",
+            "\n".join(f"- {name}: {seconds:.0f} s" for name, seconds in results.seconds.items()),
         ]
     )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.md").write_text(markdown + "\n", encoding="utf-8")
     body = {
         "machine": about,
-        "figures": rows,
-        "requests_by_endpoint": {
-            figures.mode: {
-                "backfill": dict(figures.backfill_requests),
-                "refresh": dict(figures.refresh_requests),
-            }
-            for figures in measured
-        },
+        "total_seconds": round(total, 1),
+        "seconds": results.seconds,
+        "figures": results.rows,
+        **results.details,
     }
     (RESULTS / "results.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     print(markdown)
-    return 0 if all(row["met"] is not False for row in rows) else 1
+    return 0 if all(row["met"] is not False for row in results.rows) else 1
 
 
 if __name__ == "__main__":
