@@ -2,23 +2,190 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from garmin_pipeline.files import write_atomically
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 # The venv's own dbt, so nothing depends on the venv being activated (CI runs .venv/bin/python).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+# What a daily (incremental) build leaves out. Views are re-created only by a full build: they
+# read the lake as it is whenever queried, so a new day needs no new view. Of the tests, it
+# keeps the grains (unique and unique_combination: what an incremental build could break) and
+# the singular cross-mart tests; the ~250 column and staging tests run on full builds, which
+# every backfill, refetch and project change is.
+VIEWS = "config.materialized:view"
+VALUE_TESTS = (
+    "test_name:not_null",
+    "test_name:accepted_range",
+    "test_name:accepted_values",
+    "test_name:relationships",
+)
+DAILY_EXCLUDES = (VIEWS, *VALUE_TESTS)
+# Model results that leave a mart short of what the lake holds.
+_UNFINISHED = frozenset({"error", "skipped", "partial success"})
 
 
 def dbt_vars(data_dir: Path) -> str:
-    """dbt runs with cwd=dbt/, so the data directory is always passed absolute."""
+    """dbt runs with cwd=dbt/, so the data directory is always passed absolute. The vars stay
+    the same from run to run: a change of vars makes dbt parse the whole project again."""
     return json.dumps({"data_dir": str(Path(data_dir).absolute())})
+
+
+def dbt_target_dir(data_dir: Path) -> Path:
+    """dbt's target dir for builds of this data dir, kept between runs: it holds the last
+    run's manifest and results (which `build_args` reads) and dbt's partial-parse state, so
+    a run re-parses only what changed (dagster-dbt would otherwise use a new dir per run)."""
+    return Path(data_dir).absolute() / "state" / "dbt"
+
+
+def lookback_days(project_dir: Path = DBT_PROJECT_DIR) -> int:
+    """The incremental window (dbt var `lookback_days`), as dbt_project.yml sets it."""
+    project = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return int(project["vars"]["lookback_days"])
+
+
+def build_args(data_dir: Path, synced: tuple[date, date] | None, today: date) -> list[str]:
+    """The dbt command line (after `dbt`) for a pipeline run that synced `synced` (first and
+    last day, or None when unknown) on `today`: the pipeline and the benchmark both run it.
+
+    Incremental marts rebuild, on every run, each account's last `lookback_days` days (counted
+    back from the last day they hold, capped at tomorrow; macros/lookback_window.sql). A
+    daily build is therefore correct, equal to a full one, when everything the lake gained or
+    changed since the last build lies in that window. So the build is incremental (plain
+    `build`, leaving out what `DAILY_EXCLUDES` says) only if all of these hold:
+
+    - the run synced a range whose first day is at most `lookback_days - 2` days before
+      `today` (two days of margin: `today` and the warehouse's clock may be a day apart in
+      time zone, and a window may be counted back from tomorrow);
+    - the warehouse exists, and the previous build of this data dir finished with every
+      model built (its results in `dbt_target_dir`; a failed or killed build may have left
+      lake days unbuilt that are older than the window by now);
+    - that build ran the dbt project as it is now (same models, macros and model configs,
+      by the manifest's checksums): changed SQL must rebuild all history.
+
+    Anything else (a backfill, a refetch reaching back, the first build, an unknown range,
+    a project upgrade) is a `--full-refresh`. A lake dataset whose first partitions arrived
+    in this sync also gets its staging view rebuilt (it was an empty stand-in before).
+    `full_refresh_reason` says which rule applied."""
+    target = dbt_target_dir(data_dir)
+    args = ["build", "--vars", dbt_vars(data_dir), "--target-path", str(target)]
+    if full_refresh_reason(data_dir, synced, today) is not None:
+        return [*args, "--full-refresh"]
+    excludes = list(DAILY_EXCLUDES)
+    built_at = _read_json(target / "manifest.json").get("metadata", {}).get("generated_at")
+    lake = Path(data_dir) / "lake"
+    new_views = {f"stg_{name}" for name in new_datasets(lake, synced, _timestamp(built_at))}
+    if new_views:
+        # Every view but the new datasets' (dbt can exclude, not except, and dagster-dbt only
+        # passes on --exclude: the asset selects the whole project).
+        excludes = [*sorted(views_in(_read_json(MANIFEST)) - new_views), *VALUE_TESTS]
+    # One value, space-separated: dagster-dbt passes on only the first value of --exclude.
+    return [*args, "--exclude", " ".join(excludes)]
+
+
+def full_refresh_reason(
+    data_dir: Path, synced: tuple[date, date] | None, today: date
+) -> str | None:
+    """Why this run must rebuild everything (see `build_args`), or None if it need not."""
+    reach = lookback_days() - 2
+    if synced is None:
+        return "the run does not say which days it synced"
+    if synced[0] < today - timedelta(days=reach):
+        return f"the sync reaches back to {synced[0]}, more than {reach} days before {today}"
+    if not (Path(data_dir) / "warehouse.duckdb").exists():
+        return "there is no warehouse yet"
+    target = dbt_target_dir(data_dir)
+    previous = _read_json(target / "manifest.json")
+    results = _read_json(target / "run_results.json")
+    if not previous or not results:
+        return "no earlier build of this data dir is on record"
+    invocation = results.get("metadata", {}).get("invocation_id")
+    if invocation != previous.get("metadata", {}).get("invocation_id"):
+        return "the last build did not finish"
+    unfinished = [
+        r["unique_id"]
+        for r in results.get("results", [])
+        if r["unique_id"].startswith("model.") and r.get("status") in _UNFINISHED
+    ]
+    if unfinished:
+        return f"the last build did not build {len(unfinished)} model(s), e.g. {unfinished[0]}"
+    if project_fingerprint(previous) != project_fingerprint(_read_json(MANIFEST)):
+        return "the dbt project changed since the last build"
+    return None
+
+
+def project_fingerprint(manifest: dict[str, Any]) -> str:
+    """A digest of what decides the marts' contents: every model's SQL and config, and every
+    macro of the project (dbt's own checksums). Tests, docs and analyses leave it alone."""
+    nodes = {
+        key: [node["checksum"]["checksum"], node.get("config", {})]
+        for key, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") in ("model", "seed", "snapshot")
+    }
+    macros = {
+        key: macro["macro_sql"]
+        for key, macro in manifest.get("macros", {}).items()
+        if macro.get("package_name") == manifest.get("metadata", {}).get("project_name")
+    }
+    text = json.dumps([nodes, macros], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def views_in(manifest: dict[str, Any]) -> set[str]:
+    """Names of the project's models materialized as views."""
+    return {
+        node["name"]
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") == "model"
+        and node.get("config", {}).get("materialized") == "view"
+    }
+
+
+def new_datasets(lake: Path, synced: tuple[date, date], built_at: float | None) -> list[str]:
+    """Lake datasets that got their first partitions since the last build (which started at
+    `built_at`, a POSIX time): none older than the synced range, none written before. Their
+    staging view was built over no files, as an empty stand-in (macros/lake_source.sql)."""
+    first = f"date={synced[0].isoformat()}"
+    found = []
+    for dataset in sorted(p for p in lake.iterdir() if p.is_dir() and p.name[0] not in "_."):
+        days = [d for a in dataset.glob("account=*") for d in a.glob("date=*")]
+        if not days or min(d.name for d in days) < first:
+            continue
+        files = [f for d in days for f in d.glob("*.parquet")]
+        if built_at is None or all(f.stat().st_mtime > built_at for f in files):
+            found.append(dataset.name)
+    return found
+
+
+def _timestamp(iso: str | None) -> float | None:
+    """POSIX time of an ISO timestamp as dbt writes them (UTC, e.g. 2025-01-31T06:30:00.1Z)."""
+    try:
+        moment = datetime.fromisoformat(iso.replace("Z", "+00:00")) if iso else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp() if moment else None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def manifest_is_stale(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
@@ -28,7 +195,7 @@ def manifest_is_stale(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bo
         return True
     built = manifest.stat().st_mtime
     sources = [project_dir / "dbt_project.yml"]
-    for folder in ("models", "macros", "tests"):
+    for folder in ("models", "macros", "tests", "analyses"):
         sources += (project_dir / folder).rglob("*.*")
     return any(path.stat().st_mtime > built for path in sources if path.is_file())
 
@@ -39,7 +206,6 @@ def parse_manifest() -> None:
     dbt writes the manifest in place; it parses into a scratch target here and the manifest is
     then swapped in atomically, so a process killed mid-parse cannot leave a truncated manifest
     whose fresh mtime would hide it from `manifest_is_stale`."""
-    manifest = DBT_PROJECT_DIR / "target" / "manifest.json"
     with tempfile.TemporaryDirectory(prefix=".parse-", dir=DBT_PROJECT_DIR) as scratch:
         subprocess.run(
             [
@@ -54,5 +220,5 @@ def parse_manifest() -> None:
             cwd=DBT_PROJECT_DIR,
             check=True,
         )
-        write_atomically(manifest, (Path(scratch) / "manifest.json").read_bytes())
-    os.utime(manifest)  # fresh even when the bytes were equal and left untouched
+        write_atomically(MANIFEST, (Path(scratch) / "manifest.json").read_bytes())
+    os.utime(MANIFEST)  # fresh even when the bytes were equal and left untouched

@@ -5,80 +5,37 @@
 
 with days as (
 
-    select account, min(calendar_date) as first_date, max(calendar_date) as last_date
-    from {{ ref('stg_daily_summary') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_daily_steps') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_sleep') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_heart_rate') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_hrv') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_resting_heart_rate') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_weigh_ins') }} group by account
-    union all
-    select account, min(calendar_date), max(calendar_date)
-    from {{ ref('stg_training_status') }} group by account
-    union all
-    select account, min(activity_date), max(activity_date)
-    from {{ ref('stg_activities') }} group by account
-
-),
-
--- The highest heart rate ever seen: in an activity (list or FIT session) or over a whole day.
-observed_max_hr as (
-
-    select account, max(max_heart_rate_bpm) as max_heart_rate_bpm
-    from {{ ref('stg_activities') }} group by account
-    union all
-    select account, max(max_heart_rate_bpm)
-    from {{ ref('stg_activity_sessions') }} group by account
-    union all
-    select account, max(max_heart_rate_bpm)
-    from {{ ref('stg_daily_summary') }} group by account
-
-),
-
-resting_hr as (
-
-    select account, resting_heart_rate_bpm
-    from {{ ref('stg_resting_heart_rate') }}
-    union all
-    select account, resting_heart_rate_bpm
-    from {{ ref('stg_daily_summary') }}
+    select * from {{ ref('int_account_days') }}
 
 ),
 
 accounts as (
 
-    select account, min(first_date) as first_date, max(last_date) as last_date
+    select account, min(calendar_date) as first_date, max(calendar_date) as last_date
     from days
-    where first_date is not null
+    where is_covered
     group by account
 
 ),
 
+-- The highest heart rate ever seen: in an activity (list or FIT session) or over a whole day.
 max_hr as (
 
     select account, max(max_heart_rate_bpm) as max_heart_rate_bpm
-    from observed_max_hr
+    from days
     group by account
 
 ),
 
+-- The median of every daily resting heart rate, from its own dataset and from the summaries.
 typical_resting_hr as (
 
     select account, median(resting_heart_rate_bpm) as resting_heart_rate_bpm
-    from resting_hr
+    from (
+        select account, resting_heart_rate_bpm from days
+        union all
+        select account, summary_resting_heart_rate_bpm from days
+    )
     group by account
 
 )

@@ -1,10 +1,41 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='lookback_window',
+        unique_key=['account', 'activity_id'],
+        on_schema_change='fail',
+        meta={'lookback_column': 'activity_date'},
+    )
+}}
+
 -- One row per activity: the list's name and totals, with what its FIT file adds (sports,
 -- sessions, laps, samples, power, training effect), and its heart-rate load: Banister TRIMP
--- and time in heart-rate zones (see _marts__models.yml for the formula and the zones).
+-- and time in heart-rate zones (see fct_activities.yml for the formula and the zones).
+-- Incremental: each run rebuilds the activities of the last `lookback_days` days per account
+-- (macros/lookback_window.sql), and every older activity whose heart-rate anchors in
+-- dim_account have moved since it was built (a new highest heart rate, a new typical resting
+-- heart rate), so TRIMP and zones stay what a full build gives.
+
+{%- set windows = lookback_windows('activity_date') %}
+{%- set stale_days = {} %}
+{%- if execute and is_incremental() %}
+    {%- set stale_anchors %}
+        select distinct existing.account, existing.activity_date
+        from {{ this }} as existing
+        inner join {{ ref('dim_account') }} as accounts using (account)
+        where existing.trimp_max_heart_rate_bpm is distinct from accounts.max_heart_rate_bpm
+            or existing.trimp_resting_heart_rate_source = 'typical'
+            and existing.trimp_resting_heart_rate_bpm
+                is distinct from accounts.typical_resting_heart_rate_bpm
+        order by 1, 2
+    {%- endset %}
+    {%- set stale_days = days_by_account(run_query(stale_anchors)) %}
+{%- endif %}
 
 with activities as (
 
     select * from {{ ref('stg_activities') }}
+    where {{ in_lookback_window(windows, 'activity_date', extra_days=stale_days) }}
 
 ),
 
@@ -17,6 +48,7 @@ accounts as (
 sessions as (
 
     select
+        account,
         activity_id,
         string_agg(distinct sport, '+' order by sport) as fit_sports,
         count(*) as session_count,
@@ -34,26 +66,43 @@ sessions as (
             sum(case when avg_heart_rate_bpm is not null then total_timer_time_s end), 0
         ) as fit_average_heart_rate_bpm
     from {{ ref('stg_activity_sessions') }}
-    group by activity_id
+    where {{ in_lookback_window(windows, 'activity_date', extra_days=stale_days) }}
+    group by account, activity_id
 
 ),
 
 laps as (
 
-    select activity_id, count(*) as lap_count
+    select account, activity_id, count(*) as lap_count
     from {{ ref('stg_activity_laps') }}
-    group by activity_id
+    where {{ in_lookback_window(windows, 'activity_date', extra_days=stale_days) }}
+    group by account, activity_id
+
+),
+
+samples as (
+
+    select
+        account,
+        activity_id,
+        record_index,
+        latitude_deg,
+        heart_rate_bpm,
+        coalesce(epoch("timestamp"), system_time_s) as seconds
+    from {{ ref('stg_activity_records') }}
+    where {{ in_lookback_window(windows, 'activity_date', extra_days=stale_days) }}
 
 ),
 
 records as (
 
     select
+        account,
         activity_id,
         count(*) as record_count,
         count(latitude_deg) > 0 as has_gps
-    from {{ ref('stg_activity_records') }}
-    group by activity_id
+    from samples
+    group by account, activity_id
 
 ),
 
@@ -65,19 +114,28 @@ day_resting_hr as (
         calendar_date,
         coalesce(resting_hr.resting_heart_rate_bpm, summary.resting_heart_rate_bpm)
             as resting_heart_rate_bpm
-    from {{ ref('stg_resting_heart_rate') }} as resting_hr
-    full outer join {{ ref('stg_daily_summary') }} as summary using (account, calendar_date)
+    from (
+        select * from {{ ref('stg_resting_heart_rate') }}
+        where {{ in_lookback_window(windows, 'calendar_date', extra_days=stale_days) }}
+    ) as resting_hr
+    full outer join (
+        select * from {{ ref('stg_daily_summary') }}
+        where {{ in_lookback_window(windows, 'calendar_date', extra_days=stale_days) }}
+    ) as summary using (account, calendar_date)
 
 ),
 
 anchors as (
 
     select
+        activities.account,
         activities.activity_id,
         accounts.max_heart_rate_bpm,
         coalesce(
             day_resting_hr.resting_heart_rate_bpm, accounts.typical_resting_heart_rate_bpm
-        ) as resting_heart_rate_bpm
+        ) as resting_heart_rate_bpm,
+        case when day_resting_hr.resting_heart_rate_bpm is not null then 'day' else 'typical' end
+            as resting_heart_rate_source
     from activities
     inner join accounts using (account)
     left join day_resting_hr
@@ -91,28 +149,23 @@ anchors as (
 hr_samples as (
 
     select
+        account,
         activity_id,
         heart_rate_bpm,
         greatest(least(coalesce(
-            lead(seconds) over samples - seconds,
-            seconds - lag(seconds) over samples
+            lead(seconds) over by_record - seconds,
+            seconds - lag(seconds) over by_record
         ), 10), 0) as sample_s
-    from (
-        select
-            activity_id,
-            record_index,
-            heart_rate_bpm,
-            coalesce(epoch("timestamp"), system_time_s) as seconds
-        from {{ ref('stg_activity_records') }}
-        where heart_rate_bpm is not null
-    )
-    window samples as (partition by activity_id order by record_index)
+    from samples
+    where heart_rate_bpm is not null
+    window by_record as (partition by account, activity_id order by record_index)
 
 ),
 
 hr_load as (
 
     select
+        hr_samples.account,
         hr_samples.activity_id,
         sum(
             sample_s / 60.0 * hrr * 0.64 * exp(1.92 * hrr)
@@ -137,9 +190,9 @@ hr_load as (
                 1.0
             ), 0.0) as hrr
         from hr_samples
-        inner join anchors using (activity_id)
+        inner join anchors using (account, activity_id)
     ) as hr_samples
-    group by hr_samples.activity_id
+    group by hr_samples.account, hr_samples.activity_id
 
 ),
 
@@ -180,6 +233,7 @@ joined as (
         coalesce(records.has_gps, false) as has_gps,
         sessions.activity_id is not null as fit_decoded,
         anchors.resting_heart_rate_bpm as trimp_resting_heart_rate_bpm,
+        anchors.resting_heart_rate_source as trimp_resting_heart_rate_source,
         anchors.max_heart_rate_bpm as trimp_max_heart_rate_bpm,
         -- Without heart-rate samples: the mean heart rate held for the whole timer duration.
         coalesce(
@@ -199,11 +253,11 @@ joined as (
         hr_load.hr_zone_4_s,
         hr_load.hr_zone_5_s
     from activities
-    left join sessions using (activity_id)
-    left join laps using (activity_id)
-    left join records using (activity_id)
-    left join anchors using (activity_id)
-    left join hr_load using (activity_id)
+    left join sessions using (account, activity_id)
+    left join laps using (account, activity_id)
+    left join records using (account, activity_id)
+    left join anchors using (account, activity_id)
+    left join hr_load using (account, activity_id)
 
 )
 

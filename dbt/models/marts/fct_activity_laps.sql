@@ -1,15 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='lookback_window',
+        unique_key=['account', 'activity_id', 'lap_index'],
+        on_schema_change='fail',
+        meta={'lookback_column': 'activity_date'},
+    )
+}}
+
 -- One row per lap (FIT lap message), with its activity's name, type and date: times,
 -- distance, speed and pace, heart rate, power, climbing.
+
+{%- set windows = lookback_windows('activity_date') %}
 
 with laps as (
 
     select * from {{ ref('stg_activity_laps') }}
+    where {{ in_lookback_window(windows, 'activity_date') }}
 
 ),
 
 activities as (
 
     select * from {{ ref('stg_activities') }}
+    where {{ in_lookback_window(windows, 'activity_date') }}
 
 )
 
@@ -46,4 +60,4 @@ select
     laps.swim_stroke,
     laps.num_active_lengths
 from laps
-left join activities using (activity_id)
+left join activities using (account, activity_id)

@@ -13,4 +13,4 @@ select
     records.activity_type as sample_activity_type,
     records.* exclude (account, activity_id, activity_date, record_index, "timestamp", activity_type)
 from {{ ref('stg_activity_records') }} as records
-left join {{ ref('stg_activities') }} as activities using (activity_id)
+left join {{ ref('stg_activities') }} as activities using (account, activity_id)

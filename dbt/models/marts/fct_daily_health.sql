@@ -1,7 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='lookback_window',
+        unique_key=['account', 'calendar_date'],
+        on_schema_change='fail',
+        meta={'lookback_column': 'calendar_date'},
+    )
+}}
+
 -- One wide row per account and day across every daily domain. The rows come from the date
 -- spine (dim_date × each account's first to last day), so a day Garmin has nothing for is a
 -- row of nulls, not a missing row. Where a day has both a dedicated dataset and the daily
 -- summary, the dedicated dataset wins (it is the one refreshed by its own range endpoint).
+-- Incremental: each run rebuilds the last `lookback_days` days per account (see
+-- macros/lookback_window.sql).
+
+{%- set windows = lookback_windows('calendar_date') %}
 
 with spine as (
 
@@ -9,72 +23,84 @@ with spine as (
     from {{ ref('dim_account') }} as dim_account
     inner join {{ ref('dim_date') }} as dim_date
         on dim_date.calendar_date between dim_account.first_date and dim_account.last_date
+    where {{ in_lookback_window(windows, 'dim_date.calendar_date', 'dim_account.account') }}
 
 ),
 
 summary as (
 
     select * from {{ ref('stg_daily_summary') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 steps as (
 
     select * from {{ ref('stg_daily_steps') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 floors as (
 
     select * from {{ ref('stg_daily_floors') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 intensity as (
 
     select * from {{ ref('stg_daily_intensity_minutes') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 stress as (
 
     select * from {{ ref('stg_daily_stress') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 respiration as (
 
     select * from {{ ref('stg_daily_respiration') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 resting_hr as (
 
     select * from {{ ref('stg_resting_heart_rate') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 body_battery as (
 
     select * from {{ ref('stg_body_battery_daily') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 hydration as (
 
     select * from {{ ref('stg_hydration') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 sleep as (
 
     select * from {{ ref('stg_sleep') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 hrv as (
 
     select * from {{ ref('stg_hrv') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
@@ -86,6 +112,7 @@ heart_rate as (
         count(*) as heart_rate_samples,
         round(avg(heart_rate_bpm), 1) as mean_heart_rate_bpm
     from {{ ref('stg_heart_rate') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
     group by account, calendar_date
 
 ),
@@ -94,6 +121,7 @@ spo2 as (
 
     select account, calendar_date, round(avg(spo2_pct), 1) as mean_spo2_pct
     from {{ ref('stg_spo2') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
     group by account, calendar_date
 
 ),
@@ -103,6 +131,7 @@ weight as (
 
     select account, calendar_date, weight_kg, body_fat_pct, bmi
     from {{ ref('stg_weigh_ins') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
     qualify row_number() over (
         partition by account, calendar_date order by "timestamp" desc
     ) = 1
@@ -114,6 +143,7 @@ readiness as (
 
     select account, calendar_date, score, level
     from {{ ref('stg_training_readiness') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
     qualify row_number() over (
         partition by account, calendar_date order by "timestamp" desc
     ) = 1
@@ -123,12 +153,14 @@ readiness as (
 training_status as (
 
     select * from {{ ref('stg_training_status') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 max_metrics as (
 
     select * from {{ ref('stg_max_metrics') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
@@ -141,6 +173,7 @@ training as (
         sum(duration_s) as activity_duration_s,
         sum(distance_m) as activity_distance_m
     from {{ ref('stg_activities') }}
+    where {{ in_lookback_window(windows, 'activity_date') }}
     group by account, activity_date
 
 ),
@@ -234,17 +267,48 @@ joined as (
     left join max_metrics using (account, calendar_date)
     left join training using (account, calendar_date)
 
+),
+
+{%- if is_incremental() %}
+
+-- The VO2max each account's last day before the window carries into it.
+carried as (
+
+    select account, vo2max_running_ml_kg_min, vo2max_cycling_ml_kg_min
+    from {{ this }}
+    where not {{ in_lookback_window(windows, 'calendar_date') }}
+    qualify row_number() over (partition by account order by calendar_date desc) = 1
+
+),
+{%- endif %}
+
+latest as (
+
+    select
+        * exclude (vo2max_running_update_ml_kg_min, vo2max_cycling_update_ml_kg_min),
+        -- VO2max changes only after a run or a ride: each day carries the latest value so far.
+        last_value(vo2max_running_update_ml_kg_min ignore nulls) over so_far
+            as vo2max_running_ml_kg_min,
+        last_value(vo2max_cycling_update_ml_kg_min ignore nulls) over so_far
+            as vo2max_cycling_ml_kg_min
+    from joined
+    window so_far as (
+        partition by account order by calendar_date
+        rows between unbounded preceding and current row
+    )
+
 )
 
+{% if is_incremental() -%}
 select
-    * exclude (vo2max_running_update_ml_kg_min, vo2max_cycling_update_ml_kg_min),
-    -- VO2max changes only after a run or a ride: each day carries the latest value so far.
-    last_value(vo2max_running_update_ml_kg_min ignore nulls) over latest
-        as vo2max_running_ml_kg_min,
-    last_value(vo2max_cycling_update_ml_kg_min ignore nulls) over latest
-        as vo2max_cycling_ml_kg_min
-from joined
-window latest as (
-    partition by account order by calendar_date
-    rows between unbounded preceding and current row
-)
+    latest.* replace (
+        coalesce(latest.vo2max_running_ml_kg_min, carried.vo2max_running_ml_kg_min)
+            as vo2max_running_ml_kg_min,
+        coalesce(latest.vo2max_cycling_ml_kg_min, carried.vo2max_cycling_ml_kg_min)
+            as vo2max_cycling_ml_kg_min
+    )
+from latest
+left join carried using (account)
+{%- else -%}
+select * from latest
+{%- endif %}

@@ -1,9 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='lookback_window',
+        unique_key=['account', 'calendar_date'],
+        on_schema_change='fail',
+        meta={'lookback_column': 'calendar_date'},
+    )
+}}
+
 -- One row per account and night with HRV, dated by the wake-up day: Garmin's nightly summary
 -- (status, baseline) beside the watch's own 5-minute RMSSD readings of that night.
+
+{%- set windows = lookback_windows('calendar_date') %}
 
 with nightly as (
 
     select * from {{ ref('stg_hrv') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
@@ -19,6 +32,7 @@ readings as (
         min("timestamp") as first_reading_at,
         max("timestamp") as last_reading_at
     from {{ ref('stg_hrv_readings') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
     group by account, calendar_date
 
 )

@@ -1,10 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='lookback_window',
+        unique_key=['account', 'calendar_date'],
+        on_schema_change='fail',
+        meta={'lookback_column': 'calendar_date'},
+    )
+}}
+
 -- One row per account and night, dated by the wake-up day (Garmin's rule): times, stage
 -- durations, scores, and what the watch measured in between (SpO2, breathing, HRV), plus
 -- how the night broke into stage intervals.
 
+{%- set windows = lookback_windows('calendar_date') %}
+
 with sleep as (
 
     select * from {{ ref('stg_sleep') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
@@ -21,6 +34,7 @@ stages as (
         max(epoch(stage_end) - epoch(stage_start)) filter (where stage <> 'awake')
             as longest_sleep_interval_s
     from {{ ref('stg_sleep_stages') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
     group by account, calendar_date
 
 ),
@@ -28,12 +42,14 @@ stages as (
 hrv as (
 
     select * from {{ ref('stg_hrv') }}
+    where {{ in_lookback_window(windows, 'calendar_date') }}
 
 ),
 
 -- The watch's readings between falling asleep and waking up: each reading finds the last
 -- night that started before it (an ASOF join, linear in the readings) and counts if that
--- night had not ended yet.
+-- night had not ended yet. A night starts the evening before the day it is dated by, so an
+-- incremental run reads the readings from two days before its window on.
 spo2 as (
 
     select
@@ -42,7 +58,10 @@ spo2 as (
         count(*) as spo2_readings,
         round(avg(readings.spo2_pct), 1) as mean_spo2_reading_pct,
         min(readings.spo2_pct) as min_spo2_reading_pct
-    from {{ ref('stg_spo2') }} as readings
+    from (
+        select * from {{ ref('stg_spo2') }}
+        where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
+    ) as readings
     asof inner join sleep
         on readings.account = sleep.account
         and readings."timestamp" >= sleep.sleep_start
@@ -58,7 +77,10 @@ respiration as (
         sleep.calendar_date,
         count(*) as respiration_readings,
         round(avg(readings.respiration_rate_brpm), 1) as mean_respiration_reading_brpm
-    from {{ ref('stg_respiration') }} as readings
+    from (
+        select * from {{ ref('stg_respiration') }}
+        where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
+    ) as readings
     asof inner join sleep
         on readings.account = sleep.account
         and readings."timestamp" >= sleep.sleep_start
@@ -74,7 +96,10 @@ hrv_readings as (
         sleep.calendar_date,
         count(*) as hrv_readings,
         round(avg(readings.rmssd_ms), 1) as mean_hrv_reading_ms
-    from {{ ref('stg_hrv_readings') }} as readings
+    from (
+        select * from {{ ref('stg_hrv_readings') }}
+        where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
+    ) as readings
     asof inner join sleep
         on readings.account = sleep.account
         and readings."timestamp" >= sleep.sleep_start
