@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import fit_throughput, rebuild, requests_per_day, synthetic
+from bench import fit_throughput, rebuild, requests_per_day, synthetic, warehouse
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORY_DAYS = 5 * 365 + 1  # the longest history measured; the 1-year figures take its end
-BENCHMARKS = ("fit", "requests", "rebuild")
+BENCHMARKS = ("fit", "requests", "rebuild")  # rebuild: then the warehouse on its lakes
 
 
 def machine() -> dict[str, object]:
@@ -85,14 +85,19 @@ def requests(results: Results) -> None:
 
 
 def history_builds(results: Results) -> None:
-    """One synthetic history, rebuilt offline at 1 and 5 years."""
+    """One synthetic history, rebuilt offline at 1 and 5 years; the warehouse bench then
+    times dbt and the analyst queries on those lakes."""
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
         print(f"bench: fetching {HISTORY_DAYS} synthetic days into raw ...", flush=True)
         history = synthetic.fetch_history(Path(tmp) / "history", HISTORY_DAYS)
         results.seconds["synthetic history (not a figure)"] = round(history.seconds, 1)
-        figures = rebuild.measure(history)
+        figures = rebuild.measure(history, Path(tmp))
         results.rows += rebuild.rows(figures)
         results.sections.append(rebuild.breakdown(figures))
+        print("bench: warehouse builds and analyst queries ...", flush=True)
+        built = warehouse.measure(rebuild.data_dir(Path(tmp), 1), rebuild.data_dir(Path(tmp), 5))
+        results.rows += warehouse.rows(built)
+        results.sections.append(warehouse.breakdown(built))
 
 
 RUNNERS: dict[str, Callable[[Results], None]] = {

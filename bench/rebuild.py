@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -86,12 +85,12 @@ def rebuild(history: SyntheticHistory, years: int, root: Path) -> Rebuild:
     """`garmin-pipeline rebuild` of the history's last `years` years into a fresh data dir."""
     days = min(len(history.days), years * 365 + years // 4)
     first = history.last_day - timedelta(days=days - 1)
-    data_dir = root / f"rebuild-{years}y"
-    data_dir.mkdir(parents=True)
-    (data_dir / "raw").symlink_to(DataLayout(history.data_dir).raw_dir)
+    target = data_dir(root, years)
+    target.mkdir(parents=True)
+    (target / "raw").symlink_to(DataLayout(history.data_dir).raw_dir)
     env = {
         **os.environ,
-        "GARMIN_DATA_DIR": str(data_dir),
+        "GARMIN_DATA_DIR": str(target),
         "GARMIN_ACCOUNT": ACCOUNT,
         "GARMIN_HISTORY_START": str(history.first_day),
         "DAGSTER_HOME": str(root / f"dagster-{years}y"),
@@ -119,15 +118,21 @@ def rebuild(history: SyntheticHistory, years: int, root: Path) -> Rebuild:
     seconds = time.perf_counter() - started
     if process.returncode:
         raise SystemExit(f"rebuild of {years} years failed:\n{out[-2000:]}\n{err[-3000:]}")
-    lake_files = sum(1 for _ in DataLayout(data_dir).lake_dir.rglob("part-0.parquet"))
+    lake_files = sum(1 for _ in DataLayout(target).lake_dir.rglob("part-0.parquet"))
     return Rebuild(
         years, days, seconds, memory.peak_tree / 2**20, memory.peak_process / 2**20, lake_files
     )
 
 
-def measure(history: SyntheticHistory, years: tuple[int, ...] = (1, 5)) -> RebuildFigures:
-    with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
-        return RebuildFigures([rebuild(history, n, Path(tmp)) for n in years])
+def measure(
+    history: SyntheticHistory, root: Path, years: tuple[int, ...] = (1, 5)
+) -> RebuildFigures:
+    """Rebuild into `root`/rebuild-<n>y (left there: the warehouse bench reads their lakes)."""
+    return RebuildFigures([rebuild(history, n, root) for n in years])
+
+
+def data_dir(root: Path, years: int) -> Path:
+    return root / f"rebuild-{years}y"
 
 
 def rows(figures: RebuildFigures) -> list[dict[str, object]]:
