@@ -119,6 +119,35 @@ def test_timestamp_16_resolves_across_wraps():
     assert frame["timestamp"].to_list() == [FIT_EPOCH + dt.timedelta(seconds=t) for t in times]
 
 
+def test_written_field_beats_the_same_field_expanded_from_components():
+    """current_activity_type_intensity (24) expands into activity_type (5) and intensity (28)
+    ahead of a written activity_type: the written value counts unless it is invalid."""
+    t0 = int((dt.datetime(2024, 6, 1, tzinfo=dt.UTC) - FIT_EPOCH).total_seconds())
+    running_intensity_3 = 1 | 3 << 5
+    writer = FitWriter()
+    for offset, written_type in ((0, WALKING), (60, 0xFF)):  # 0xFF: invalid, i.e. absent
+        fields = [(253, "uint32", t0 + offset), (24, "uint8", running_intensity_3)]
+        writer.write(55, [*fields, (5, "enum", written_type), (3, "uint32", 100 + offset)])
+    frame = decode_wellness(writer.close())["monitoring"]
+    assert frame.select("activity_type", "intensity", "cycles", "steps").rows() == [
+        ("walking", 3.0, 50.0, 100),
+        ("running", 3.0, 80.0, 160),
+    ]
+
+
+def test_fields_unknown_to_fitdecode_are_scaled_by_raw_scale(monkeypatch):
+    """A message the installed fitdecode profile lacks decodes as it does when known."""
+    t0 = int((dt.datetime(2024, 6, 1, tzinfo=dt.UTC) - FIT_EPOCH).total_seconds())
+    writer = FitWriter()
+    writer.write(297, [(253, "uint32", t0), (0, "sint16", 1550)])  # respiration_rate * 100
+    data = writer.close()
+    known = decode_wellness(data)["respiration"]
+    monkeypatch.delitem(fitdecode.profile.MESSAGE_TYPES, 297)
+    unknown = decode_wellness(data)["respiration"]
+    assert known["respiration_rate_brpm"].to_list() == [15.5]
+    assert unknown.equals(known)
+
+
 # ---- (b) the feed over the emulator, against the athlete -----------------------------------
 
 

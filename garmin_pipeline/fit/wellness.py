@@ -17,22 +17,34 @@ Fields are located by FIT message and field *number*, never by name, so messages
 fitdecode profile does not know (nap_event 412 in fitdecode 0.11, and the undocumented 281 and
 521) decode the same way as known ones: for a known field fitdecode's scaled value is used; for
 an unknown one the raw value divided by the declared ``raw_scale``.
+
+Each member's structure and CRCs are checked whole first, then it is read once with the
+activity decoder's fitdecode reader. Which position of a message feeds which column depends
+only on how the message's fields are arranged, which repeats from one message to the next: it
+is worked out once per arrangement (`_Layout`), and a message is then read with a few lookups.
+Rows are kept as read and normalised column by column when the frames are built.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
+import functools
 import math
-from collections.abc import Callable, Iterator
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import fitdecode
 import polars as pl
 from garmin_fit_sdk import Profile
 
-from garmin_pipeline.fit.decode import FitDecodeError, check_structure, zip_fit_members
+from garmin_pipeline.fit.decode import (
+    FitDecodeError,
+    check_structure,
+    fit_reader,
+    zip_fit_members,
+)
 
 __all__ = [
     "ASSUMED_LAYOUTS",
@@ -45,6 +57,7 @@ __all__ = [
 
 UTC_TIME = pl.Datetime("us", "UTC")
 FIT_EPOCH = dt.datetime(1989, 12, 31, tzinfo=dt.UTC)
+_SECOND = dt.timedelta(seconds=1)
 _FIT_EPOCH_UNIX_S = 631_065_600
 
 # Pseudo field numbers: the message's resolved time, and the message's own number.
@@ -54,6 +67,7 @@ MESSAGE = -2
 # FIT field numbers the clock reads (profile: timestamp is 253 in every message; timestamp_16
 # is field 26 of monitoring, 55).
 _TIMESTAMP, _MONITORING, _TIMESTAMP_16 = 253, 55, 26
+_DAY_INFO, _LOCAL_TIMESTAMP = 103, 0  # monitoring_info.local_timestamp: local day start
 
 # ---- undocumented messages ------------------------------------------------------------------
 # Messages 281 and 521 appear in the daily wellness download but are in neither the FIT SDK
@@ -92,7 +106,7 @@ class Field:
     raw: bool = False  # always raw / raw_scale, ignoring fitdecode's scaling (see cycles)
 
 
-Finish = Callable[[pl.DataFrame], pl.DataFrame]
+Finish = Callable[[pl.LazyFrame], pl.LazyFrame]
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,7 @@ def _ts(mesg: int, what: str = "the sample") -> Field:
     return _time("timestamp", mesg, f"When {what} was taken (UTC).")
 
 
-def _sequence(frame: pl.DataFrame) -> pl.DataFrame:
+def _sequence(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Number the rows sharing a timestamp (one monitoring message per activity type)."""
     frame = frame.sort("timestamp", maintain_order=True)
     return frame.with_columns(
@@ -150,24 +164,24 @@ def _sequence(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _steps(frame: pl.DataFrame) -> pl.DataFrame:
+def _steps(frame: pl.LazyFrame) -> pl.LazyFrame:
     frame = _sequence(frame)
     is_steps = pl.col("activity_type").is_in(["walking", "running"])
     steps = (pl.col("cycles") * 2).round(0).cast(pl.Int64)
     return frame.with_columns(pl.when(is_steps).then(steps).alias("steps"))
 
 
-def _sleep_intervals(frame: pl.DataFrame) -> pl.DataFrame:
+def _sleep_intervals(frame: pl.LazyFrame) -> pl.LazyFrame:
     frame = frame.sort("timestamp")
     return frame.with_columns(pl.col("timestamp").shift(-1).alias("end_time"))
 
 
-def _assessments(frame: pl.DataFrame) -> pl.DataFrame:
+def _assessments(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Pair the n-th sleep_assessment (346) with the n-th sleep score (521) of the download."""
     frame = frame.with_columns(
         pl.int_range(pl.len(), dtype=pl.Int32).over("_message").alias("assessment_index")
     )
-    values = [c for c in frame.columns if c not in ("assessment_index", "calendar_date")]
+    values = [c for c in frame.collect_schema() if c not in ("assessment_index", "calendar_date")]
     return (
         frame.group_by("assessment_index", maintain_order=True)
         .agg(pl.col("calendar_date").first(), *(pl.col(c).drop_nulls().first() for c in values))
@@ -486,7 +500,7 @@ def public_columns(table: str) -> tuple[Field, ...]:
 def _fit_seconds(value: Any) -> int | None:
     if isinstance(value, dt.datetime):
         value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return (value - FIT_EPOCH) // dt.timedelta(seconds=1)
+        return (value - FIT_EPOCH) // _SECOND
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return None
@@ -528,95 +542,225 @@ def _normalise(column: Field, value: Any, known: bool) -> Any:
     return number
 
 
+# The ints that survive the round trip through float which `_normalise` makes.
+_EXACT_INTS = range(-(2**53), 2**53 + 1)
+
+
+def _normalised(column: Field, values: Sequence[Any]) -> list[Any]:
+    """`_normalise` of each of a column's values, trusting fitdecode's scaling unless the
+    column is raw. Nearly all values are settled by their type alone (null, an int, a scaled
+    float, an enum name) and skip its checks."""
+    known = not column.raw
+    slow = functools.partial(_normalise, column, known=known)
+    if known and column.kind == "int":
+        return [
+            v if v is None or (type(v) is int and v in _EXACT_INTS) else slow(v) for v in values
+        ]
+    if known and column.kind == "float":
+        return [
+            v if v is None or (type(v) is float and math.isfinite(v)) else slow(v) for v in values
+        ]
+    if column.kind == "time":
+        return [v if v is None or type(v) is int else slow(v) for v in values]
+    if column.kind == "enum":
+        return [v if v is None or type(v) is str else slow(v) for v in values]
+    return [None if v is None else slow(v) for v in values]
+
+
 # ---- reading -------------------------------------------------------------------------------
 
 
-_MISSING: tuple[Any, Any, bool] = (None, None, True)
+class _Choice(NamedTuple):
+    """A row slot that picking one position cannot fill."""
+
+    slot: int
+    positions: tuple[int, ...]  # the field's occurrences, in order of preference
+    raw: bool  # the raw value rather than fitdecode's (`Field.raw`)
+    # The column, when an occurrence may be a field fitdecode does not know (so does not
+    # scale) and the column has a raw_scale for that case.
+    rescale: Field | None
+
+
+_RowGetter = Callable[[list[Any]], Sequence[Any]]
+
+
+class _Layout(NamedTuple):
+    """How to read a message whose fields come in one particular arrangement.
+
+    A field number can occur twice: as written by the device and as expanded by fitdecode from
+    another field's components. Its value is that of the first non-null occurrence, written
+    ones first; developer fields never count (their numbers are not the profile's). Where the
+    occurrences are depends only on each position's profile entry and definition, which
+    nearly always repeat from one message to the next (subfields, component expansion and
+    compressed timestamps can vary them), so it is worked out once per arrangement.
+    """
+
+    timestamp: tuple[int, ...]  # positions of field 253
+    timestamp_16: tuple[int, ...]  # of monitoring's timestamp_16; () in other messages
+    day_start: tuple[int, ...]  # of monitoring_info's local_timestamp; () in other messages
+    # Per table the message feeds: its rows, the getter of its row from the message's values
+    # followed by (time, message number, None), and the slots the getter leaves to a choice.
+    tables: tuple[tuple[list[Sequence[Any]], _RowGetter, tuple[_Choice, ...]], ...]
+
+
+_FIELD = operator.attrgetter("field")
+_FIELD_DEF = operator.attrgetter("field_def")
+_VALUE = operator.attrgetter("value")
+
+
+def _known(data: fitdecode.types.FieldData) -> bool:
+    """Whether the installed fitdecode profile knows the field, i.e. has scaled its value."""
+    return data.field is not None and not str(data.name).startswith("unknown")
+
+
+def _occurrences(fields: list[fitdecode.types.FieldData]) -> dict[int, tuple[int, ...]]:
+    """Each field number's positions, written before expanded, developer fields left out."""
+    written: dict[int, list[int]] = {}
+    expanded: dict[int, list[int]] = {}
+    for position, data in enumerate(fields):
+        field_def = data.field_def
+        if field_def is None:
+            expanded.setdefault(data.def_num, []).append(position)
+        elif not field_def.is_dev:
+            written.setdefault(data.def_num, []).append(position)
+    return {num: (*written.get(num, ()), *expanded.get(num, ())) for num in (*written, *expanded)}
+
+
+def _row_getter(positions: list[int]) -> _RowGetter:
+    if len(positions) == 1:  # itemgetter would return the item itself, not a 1-tuple
+        (position,) = positions
+        return lambda values: (values[position],)
+    return operator.itemgetter(*positions)
+
+
+def _layout(mesg: int, fields: list[fitdecode.types.FieldData], tables: list[_Rows]) -> _Layout:
+    """The `_Layout` of messages of type ``mesg`` whose fields are arranged as these are."""
+    occurrences = _occurrences(fields)
+    time_at, mesg_at, none_at = len(fields), len(fields) + 1, len(fields) + 2
+    readers = []
+    for builder in tables:
+        picks: list[int] = []
+        choices: list[_Choice] = []
+        for slot, column in enumerate(builder.sourced):
+            num = column.source.get(mesg)
+            if num == TIME:
+                picks.append(time_at)
+                continue
+            if num == MESSAGE:
+                picks.append(mesg_at)
+                continue
+            positions = occurrences.get(num, ()) if num is not None else ()
+            scaled = column.raw_scale == 1 or all(_known(fields[p]) for p in positions)
+            rescale = None if scaled or column.raw else column
+            if len(positions) == 1 and not column.raw and rescale is None:
+                picks.append(positions[0])
+                continue
+            picks.append(none_at)
+            if positions:
+                choices.append(_Choice(slot, positions, column.raw, rescale))
+        readers.append((builder.rows, _row_getter(picks), tuple(choices)))
+    return _Layout(
+        occurrences.get(_TIMESTAMP, ()),
+        occurrences.get(_TIMESTAMP_16, ()) if mesg == _MONITORING else (),
+        occurrences.get(_LOCAL_TIMESTAMP, ()) if mesg == _DAY_INFO else (),
+        tuple(readers),
+    )
+
+
+def _value(
+    fields: list[fitdecode.types.FieldData],
+    positions: tuple[int, ...],
+    raw: bool = False,
+    rescale: Field | None = None,
+) -> Any:
+    """The value of the first non-null occurrence at ``positions``, or its raw value.
+
+    With ``rescale``, a field fitdecode does not know is normalised here, with the column's
+    raw_scale; `_normalised` leaves a normalised value as it is.
+    """
+    for position in positions:
+        data = fields[position]
+        if data.value is not None:
+            if raw:
+                return data.raw_value
+            if rescale is not None and not _known(data):
+                return _normalise(rescale, data.value, False)
+            return data.value
+    return None
 
 
 class _Clock:
     """The last full timestamp of one FIT file, to resolve ``timestamp_16`` against."""
 
+    __slots__ = ("last",)
+
     def __init__(self) -> None:
         self.last: int | None = None
 
-    def resolve(self, fields: Values, mesg: int) -> int | None:
-        full = _fit_seconds(fields.get(_TIMESTAMP, _MISSING)[0])
+    def resolve(self, fields: list[fitdecode.types.FieldData], layout: _Layout) -> int | None:
+        """The message's time, in FIT seconds; None if it has none."""
+        full = _fit_seconds(_value(fields, layout.timestamp))
         if full is not None:
             self.last = full
             return full
-        if mesg == _MONITORING and self.last is not None:
-            short = fields.get(_TIMESTAMP_16, _MISSING)[1]
+        if self.last is not None:  # only monitoring messages have a timestamp_16 position
+            short = _value(fields, layout.timestamp_16, raw=True)
             if isinstance(short, int) and not isinstance(short, bool):
                 self.last += (short - self.last) & 0xFFFF
                 return self.last
         return None
 
 
-Values = dict[int, tuple[Any, Any, bool]]
+def _add_rows(
+    layout: _Layout, fields: list[fitdecode.types.FieldData], time: int | None, mesg: int
+) -> None:
+    """Add the message's row to each table it feeds."""
+    values = list(map(_VALUE, fields))
+    values += (time, mesg, None)
+    for rows, row_of, choices in layout.tables:
+        row = row_of(values)
+        if choices:
+            row = list(row)
+            for slot, positions, raw, rescale in choices:
+                row[slot] = _value(fields, positions, raw, rescale)
+        rows.append(row)
 
 
-def _message_fields(message: fitdecode.FitDataMessage) -> Values:
-    """{field number: (value, raw value, known to fitdecode)}; written beats expanded."""
-    found: Values = {}
-    expanded: set[int] = set()
-    for data in message.fields:
-        if data.field_def is not None and data.field_def.is_dev:
-            continue
-        num = data.def_num
-        known = data.field is not None and not str(data.name).startswith("unknown")
-        if data.value is None:
-            continue
-        if num not in found:
-            found[num] = (data.value, data.raw_value, known)
-            if data.field_def is None:
-                expanded.add(num)
-        elif num in expanded and data.field_def is not None:
-            found[num] = (data.value, data.raw_value, known)
-            expanded.discard(num)
-    return found
+# ---- frames --------------------------------------------------------------------------------
+
+
+# Each table's frame is one plan, run step by step as written, as eager calls would run it:
+# on frames of a day's size, optimising a plan costs more than it saves.
+_AS_WRITTEN = pl.QueryOptFlags.none()
 
 
 class _Rows:
-    """Per-column value lists of one table, appended to once per matching message."""
+    """One table's rows: per matching message, the value of each column with a source, as
+    read; they are normalised column by column when the frame is built."""
+
+    __slots__ = ("rows", "sourced", "table")
 
     def __init__(self, table: WellnessTable) -> None:
         self.table = table
-        self.values: dict[str, list[Any]] = {c.name: [] for c in table.columns if c.source}
-
-    def add(self, mesg: int, fields: Values, time: int | None) -> None:
-        for column in self.table.columns:
-            if not column.source:
-                continue
-            num = column.source.get(mesg)
-            if num is None:
-                value = None
-            elif num == TIME:
-                value = time
-            elif num == MESSAGE:
-                value = mesg
-            else:
-                value, raw, known = fields.get(num, _MISSING)
-                value = (
-                    _normalise(column, raw, False)
-                    if column.raw
-                    else _normalise(column, value, known)
-                )
-            self.values[column.name].append(value)
+        self.sourced = tuple(c for c in table.columns if c.source)
+        self.rows: list[Sequence[Any]] = []
 
     def frame(self, calendar_date: dt.date | None) -> pl.DataFrame:
-        rows = len(next(iter(self.values.values()), []))
+        rows = len(self.rows)
+        if not rows:
+            return pl.DataFrame(schema=wellness_frame_schema(self.table.name))
+        names = (c.name for c in self.sourced)
+        read = dict(zip(names, zip(*self.rows, strict=True), strict=True))
         data: dict[str, Any] = {}
         for column in self.table.columns:
             if column.name == "calendar_date":
                 data[column.name] = pl.Series([calendar_date] * rows, dtype=pl.Date)
-            elif column.kind == "time" and column.source:
-                data[column.name] = pl.Series(self.values[column.name], dtype=pl.Int64)
             elif column.source:
-                data[column.name] = pl.Series(self.values[column.name], dtype=column.dtype)
+                dtype = pl.Int64 if column.kind == "time" else column.dtype
+                data[column.name] = pl.Series(_normalised(column, read[column.name]), dtype=dtype)
             else:
                 data[column.name] = pl.Series([None] * rows, dtype=column.dtype)
-        frame = pl.DataFrame(data).with_columns(
+        frame = pl.LazyFrame(data).with_columns(
             _from_fit_seconds(c.name) for c in self.table.columns if c.kind == "time" and c.source
         )
         if self.table.keep is not None:
@@ -628,14 +772,13 @@ class _Rows:
         key = list(self.table.key)
         frame = frame.select(c.name for c in _public(self.table)).drop_nulls(key)
         frame = frame.unique(subset=key, keep="first", maintain_order=True)
-        return frame.sort(key).cast(dict(wellness_frame_schema(self.table.name)))
+        frame = frame.sort(key).cast(dict(wellness_frame_schema(self.table.name)))
+        return frame.collect(engine="in-memory", optimizations=_AS_WRITTEN)
 
 
 def _from_fit_seconds(name: str) -> pl.Expr:
-    seconds = pl.col(name) + _FIT_EPOCH_UNIX_S
-    return (
-        pl.from_epoch(seconds, time_unit="s").dt.replace_time_zone("UTC").cast(UTC_TIME).alias(name)
-    )
+    micros = (pl.col(name) + _FIT_EPOCH_UNIX_S) * pl.lit(1_000_000, dtype=pl.Int64)
+    return micros.cast(UTC_TIME).alias(name)
 
 
 # ---- input checks: one line, saying what is wrong ------------------------------------------
@@ -664,31 +807,27 @@ def _members(data: bytes) -> Iterator[tuple[str, bytes]]:
 
 
 def _messages(data: bytes, member: str) -> Iterator[Any]:
-    """fitdecode's headers and data messages, its failures turned into `FitDecodeError`."""
-    reader = fitdecode.FitReader(
-        io.BytesIO(data),
-        check_crc=fitdecode.CrcCheck.RAISE,
-        error_handling=fitdecode.ErrorHandling.WARN,
-    )
-    frames = iter(reader)
-    while True:
-        try:
-            frame = next(frames)
-        except StopIteration:
-            return
-        except Exception as error:  # fitdecode's failures on malformed bytes
-            detail = " ".join(str(error).split()) or type(error).__name__
-            raise FitDecodeError(
-                f"{member}: corrupt FIT file ({type(error).__name__}: {detail}); "
-                "fetch the wellness download again"
-            ) from error
-        if isinstance(frame, fitdecode.FitHeader):
-            yield frame  # a new chained part: the clock restarts
-        elif isinstance(frame, fitdecode.FitDataMessage):
-            yield frame
+    """fitdecode's headers and data messages, its failures turned into `FitDecodeError`.
 
-
-_DAY_INFO, _LOCAL_TIMESTAMP = 103, 0  # monitoring_info.local_timestamp: local day start
+    Read with the activity decoder's reader, which leaves the CRCs to `_check_fit`: fitdecode
+    checks the same bytes against the same stored CRCs, so it could only fail where that check
+    already has.
+    """
+    with fit_reader(data) as reader:
+        frames = iter(reader)
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            except Exception as error:  # fitdecode's failures on malformed bytes
+                detail = " ".join(str(error).split()) or type(error).__name__
+                raise FitDecodeError(
+                    f"{member}: corrupt FIT file ({type(error).__name__}: {detail}); "
+                    "fetch the wellness download again"
+                ) from error
+            if isinstance(frame, fitdecode.FitHeader | fitdecode.FitDataMessage):
+                yield frame  # a header starts a new chained part: the clock restarts
 
 
 def _day_from(local_start: Any) -> dt.date | None:
@@ -717,6 +856,7 @@ def decode_wellness(
     for builder in rows.values():
         for mesg in builder.table.messages:
             by_message.setdefault(mesg, []).append(builder)
+    layouts: dict[tuple[object, ...], _Layout] = {}
     day_from_file: dt.date | None = None
     first_time: int | None = None
     for member, fit in _members(data):
@@ -727,14 +867,19 @@ def decode_wellness(
                 clock = _Clock()
                 continue
             mesg = message.global_mesg_num
-            fields = _message_fields(message)
-            time = clock.resolve(fields, mesg)
+            fields = message.fields
+            arrangement = (mesg, *map(_FIELD, fields), *map(_FIELD_DEF, fields))
+            layout = layouts.get(arrangement)
+            if layout is None:
+                layout = _layout(mesg, fields, by_message.get(mesg, []))
+                layouts[arrangement] = layout
+            time = clock.resolve(fields, layout)
             if first_time is None and time is not None:
                 first_time = time
             if mesg == _DAY_INFO and day_from_file is None:
-                day_from_file = _day_from(fields.get(_LOCAL_TIMESTAMP, _MISSING)[1])
-            for builder in by_message.get(mesg, ()):
-                builder.add(mesg, fields, time)
+                day_from_file = _day_from(_value(fields, layout.day_start, raw=True))
+            if layout.tables:
+                _add_rows(layout, fields, time, mesg)
     day = calendar_date or day_from_file
     if day is None and first_time is not None:
         day = (FIT_EPOCH + dt.timedelta(seconds=first_time)).date()
