@@ -31,6 +31,11 @@ def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):
         ({"GARMIN_TOKEN_WARN_DAYS": "31"}, r"GARMIN_TOKEN_WARN_DAYS='31' .* e\.g\. 7$"),
         ({"GARMIN_MAX_PAYLOAD_MB": "nan"}, r"GARMIN_MAX_PAYLOAD_MB='nan' is not a positive"),
         ({"GARMIN_COOLDOWN_HOURS": "4,2"}, "GARMIN_COOLDOWN_HOURS"),
+        ({"GARMIN_ACCOUNTS": "alex,../sam"}, r"GARMIN_ACCOUNTS: '\.\./sam' is not a usable"),
+        ({"GARMIN_ACCOUNTS": "alex,alex"}, "names an account twice"),
+        ({"GARMIN_ACCOUNTS": "alex,sam", "GARMIN_ACCOUNT": "kim"}, "is not one of"),
+        ({"GARMIN_LAKE_WORKERS": "0"}, r"GARMIN_LAKE_WORKERS='0' is not a whole number"),
+        ({"GARMIN_LAKE_WORKERS": "1.5"}, r"GARMIN_LAKE_WORKERS='1.5' is not a whole number"),
     ],
 )
 def test_bad_settings_say_which_and_how(env, words):
@@ -65,3 +70,19 @@ def test_the_governor_paces_requests():
     for _ in range(4):
         governor.wait_turn()
     assert time.monotonic() - started >= 0.15
+
+
+def test_each_of_several_accounts_has_its_own_token_store(tmp_path):
+    env = {"GARMIN_ACCOUNTS": "alex,sam", "GARMIN_TOKENS": str(tmp_path)}
+    settings = Settings.from_env(env)
+    assert (settings.account, settings.token_store) == ("alex", tmp_path / "alex")
+    sam = settings.for_account("sam")
+    assert (sam.account, sam.token_store, sam.breaker_path.name) == (
+        "sam",
+        tmp_path / "sam",
+        "rate_limit-sam.json",
+    )
+    with pytest.raises(SettingsError, match="'kim' is not one of GARMIN_ACCOUNTS=alex,sam"):
+        settings.for_account("kim")
+    alone = Settings.from_env({"GARMIN_TOKENS": str(tmp_path)})
+    assert alone.for_account("default").token_store == tmp_path  # one account: as before
