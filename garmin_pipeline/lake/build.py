@@ -386,6 +386,7 @@ def build_lake(
                     state.record(day, digest)
     finally:
         if state is not None:
-            flush_to_disk()  # the state must not vouch for partitions still in memory
+            if report.days_built:  # the state must not vouch for partitions still in memory
+                flush_to_disk()
             state.save()  # what was built stays recorded even if a later batch fails
     return report
