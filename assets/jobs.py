@@ -10,13 +10,11 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.account import ACCOUNT_CHECKS
-from assets.partitions import range_key
+from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, range_key
 from assets.resources import GarminConnect
 from garmin_pipeline.raw.freshness import latest_begun_day
 from garmin_pipeline.status import breaker_for, describe_breaker
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 REFRESH_WINDOW_DAYS = 3
 
 sync_job = dg.define_asset_job(
@@ -37,7 +35,7 @@ rebuild_job = dg.define_asset_job(
     "rebuild",
     # Offline: the lake from what raw holds, then the warehouse; no request reaches Garmin.
     selection=dg.AssetSelection.groups("lake").downstream(),
-    description="Rebuild a range of days' lake partitions from raw, then build dbt (offline).",
+    description="Rebuild a range of days' lake files from raw, then build dbt (offline).",
 )
 
 

@@ -1,4 +1,4 @@
-"""Lake assets: per feed, one multi-asset that parses raw into its validated lake datasets.
+"""Lake assets: one per dataset, built together by one multi-asset that parses raw into them.
 
 Each dataset carries a Pandera check: failing rows are quarantined with their reason (the check
 then warns with the counts), and the rest of the data still lands. Bad input is an error, not a
@@ -7,17 +7,18 @@ warning: a payload quarantined whole (not JSON, too large, a corrupt FIT, hostil
 `valid_rows` red; both name the dataset, the days and the reasons.
 """
 
+import time
 from datetime import date, timedelta
 
 import dagster as dg
 import polars as pl
 
 from assets.account import per_account
-from assets.partitions import account_days, days_by_account, one_run_per_backfill
+from assets.partitions import run_days_by_account
 from assets.resources import DataDir
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.lake.build import BuildReport, DatasetReport, build_lake
+from garmin_pipeline.lake.build import BuildReport, DatasetReport, build_feeds
 from garmin_pipeline.settings import Settings
 
 VALID_ROWS_CHECK = "valid_rows"
@@ -133,8 +134,8 @@ def completeness_result(
     )
 
 
-def lake_asset(feed: Feed) -> dg.AssetsDefinition:
-    specs = [
+def _specs(feed: Feed) -> list[dg.AssetSpec]:
+    return [
         dg.AssetSpec(
             key=["lake", ds.name],
             description=ds.description,
@@ -145,7 +146,10 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
         )
         for ds in feed.datasets
     ]
-    check_specs = [
+
+
+def _check_specs(feed: Feed) -> list[dg.AssetCheckSpec]:
+    specs = [
         dg.AssetCheckSpec(
             VALID_ROWS_CHECK,
             asset=["lake", ds.name],
@@ -154,7 +158,7 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
         for ds in feed.datasets
     ]
     if not feed.snapshot:
-        check_specs += [
+        specs += [
             dg.AssetCheckSpec(
                 COMPLETE_DAYS_CHECK,
                 asset=["lake", ds.name],
@@ -162,30 +166,61 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
             )
             for ds in feed.datasets
         ]
+    return specs
 
-    @dg.multi_asset(
-        name=f"lake_{feed.name}",
-        specs=specs,
-        check_specs=check_specs,
-        partitions_def=account_days,
-        backfill_policy=one_run_per_backfill,
-    )
-    def _lake(context: dg.AssetExecutionContext, data_dir: DataDir):
-        days = days_by_account(context)
-        workers = Settings.from_env().lake_workers
-        reports = {
-            account: build_lake(
-                feed,
-                data_dir.raw,
-                data_dir.lake,
-                data_dir.quarantine,
-                account,
-                wanted,
-                state_dir=data_dir.layout.build_state_dir,
-                workers=workers,
+
+class ProgressLog:
+    """Logs a long build's progress every tenth of the way, not once per batch."""
+
+    def __init__(self, context: dg.AssetExecutionContext) -> None:
+        self.context = context
+        self.logged_tenths = 0
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        tenths = done * 10 // total
+        if tenths > self.logged_tenths:
+            self.logged_tenths = tenths
+            elapsed = time.monotonic() - self.started
+            self.context.log.info(
+                f"lake: {done} of {total} feed-days built ({tenths * 10} %) in {elapsed:.0f} s"
             )
-            for account, wanted in days.items()
-        }
+
+
+@dg.multi_asset(
+    name="lake",
+    specs=[spec for feed in FEEDS for spec in _specs(feed)],
+    check_specs=[spec for feed in FEEDS for spec in _check_specs(feed)],
+    can_subset=True,
+)
+def lake(context: dg.AssetExecutionContext, data_dir: DataDir):
+    """Every lake dataset, built from raw for the days of the run.
+
+    Not partitioned in Dagster: a range of years would cost an event per dataset and day
+    (85,000 for five years, most of a rebuild's time and memory), while the days themselves
+    are tracked by raw's partitions, the lake's build state and the `complete_days` check.
+    The run's days are its partition range (a sync or a `rebuild`); without one (materialized
+    alone from the UI) every day of the history, where days built before from the same raw
+    cost only a look at their manifest. One step builds all feeds, so a long range keeps a
+    single pool of worker processes busy across them."""
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    feeds = [feed for feed in FEEDS if any(ds.name in selected for ds in feed.datasets)]
+    days = run_days_by_account(context)
+    built = build_feeds(
+        feeds,
+        data_dir.raw,
+        data_dir.lake,
+        data_dir.quarantine,
+        days,
+        state_dir=data_dir.layout.build_state_dir,
+        workers=Settings.from_env().lake_workers,
+        progress=ProgressLog(context),
+    )
+    checks = context.selected_asset_check_keys
+    for feed in feeds:
+        if feed.name in built.failed:
+            continue
+        reports = built.reports[feed.name]
         rejected = sorted(
             f"{account}/{key}: {reason}"
             for account, report in reports.items()
@@ -193,34 +228,47 @@ def lake_asset(feed: Feed) -> dg.AssetsDefinition:
         )
         if rejected:
             context.log.warning(
-                "%d payloads quarantined: %s", len(rejected), "; ".join(rejected[:5])
+                "%s: %d payloads quarantined: %s", feed.name, len(rejected), "; ".join(rejected[:5])
             )
         for ds in feed.datasets:
-            built = {account: report.datasets[ds.name] for account, report in reports.items()}
-            yield dg.MaterializeResult(
-                asset_key=["lake", ds.name],
-                metadata={
-                    "dagster/row_count": sum(r.rows for r in built.values()),
-                    "accounts": ", ".join(days),
-                    "quarantined_rows": sum(r.quarantined_rows for r in built.values()),
-                    "partitions_written": sum(r.partitions_written for r in built.values()),
-                    "partitions_unchanged": sum(r.partitions_unchanged for r in built.values()),
-                    "days_built": sum(len(r.days_built) for r in reports.values()),
-                    "days_unchanged": sum(len(r.days_unchanged) for r in reports.values()),
-                    "days_without_raw": sum(len(r.days_without_raw) for r in reports.values()),
-                    "rejected_payloads": len(rejected),
-                    "path": dg.MetadataValue.path(str(data_dir.lake.root / ds.name)),
-                },
-            )
-            yield per_account(
-                {a: check_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
-            )
-            if not feed.snapshot:
+            if ds.name not in selected:
+                continue
+            yield _materialization(ds, reports, data_dir, len(rejected))
+            key = dg.AssetKey(["lake", ds.name])
+            if dg.AssetCheckKey(key, VALID_ROWS_CHECK) in checks:
+                yield per_account(
+                    {a: check_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
+                )
+            if dg.AssetCheckKey(key, COMPLETE_DAYS_CHECK) in checks:
                 yield per_account(
                     {a: completeness_result(ds, r, days[a]) for a, r in reports.items()}
                 )
+    built.raise_first_failure()
 
-    return _lake
+
+def _materialization(
+    ds: Dataset, reports: dict[str, BuildReport], data_dir: DataDir, rejected: int
+) -> dg.MaterializeResult:
+    built = [report.datasets[ds.name] for report in reports.values()]
+    return dg.MaterializeResult(
+        asset_key=["lake", ds.name],
+        metadata={
+            "dagster/row_count": sum(r.rows for r in built),
+            "accounts": ", ".join(reports),
+            "days": "; ".join(
+                f"{account}: {day_ranges(r.days_built + r.days_unchanged)}"
+                for account, r in reports.items()
+            ),
+            "quarantined_rows": sum(r.quarantined_rows for r in built),
+            "partitions_written": sum(r.partitions_written for r in built),
+            "partitions_unchanged": sum(r.partitions_unchanged for r in built),
+            "days_built": sum(len(r.days_built) for r in reports.values()),
+            "days_unchanged": sum(len(r.days_unchanged) for r in reports.values()),
+            "days_without_raw": sum(len(r.days_without_raw) for r in reports.values()),
+            "rejected_payloads": rejected,
+            "path": dg.MetadataValue.path(str(data_dir.lake.root / ds.name)),
+        },
+    )
 
 
-LAKE_ASSETS = [lake_asset(feed) for feed in FEEDS]
+LAKE_ASSETS = [lake]

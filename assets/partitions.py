@@ -6,6 +6,7 @@ every chosen day), so range endpoints still serve each account's days in a few r
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 
 import dagster as dg
@@ -14,6 +15,10 @@ from garmin_pipeline.settings import Settings
 
 ACCOUNT = "account"
 DATE = "date"
+# How Dagster tags a run over a range of partitions, and a run of one partition.
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 
 _settings = Settings.from_env()
 
@@ -30,8 +35,26 @@ one_run_per_backfill = dg.BackfillPolicy.single_run()
 
 def days_by_account(context: dg.AssetExecutionContext) -> dict[str, list[date]]:
     """The run's partitions as each account's days, in order."""
+    return _by_account(context.partition_keys)
+
+
+def run_days_by_account(context: dg.AssetExecutionContext) -> dict[str, list[date]]:
+    """For an asset outside the partitions (the lake): the days of its run's partition range
+    (a sync, a rebuild, a backfill) or partition, else every day of the history."""
+    tags = context.run.tags
+    first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if first and last:
+        keys = account_days.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
+    elif PARTITION_TAG in tags:
+        keys = [tags[PARTITION_TAG]]
+    else:
+        keys = account_days.get_partition_keys()
+    return _by_account(keys)
+
+
+def _by_account(keys: Sequence[str]) -> dict[str, list[date]]:
     days: dict[str, list[date]] = defaultdict(list)
-    for key in context.partition_keys:
+    for key in keys:
         dimensions = account_days.get_partition_key_from_str(key).keys_by_dimension
         days[dimensions[ACCOUNT]].append(date.fromisoformat(dimensions[DATE]))
     return {account: sorted(days[account]) for account in sorted(days)}

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from assets.jobs import RANGE_END_TAG, RANGE_START_TAG
+from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from assets.resources import DataDir
 from garmin_pipeline.raw.freshness import latest_begun_day
 from garmin_pipeline.warehouse.dbt_project import (

@@ -11,6 +11,7 @@ put gives.
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import shutil
@@ -57,7 +58,7 @@ def inside(root: StoragePath, path: StoragePath) -> StoragePath:
     Remote paths have no symlinks: `..` and `.` are folded lexically, and the folded path is
     returned, since an object store would keep `..` as a literal part of the key."""
     if isinstance(root, Path) and isinstance(path, Path):
-        if path.resolve().is_relative_to(root.resolve()):
+        if _resolves_inside(root, path):
             return path
     elif isinstance(root, UPath) and isinstance(path, UPath):
         base, target = posixpath.normpath(root.path), posixpath.normpath(path.path)
@@ -69,6 +70,33 @@ def inside(root: StoragePath, path: StoragePath) -> StoragePath:
         f"refusing to write {path}: it resolves outside {root}; "
         "a value from the source is not a safe file name (it is quarantined, not stored)"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _real_absolute(root: Path) -> Path:
+    return root.resolve()
+
+
+def _real(root: Path) -> Path:
+    """`root.resolve()`, remembered for absolute roots (a relative one moves with the cwd)."""
+    return _real_absolute(root) if root.is_absolute() else root.resolve()
+
+
+def _resolves_inside(root: Path, path: Path) -> bool:
+    """`path.resolve()` lies under `root.resolve()`. The stores ask this for every file they
+    touch, tens of thousands per rebuild, so the root is resolved once and a path spelt as the
+    root plus plain names costs one lstat per name below the root (for a symlink among them);
+    anything else is resolved in full."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = ("..",)
+    current = _real(root)
+    for part in parts:
+        current = current / part
+        if part in (".", "..") or current.is_symlink():
+            return path.resolve().is_relative_to(_real(root))
+    return True
 
 
 def write_atomically(path: StoragePath, payload: bytes, durable: bool = True) -> bool:

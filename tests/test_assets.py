@@ -12,13 +12,14 @@ import dagster as dg
 from assets.definitions import defs
 from assets.jobs import range_tags
 from assets.lake import COMPLETE_DAYS_CHECK, LAKE_ASSETS, VALID_ROWS_CHECK
-from assets.partitions import range_key
+from assets.partitions import PARTITION_TAG, range_key
 from assets.resources import DataDir
 from garmin_pipeline.catalog import DATASETS, FEEDS
 from garmin_pipeline.raw.store import RawStore
 
 DAY = date(2024, 3, 5)
 ACCOUNT = "default"  # the partitions' one account (GARMIN_ACCOUNTS unset)
+DAILY_SUMMARY = dg.AssetKey(["lake", "daily_summary"])
 
 
 def test_assets_are_generated_from_the_catalog_and_dbt_reads_the_lake():
@@ -37,10 +38,10 @@ def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeed
     raw = RawStore(tmp_path / "raw")
     body = {"calendarDate": DAY.isoformat(), "totalSteps": -1, "restingHeartRate": 51}
     raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", json.dumps(body).encode())
-    (daily_summary_lake,) = [a for a in LAKE_ASSETS if a.op.name == "lake_daily_summary"]
     result = dg.materialize(
-        [daily_summary_lake],
-        partition_key=range_key(ACCOUNT, DAY.isoformat()),
+        LAKE_ASSETS,
+        selection=[DAILY_SUMMARY],
+        tags={PARTITION_TAG: range_key(ACCOUNT, DAY.isoformat())},
         resources={"data_dir": DataDir(path=str(tmp_path))},
         instance=dg.DagsterInstance.ephemeral(),
     )
@@ -50,7 +51,7 @@ def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeed
     assert evaluation.passed is False
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
     assert evaluation.metadata["quarantined_rows"].value == 1
-    (materialization,) = result.asset_materializations_for_node("lake_daily_summary")
+    (materialization,) = result.asset_materializations_for_node("lake")
     assert materialization.metadata["dagster/row_count"].value == 0
     assert (tmp_path / "quarantine" / "daily_summary" / f"account={ACCOUNT}").exists()
     # The day itself is in raw, so completeness passes: the bad row is the valid_rows check's.
@@ -66,9 +67,9 @@ def test_the_completeness_check_names_gaps_and_failed_days(tmp_path):
         body = {"calendarDate": day.isoformat(), "totalSteps": 1000}
         raw.put("daily_summary", ACCOUNT, day, "daily_summary.json", json.dumps(body).encode())
     raw.put("daily_summary", ACCOUNT, days[1], "daily_summary.json", b"{not json")
-    (daily_summary_lake,) = [a for a in LAKE_ASSETS if a.op.name == "lake_daily_summary"]
     result = dg.materialize(
-        [daily_summary_lake],
+        LAKE_ASSETS,
+        selection=[DAILY_SUMMARY],
         tags=range_tags(str(days[0]), str(days[-1]), [ACCOUNT]),
         resources={"data_dir": DataDir(path=str(tmp_path))},
         instance=dg.DagsterInstance.ephemeral(),
@@ -81,6 +82,28 @@ def test_the_completeness_check_names_gaps_and_failed_days(tmp_path):
     assert complete.metadata["missing_days"].value == str(days[2])
     assert complete.metadata["failed_days"].value == str(days[1])
     assert complete.metadata["pending_days"].value == 1
+
+
+def test_a_range_is_one_lake_materialization_per_dataset_not_per_day(tmp_path):
+    """The lake is outside Dagster's partitions: five days (or five years) of a dataset are
+    one event saying which days it holds, not one event per day."""
+    raw = RawStore(tmp_path / "raw")
+    days = [DAY + timedelta(days=n) for n in range(5)]
+    for day in days:
+        body = {"calendarDate": day.isoformat(), "totalSteps": 1000}
+        raw.put("daily_summary", ACCOUNT, day, "daily_summary.json", json.dumps(body).encode())
+    result = dg.materialize(
+        LAKE_ASSETS,
+        selection=[DAILY_SUMMARY],
+        tags=range_tags(str(days[0]), str(days[-1]), [ACCOUNT]),
+        resources={"data_dir": DataDir(path=str(tmp_path))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    (materialization,) = result.asset_materializations_for_node("lake")
+    assert materialization.partition is None
+    assert materialization.metadata["dagster/row_count"].value == 5
+    assert materialization.metadata["days"].value == f"{ACCOUNT}: {days[0]}..{days[-1]}"
+    assert materialization.metadata["days_built"].value == 5
 
 
 def test_workspace_yaml_loads_the_code_location(tmp_path):

@@ -1,5 +1,6 @@
 """The lake's promises: deterministic bytes, untouched unchanged partitions, quarantine not loss."""
 
+import dataclasses
 import json
 from datetime import date, timedelta
 
@@ -140,6 +141,79 @@ def test_a_long_range_built_over_worker_processes_lands_the_same_bytes(
             p.relative_to(tmp_path / "workers-2") for p in second
         ]
         assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_feeds_of_two_accounts_share_one_pool_and_land_what_one_process_lands(
+    stores, tmp_path, monkeypatch
+):
+    """`build_feeds` spreads the batches of every feed and account over one pool; the files,
+    reports and build state equal a build in one process, and days come back in order."""
+    raw, _, _ = stores
+    feeds = [feed("daily_summary"), feed("daily_steps")]
+    days = [DAY + timedelta(days=n) for n in range(9)]
+    for account in ("alice", "bob"):
+        for n, day in enumerate(days):
+            summary = {
+                "calendarDate": day.isoformat(),
+                "totalSteps": 100 * n,
+                "restingHeartRate": 50,
+            }
+            steps = {"calendarDate": day.isoformat(), "totalSteps": 100 * n, "stepGoal": 8000}
+            raw.put(
+                "daily_summary", account, day, "daily_summary.json", json.dumps(summary).encode()
+            )
+            raw.put("daily_steps", account, day, "daily_steps.json", json.dumps(steps).encode())
+    monkeypatch.setattr(build, "POOL_WORTH_S", 0.0)
+    built = {}
+    for workers in (1, 2):
+        root = tmp_path / f"workers-{workers}"
+        built[workers] = build.build_feeds(
+            feeds,
+            raw,
+            PartitionStore(root / "lake"),
+            PartitionStore(root / "quarantine"),
+            {"alice": days, "bob": days},
+            state_dir=root / "state",
+            workers=workers,
+        )
+    assert built[1].failed == built[2].failed == {}
+    for name in ("daily_summary", "daily_steps"):
+        for account in ("alice", "bob"):
+            one, two = built[1].reports[name][account], built[2].reports[name][account]
+            assert one.days_built == two.days_built == days
+            assert one.datasets[name].rows == two.datasets[name].rows == 9
+    files = {
+        workers: {
+            p.relative_to(tmp_path / f"workers-{workers}"): p.read_bytes()
+            for p in (tmp_path / f"workers-{workers}").rglob("*")
+            if p.is_file()
+        }
+        for workers in (1, 2)
+    }
+    assert len(files[1]) == 2 * 2 * 9 + 2 * 2  # a file per dataset, account and day; states
+    assert files[1] == files[2]
+
+
+def test_a_feed_that_fails_unexpectedly_does_not_stop_the_others(stores):
+    """A bug in one feed's parser (not bad input, which is quarantined) fails that feed alone:
+    the others are built and their build state saved, and the failure names the feed."""
+    raw, lake, quarantine = stores
+    good = feed("daily_summary")
+
+    def broken_parse(bundle, day):
+        raise RuntimeError("a parser bug")
+
+    broken = dataclasses.replace(feed("daily_steps"), parse=broken_parse)
+    for name in (good.name, broken.name):
+        raw.put(name, ACCOUNT, DAY, f"{name}.json", summary_payload(1000))
+    built = build.build_feeds([broken, good], raw, lake, quarantine, {ACCOUNT: [DAY]})
+    assert list(built.failed) == ["daily_steps"]
+    assert str(built.failed["daily_steps"]) == "a parser bug"
+    assert built.reports["daily_summary"][ACCOUNT].days_built == [DAY]
+    assert lake.partition_file("daily_summary", ACCOUNT, DAY).exists()
+    assert not lake.partition_file("daily_steps", ACCOUNT, DAY).exists()
+    with pytest.raises(RuntimeError, match="a parser bug"):
+        build_lake(broken, raw, lake, quarantine, ACCOUNT, [DAY])
 
 
 def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():

@@ -202,7 +202,7 @@ def test_the_warehouse_asset_runs_the_daily_build_in_dagster(builds, monkeypatch
     """Through Dagster: the range tags of a recent sync make the asset build incrementally,
     and the tests left out of a daily build do not fail the run."""
     import assets.warehouse as warehouse_assets
-    from assets.jobs import RANGE_END_TAG, RANGE_START_TAG
+    from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
     from assets.resources import DataDir
 
     monkeypatch.setattr(warehouse_assets, "latest_begun_day", lambda: LAST)

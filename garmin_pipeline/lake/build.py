@@ -16,8 +16,8 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
@@ -103,7 +103,7 @@ class BuildReport:
         return cls(feed=feed.name, datasets={d.name: DatasetReport(d.name) for d in feed.datasets})
 
     def merge(self, other: BuildReport) -> None:
-        """Add a batch's report (its days come after this report's)."""
+        """Add a batch's report."""
         for name, dataset in other.datasets.items():
             self.datasets[name].merge(dataset)
         self.days_built += other.days_built
@@ -111,6 +111,13 @@ class BuildReport:
         self.days_without_raw += other.days_without_raw
         self.rejected_payloads.update(other.rejected_payloads)
         self.digests.update(other.digests)
+
+    def sort_days(self) -> None:
+        """Days in calendar order (batches may finish in any order)."""
+        for days in (self.days_built, self.days_unchanged, self.days_without_raw):
+            days.sort()
+        for dataset in self.datasets.values():
+            dataset.schema_failed_days.sort()
 
 
 def schema_fingerprint(feed: Feed) -> str:
@@ -254,7 +261,30 @@ def batches(days: Sequence[date], workers: int) -> list[list[date]]:
     return [list(days[n : n + size]) for n in range(0, len(days), size)]
 
 
-def _build_days_of_catalog_feed(
+@dataclass(frozen=True)
+class _Batch:
+    feed: Feed
+    account: str
+    days: list[date]
+
+
+@dataclass
+class LakeBuild:
+    """What `build_feeds` did: each feed's report per account, and the feeds that failed
+    (an unexpected error, not bad input: that is quarantined) with why."""
+
+    reports: dict[str, dict[str, BuildReport]]
+    failed: dict[str, BaseException] = field(default_factory=dict)
+
+    def raise_first_failure(self) -> None:
+        for error in self.failed.values():
+            raise error
+
+
+Progress = Callable[[int, int], None]  # (days built so far, days due), feed-days both
+
+
+def _build_batch_of_catalog_feed(
     feed_name: str,
     raw_root: StoragePath,
     lake_root: StoragePath,
@@ -278,59 +308,70 @@ def _in_catalog(feed: Feed) -> bool:
     return any(known is feed for known in catalog.FEEDS)
 
 
+def _poolable(feeds: Sequence[Feed], stores: Sequence[RawStore | PartitionStore]) -> bool:
+    """Whether workers can build these feeds: they find a feed by name in the catalog, and
+    must see the stores (not `memory://`, which lives in this process's memory)."""
+    return all(map(_in_catalog, feeds)) and all(
+        shared_across_processes(store.root) for store in stores
+    )
+
+
 def _built_batches(
-    feed: Feed,
+    batches_due: list[_Batch],
     raw: RawStore,
     lake: PartitionStore,
     quarantine: PartitionStore,
-    account: str,
-    days: list[date],
     workers: int,
-) -> Iterator[BuildReport]:
-    """Each batch's report as it is done. The first batch is built here and timed: when the
-    rest would take longer than starting worker processes is worth (a year of FIT files, not
-    a year of daily summaries), the rest is spread over `workers` processes, unless a store
-    lives in this process's memory (`memory://`), which a worker would see empty."""
-    runs = batches(days, workers)
-    if not runs:
-        return
-    started = time.perf_counter()
-    yield build_days(feed, raw, lake, quarantine, account, runs[0])
-    per_day_s = (time.perf_counter() - started) / len(runs[0])
-    rest = runs[1:]
-    if (
-        workers < 2
-        or per_day_s * sum(map(len, rest)) < POOL_WORTH_S
-        or not _in_catalog(feed)
-        or not all(shared_across_processes(s.root) for s in (raw, lake, quarantine))
-    ):
-        for run in rest:
-            yield build_days(feed, raw, lake, quarantine, account, run)
+) -> Iterator[tuple[_Batch, BuildReport | BaseException]]:
+    """Each batch with its report (or the error that stopped it), as it is done.
+
+    Batches are built here, one after the other, while the time they take says the rest would
+    take less than starting worker processes is worth (a few days of daily summaries); past
+    that point the rest is spread over `workers` processes, heaviest feeds first, so no core
+    idles at the end while one long feed finishes."""
+    pending = list(batches_due)
+    spent_s, days_done = 0.0, 0
+    days_left = sum(len(b.days) for b in pending)
+    poolable = workers > 1 and _poolable([b.feed for b in pending], (raw, lake, quarantine))
+    while pending:
+        if poolable and days_done and spent_s / days_done * days_left > POOL_WORTH_S:
+            break
+        batch = pending.pop(0)
+        started = time.perf_counter()
+        try:
+            yield batch, build_days(batch.feed, raw, lake, quarantine, batch.account, batch.days)
+        except Exception as error:  # the feed fails; the other feeds go on
+            yield batch, error
+        spent_s += time.perf_counter() - started
+        days_done += len(batch.days)
+        days_left -= len(batch.days)
+    if not pending:
         return
     # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         with _main_module_hidden():
-            futures = [
+            futures = {
                 pool.submit(
-                    _build_days_of_catalog_feed,
-                    feed.name,
+                    _build_batch_of_catalog_feed,
+                    batch.feed.name,
                     raw.root,
                     lake.root,
                     quarantine.root,
-                    account,
-                    run,
-                )
-                for run in rest
-            ]
-        for future in futures:
-            yield future.result()
+                    batch.account,
+                    batch.days,
+                ): batch
+                for batch in pending
+            }
+        for future in as_completed(futures):
+            error = future.exception()
+            yield futures[future], error if error is not None else future.result()
 
 
 @contextlib.contextmanager
 def _main_module_hidden() -> Iterator[None]:
     """While workers start: a spawned worker imports its parent's `__main__`, which under
     Dagster is the run's own entry point (seconds of imports and a hundred MB per worker) and
-    is of no use to `_build_days_of_catalog_feed`, which lives here."""
+    is of no use to `_build_batch_of_catalog_feed`, which lives here."""
     main = sys.modules["__main__"]
     saved = {
         name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
@@ -343,6 +384,80 @@ def _main_module_hidden() -> Iterator[None]:
         main.__dict__.update(saved)
 
 
+def build_feeds(
+    feeds: Sequence[Feed],
+    raw: RawStore,
+    lake: PartitionStore,
+    quarantine: PartitionStore,
+    days: Mapping[str, Sequence[date]],
+    state_dir: StorageRoot | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> LakeBuild:
+    """Build `feeds` for each account's `days`; with `state_dir` (a folder or a filesystem
+    URI), days already built from the same raw are skipped.
+
+    Days are built in batches (one validation per dataset and batch). With `workers` > 1 the
+    batches of every feed share one pool of that many processes, so a rebuild of years keeps
+    every core busy from the first feed to the last. Memory is bounded by a batch per worker,
+    whatever the length of the history. A feed that fails with an unexpected error is
+    reported in `failed`; the other feeds are still built."""
+    reports = {feed.name: {a: BuildReport.empty(feed) for a in days} for feed in feeds}
+    states: dict[tuple[str, str], BuildState] = {}
+    due: list[_Batch] = []
+    for feed in feeds:
+        for account, wanted in days.items():
+            report = reports[feed.name][account]
+            state = (
+                BuildState(
+                    location(state_dir) / "lake_built" / feed.name / f"account={account}.json",
+                    schema_fingerprint(feed),
+                )
+                if state_dir is not None
+                else None
+            )
+            if state is not None:
+                states[feed.name, account] = state
+            fresh = []
+            for day in wanted:
+                if not (raw.day_dir(feed.name, account, day) / MANIFEST).exists():
+                    report.days_without_raw.append(day)
+                elif state is not None and state.is_current(
+                    day, raw.day_manifest(feed.name, account, day).digest
+                ):
+                    report.days_unchanged.append(day)
+                else:
+                    fresh.append(day)
+            due += [_Batch(feed, account, run) for run in batches(fresh, workers)]
+    # Heaviest first (the FIT feeds have the most datasets), so the pool's tail is short work.
+    due.sort(key=lambda batch: -len(batch.feed.datasets))
+    total, done = sum(len(batch.days) for batch in due), 0
+    failed: dict[str, BaseException] = {}
+    try:
+        for batch, built in _built_batches(due, raw, lake, quarantine, workers):
+            if isinstance(built, BaseException):
+                failed.setdefault(batch.feed.name, built)
+                log.error("%s: building %s failed: %s", batch.feed.name, batch.days[0], built)
+                continue
+            reports[batch.feed.name][batch.account].merge(built)
+            state = states.get((batch.feed.name, batch.account))
+            if state is not None:
+                for day, digest in built.digests.items():
+                    state.record(day, digest)
+            done += len(batch.days)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        if done:  # the state must not vouch for partitions still in memory
+            flush_to_disk()
+        for state in states.values():
+            state.save()  # what was built stays recorded even if a later batch fails
+    for feed_reports in reports.values():
+        for report in feed_reports.values():
+            report.sort_days()
+    return LakeBuild(reports, failed)
+
+
 def build_lake(
     feed: Feed,
     raw: RawStore,
@@ -353,40 +468,7 @@ def build_lake(
     state_dir: StorageRoot | None = None,
     workers: int = 1,
 ) -> BuildReport:
-    """Build `days`; with `state_dir` (a folder or a filesystem URI), days already built
-    from the same raw are skipped.
-
-    Days are built in batches (one validation per dataset and batch), in order; with
-    `workers` > 1, a long range is spread over that many processes. Memory is bounded by a
-    batch per worker, whatever the length of the history."""
-    report = BuildReport.empty(feed)
-    state = (
-        BuildState(
-            location(state_dir) / "lake_built" / feed.name / f"account={account}.json",
-            schema_fingerprint(feed),
-        )
-        if state_dir is not None
-        else None
-    )
-    due = []
-    for day in days:
-        if not (raw.day_dir(feed.name, account, day) / MANIFEST).exists():
-            report.days_without_raw.append(day)
-        elif state is not None and state.is_current(
-            day, raw.day_manifest(feed.name, account, day).digest
-        ):
-            report.days_unchanged.append(day)
-        else:
-            due.append(day)
-    try:
-        for built in _built_batches(feed, raw, lake, quarantine, account, due, workers):
-            report.merge(built)
-            if state is not None:
-                for day, digest in built.digests.items():
-                    state.record(day, digest)
-    finally:
-        if state is not None:
-            if report.days_built:  # the state must not vouch for partitions still in memory
-                flush_to_disk()
-            state.save()  # what was built stays recorded even if a later batch fails
-    return report
+    """`build_feeds` of one feed and account; an unexpected error is raised."""
+    built = build_feeds([feed], raw, lake, quarantine, {account: days}, state_dir, workers)
+    built.raise_first_failure()
+    return built.reports[feed.name][account]

@@ -72,6 +72,10 @@ class PartitionStore:
         )
 
     def remove(self, dataset: str, account: str, day: date) -> bool:
+        """Delete the partition; False if there was none. A build clears the quarantine of
+        every clean day, so the common case (nothing there) costs one stat."""
+        if not (self.root / dataset / f"account={account}" / f"date={day}").exists():
+            return False
         return remove_tree(self.partition_dir(dataset, account, day))
 
     def read(self, dataset: str, account: str | None = None) -> pl.DataFrame:
