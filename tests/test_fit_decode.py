@@ -554,3 +554,25 @@ def test_damaged_messages_with_valid_crc_never_leak_other_errors() -> None:
             for table, frame in tables.items():
                 assert frame.schema == frame_schema(table)
     assert rejected > 0
+
+
+def _every_field(path: Path, processor: fitdecode.DataProcessorBase) -> list[tuple[Any, ...]]:
+    with fitdecode.FitReader(str(path), processor=processor) as reader:
+        return [
+            (frame.name, field.name, field.value, field.raw_value, field.units)
+            for frame in reader
+            if frame.frame_type == fitdecode.FIT_FRAME_DATA
+            for field in frame.fields
+        ]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("*.fit")))
+def test_the_lean_processor_gives_every_value_the_default_processor_gives(name):
+    """The decoder's reader skips fitdecode's per-field method lookups (`LeanDataProcessor`);
+    every field of every message, wellness and monitoring files included, must read the same:
+    value, raw value and units (date_time fields lose their 's' as they become datetimes)."""
+    from garmin_pipeline.fit.decode import LeanDataProcessor
+
+    default = _every_field(DATA / name, fitdecode.DefaultDataProcessor())
+    assert _every_field(DATA / name, LeanDataProcessor()) == default
+    assert any(isinstance(value, dt.datetime) for _, _, value, _, _ in default)
