@@ -56,8 +56,8 @@ from garmin_pipeline.lake.schema import (
     in_range,
     lake_columns,
 )
+from garmin_pipeline.raw.canonical import canonical_json
 from garmin_pipeline.raw.store import check_day
-from garmin_pipeline.sources.connect.client import canonical_json
 
 log = logging.getLogger(__name__)
 

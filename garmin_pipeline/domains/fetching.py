@@ -24,7 +24,7 @@ import polars as pl
 from garmin_pipeline.errors import MalformedPayloadError
 from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Stored
 from garmin_pipeline.lake.parsers import parse_json_day
-from garmin_pipeline.sources.connect.client import canonical_json
+from garmin_pipeline.raw.canonical import canonical_json
 
 # Garmin's usual cap on a range request (garminconnect: "28-day limit per request" for the
 # usersummary stats; garth pages stress and HRV by 28 days too).

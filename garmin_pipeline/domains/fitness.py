@@ -33,7 +33,7 @@ from garmin_pipeline.lake.parsers import (
     parse_json_day,
 )
 from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
-from garmin_pipeline.sources.connect.client import canonical_json
+from garmin_pipeline.raw.canonical import canonical_json
 
 # The caps the emulator enforces (see `sources/emulator/metrics_routes.py`): garminconnect
 # documents one year for race predictions; the rest use 28 days.

@@ -17,7 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
@@ -256,7 +256,10 @@ def _land(
 
 
 def batches(days: Sequence[date], workers: int) -> list[list[date]]:
-    """Runs of at most BATCH_DAYS days, small enough that every worker gets several."""
+    """Runs of at most BATCH_DAYS days; with several workers, small enough that each gets a
+    few (one process validates the fewest, largest batches)."""
+    if workers < 2:
+        return [list(days[n : n + BATCH_DAYS]) for n in range(0, len(days), BATCH_DAYS)]
     size = max(1, min(BATCH_DAYS, math.ceil(len(days) / (workers * 4))))
     return [list(days[n : n + size]) for n in range(0, len(days), size)]
 
@@ -316,6 +319,15 @@ def _poolable(feeds: Sequence[Feed], stores: Sequence[RawStore | PartitionStore]
     )
 
 
+def _build_here(
+    batch: _Batch, raw: RawStore, lake: PartitionStore, quarantine: PartitionStore
+) -> BuildReport | Exception:
+    try:
+        return build_days(batch.feed, raw, lake, quarantine, batch.account, batch.days)
+    except Exception as error:  # the feed fails; the other feeds go on
+        return error
+
+
 def _built_batches(
     batches_due: list[_Batch],
     raw: RawStore,
@@ -326,50 +338,55 @@ def _built_batches(
     """Each batch with its report (or the error that stopped it), as it is done.
 
     Batches are built here, one after the other, while the time they take says the rest would
-    take less than starting worker processes is worth (a few days of daily summaries); past
-    that point the rest is spread over `workers` processes, heaviest feeds first, so no core
-    idles at the end while one long feed finishes."""
+    take less than starting worker processes is worth (a few days of daily summaries); the
+    first day is built alone, so a long build learns that after one day's work. Past that
+    point `workers - 1` worker processes join this one: they take the heaviest batches first,
+    this process (warm already, while theirs start) the lightest, until none is left."""
     pending = list(batches_due)
     spent_s, days_done = 0.0, 0
     days_left = sum(len(b.days) for b in pending)
     poolable = workers > 1 and _poolable([b.feed for b in pending], (raw, lake, quarantine))
+    if poolable and pending and len(pending[0].days) > 1:
+        first = pending.pop(0)
+        pending[:0] = [
+            _Batch(first.feed, first.account, first.days[:1]),
+            _Batch(first.feed, first.account, first.days[1:]),
+        ]
     while pending:
         if poolable and days_done and spent_s / days_done * days_left > POOL_WORTH_S:
             break
         batch = pending.pop(0)
         started = time.perf_counter()
-        try:
-            yield batch, build_days(batch.feed, raw, lake, quarantine, batch.account, batch.days)
-        except Exception as error:  # the feed fails; the other feeds go on
-            yield batch, error
+        yield batch, _build_here(batch, raw, lake, quarantine)
         spent_s += time.perf_counter() - started
         days_done += len(batch.days)
         days_left -= len(batch.days)
     if not pending:
         return
+    in_flight: dict[Future[BuildReport], _Batch] = {}
     # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        with _main_module_hidden():
-            futures = {
-                pool.submit(
-                    _build_batch_of_catalog_feed,
-                    batch.feed.name,
-                    raw.root,
-                    lake.root,
-                    quarantine.root,
-                    batch.account,
-                    batch.days,
-                ): batch
-                for batch in pending
-            }
-        for future in as_completed(futures):
-            error = future.exception()
-            yield futures[future], error if error is not None else future.result()
+    with (
+        _main_module_hidden(),
+        ProcessPoolExecutor(workers - 1, mp_context=get_context("spawn")) as pool,
+    ):
+        while pending or in_flight:
+            while pending and len(in_flight) < 2 * (workers - 1):  # one queued per worker
+                batch = pending.pop(0)
+                args = (raw.root, lake.root, quarantine.root, batch.account, batch.days)
+                in_flight[pool.submit(_build_batch_of_catalog_feed, batch.feed.name, *args)] = batch
+            if pending:
+                batch = pending.pop()
+                yield batch, _build_here(batch, raw, lake, quarantine)
+            else:
+                wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in [future for future in in_flight if future.done()]:
+                batch, error = in_flight.pop(future), future.exception()
+                yield batch, error if error is not None else future.result()
 
 
 @contextlib.contextmanager
 def _main_module_hidden() -> Iterator[None]:
-    """While workers start: a spawned worker imports its parent's `__main__`, which under
+    """While workers run: a spawned worker imports its parent's `__main__`, which under
     Dagster is the run's own entry point (seconds of imports and a hundred MB per worker) and
     is of no use to `_build_batch_of_catalog_feed`, which lives here."""
     main = sys.modules["__main__"]

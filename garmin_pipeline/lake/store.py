@@ -18,7 +18,6 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 from upath import UPath
 
@@ -34,18 +33,16 @@ from garmin_pipeline.storage import (
 PART_FILE = "part-0.parquet"
 # The hive keys in every partition's path, typed for reading a non-local tree.
 _HIVE_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
-_WRITER_OPTIONS = {
-    "compression": "zstd",
-    "compression_level": 3,
-    "use_dictionary": True,
-    "write_statistics": True,
-    "data_page_version": "2.0",
-}
 
 
 def parquet_bytes(frame: pl.DataFrame) -> bytes:
+    """The frame as Parquet, the same bytes every time for the same frame (and polars).
+
+    polars' own writer: a lake partition is a small file, and for those it costs half of
+    pyarrow's (whose per-column set-up dominates a day's few rows), on 80,000 files in five
+    years."""
     buffer = io.BytesIO()
-    pq.write_table(frame.to_arrow(), buffer, **_WRITER_OPTIONS)
+    frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
     return buffer.getvalue()
 
 

@@ -42,11 +42,6 @@ T = TypeVar("T")
 LOGIN_HINT = "run `garmin-pipeline login` to store fresh tokens"
 
 
-def canonical_json(payload: Any) -> bytes:
-    """JSON as received, re-serialised without reordering, so equal content hashes equal."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 class ConnectSource:
     """A logged-in Garmin Connect session; every request passes the rate governor."""
 
