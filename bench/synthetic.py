@@ -2,9 +2,9 @@
 
 The rebuild and warehouse benchmarks measure what happens *after* raw: how raw got there is
 not what they time. So this fetches straight through the feeds and the real `garminconnect`
-client against the emulator, without Dagster, with the feeds split over one process per core
-(each serving the same deterministic athlete from its own emulator). The bytes are the ones a
-`garmin-pipeline sync` in connect mode would keep.
+client against the emulator, without Dagster, with the days split over one process per core
+(each serving the same deterministic athlete from its own emulator, and drawing only its own
+days of it). The bytes are the ones a `garmin-pipeline sync` in connect mode would keep.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class SyntheticHistory:
         return [self.first_day + timedelta(days=n) for n in range(count)]
 
 
-def _fetch_feeds(feed_names: list[str], data_dir: str, days: int, seed: int) -> None:
-    """One worker: its own emulator and client, fetching `feed_names` into raw."""
+def _fetch_days(first: date, last: date, data_dir: str, days: int, seed: int) -> None:
+    """One worker: its own emulator and client, fetching every feed's `first`..`last` into
+    raw (the snapshot feeds once, by the worker holding the last day)."""
     from garmin_pipeline.catalog import FEEDS
     from garmin_pipeline.raw.extract import extract
     from garmin_pipeline.raw.store import RawStore
@@ -60,30 +61,32 @@ def _fetch_feeds(feed_names: list[str], data_dir: str, days: int, seed: int) -> 
         )
         source = ConnectSource(settings)
         raw = RawStore(layout.raw_dir)
-        history = list(athlete.history())
-        for feed in (f for f in FEEDS if f.name in feed_names):
-            extract(feed, source, raw, ACCOUNT, [history[-1]] if feed.snapshot else history)
+        mine = [day for day in athlete.history() if first <= day <= last]
+        for feed in FEEDS:
+            if not feed.snapshot:
+                extract(feed, source, raw, ACCOUNT, mine)
+            elif last == END_DAY:
+                extract(feed, source, raw, ACCOUNT, [END_DAY])
 
 
 def fetch_history(
     data_dir: Path, days: int, seed: int = SEED, workers: int | None = None
 ) -> SyntheticHistory:
     """`days` of the athlete ending END_DAY into `data_dir`/raw, every feed of the catalog."""
-    from garmin_pipeline.catalog import FEEDS
-
     workers = workers or os.cpu_count() or 1
-    # Round-robin over the feeds in catalog order spreads the two heavy ones (wellness and
-    # activities, the last two) over different workers.
-    names = [f.name for f in FEEDS][::-1]
-    shares = [names[n::workers] for n in range(workers)]
+    first = END_DAY - timedelta(days=days - 1)
+    share = -(-days // workers)
+    spans = [
+        (first + timedelta(days=n), min(END_DAY, first + timedelta(days=n + share - 1)))
+        for n in range(0, days, share)
+    ]
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(len(spans), mp_context=get_context("spawn")) as pool:
         futures = [
-            pool.submit(_fetch_feeds, share, str(data_dir), days, seed) for share in shares if share
+            pool.submit(_fetch_days, start, end, str(data_dir), days, seed) for start, end in spans
         ]
         for future in futures:
             future.result()
-    first = END_DAY - timedelta(days=days - 1)
     return SyntheticHistory(Path(data_dir), first, END_DAY, time.perf_counter() - started)
 
 

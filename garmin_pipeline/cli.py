@@ -1,6 +1,6 @@
 """`garmin-pipeline`: the command line for the emulator, syncing, decoding and logging in.
 
-`sync` runs the Dagster job in a child process (`python -m assets.sync`): the library never
+`sync` becomes the Dagster job's process (`python -m assets.sync`, by exec): the library never
 imports Dagster, and the run lands in DAGSTER_HOME exactly as a run started from the UI would.
 """
 
@@ -15,6 +15,7 @@ import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -137,15 +138,15 @@ def check_sources(environment: dict[str, str]) -> None:
         fail(str(error))
 
 
-def run_sync(
+def sync_command(
     first: date,
     last: date,
     env: dict[str, str] | None = None,
     refetch: bool = False,
     job: str = "sync",
-) -> None:
-    """A job of `assets/jobs.py` (sync, fetch or rebuild) in a child process (`assets.sync`)
-    against DAGSTER_HOME."""
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a job of `assets/jobs.py` (sync, fetch or rebuild)
+    against DAGSTER_HOME (`python -m assets.sync`), after checking the range and sources."""
     if first > last:
         fail(f"--start {first} is after --end {last}")
     environment = {**os.environ, **(env or {})}
@@ -164,27 +165,39 @@ def run_sync(
     click.echo(
         f"{doing} {first}..{last} through Dagster (runs recorded in {environment['DAGSTER_HOME']})"
     )
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assets.sync",
-            "--start",
-            first.isoformat(),
-            "--end",
-            last.isoformat(),
-            *(["--refetch"] if refetch else []),
-            "--job",
-            job,
-            # `garmin-pipeline -v sync`: the run logs what it does too.
-            *(["--verbose"] if logging.getLogger().isEnabledFor(logging.INFO) else []),
-        ],
-        cwd=REPO_ROOT,
-        env=environment,
-        check=False,
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "assets.sync",
+        "--start",
+        first.isoformat(),
+        "--end",
+        last.isoformat(),
+        *(["--refetch"] if refetch else []),
+        "--job",
+        job,
+        # `garmin-pipeline -v sync`: the run logs what it does too.
+        *(["--verbose"] if logging.getLogger().isEnabledFor(logging.INFO) else []),
+    ]
+    return command, environment
+
+
+def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None:
+    """A sync in a child process, for a command that goes on afterwards (the demo)."""
+    command, environment = sync_command(first, last, env)
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=environment, check=False)
     if completed.returncode:
         sys.exit(completed.returncode)
+
+
+def exec_sync(first: date, last: date, refetch: bool = False, job: str = "sync") -> NoReturn:
+    """Become the job's process: nothing is left to do here, and a waiting parent would hold
+    a hundred MB for the whole run (the job's exit status is the command's)."""
+    command, environment = sync_command(first, last, refetch=refetch, job=job)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(REPO_ROOT)
+    os.execve(command[0], command, environment)
 
 
 @main.command()
@@ -204,7 +217,7 @@ def sync(first: object, last: object, refetch: bool, fetch_only: bool) -> None:
     Days already final are skipped, and so are provisional ones when no device has uploaded
     since they were fetched, so syncing the whole history every day costs a few requests.
     """
-    run_sync(*day_range(first, last), refetch=refetch, job="fetch" if fetch_only else "sync")
+    exec_sync(*day_range(first, last), refetch=refetch, job="fetch" if fetch_only else "sync")
 
 
 def day_range(first: object, last: object) -> tuple[date, date]:
@@ -227,7 +240,7 @@ def rebuild(first: object, last: object) -> None:
 
     For after a parser or schema change, or a deleted lake: days whose raw and schemas are
     those they were built from are skipped, so delete `lake/` to rebuild every day."""
-    run_sync(*day_range(first, last), job="rebuild")
+    exec_sync(*day_range(first, last), job="rebuild")
 
 
 @main.command()

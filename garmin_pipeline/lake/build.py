@@ -17,7 +17,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
@@ -340,8 +340,9 @@ def _built_batches(
     Batches are built here, one after the other, while the time they take says the rest would
     take less than starting worker processes is worth (a few days of daily summaries); the
     first day is built alone, so a long build learns that after one day's work. Past that
-    point `workers - 1` worker processes join this one: they take the heaviest batches first,
-    this process (warm already, while theirs start) the lightest, until none is left."""
+    point the rest is spread over `workers` processes, heaviest feeds first, so no core idles
+    at the end while one long feed finishes. This process only waits: what a build leaves in
+    its memory would stay there through the dbt build that follows, the run's peak."""
     pending = list(batches_due)
     spent_s, days_done = 0.0, 0
     days_left = sum(len(b.days) for b in pending)
@@ -363,30 +364,29 @@ def _built_batches(
         days_left -= len(batch.days)
     if not pending:
         return
-    in_flight: dict[Future[BuildReport], _Batch] = {}
     # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
-    with (
-        _main_module_hidden(),
-        ProcessPoolExecutor(workers - 1, mp_context=get_context("spawn")) as pool,
-    ):
-        while pending or in_flight:
-            while pending and len(in_flight) < 2 * (workers - 1):  # one queued per worker
-                batch = pending.pop(0)
-                args = (raw.root, lake.root, quarantine.root, batch.account, batch.days)
-                in_flight[pool.submit(_build_batch_of_catalog_feed, batch.feed.name, *args)] = batch
-            if pending:
-                batch = pending.pop()
-                yield batch, _build_here(batch, raw, lake, quarantine)
-            else:
-                wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in [future for future in in_flight if future.done()]:
-                batch, error = in_flight.pop(future), future.exception()
-                yield batch, error if error is not None else future.result()
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with _main_module_hidden():
+            futures = {
+                pool.submit(
+                    _build_batch_of_catalog_feed,
+                    batch.feed.name,
+                    raw.root,
+                    lake.root,
+                    quarantine.root,
+                    batch.account,
+                    batch.days,
+                ): batch
+                for batch in pending
+            }
+        for future in as_completed(futures):
+            error = future.exception()
+            yield futures[future], error if error is not None else future.result()
 
 
 @contextlib.contextmanager
 def _main_module_hidden() -> Iterator[None]:
-    """While workers run: a spawned worker imports its parent's `__main__`, which under
+    """While workers start: a spawned worker imports its parent's `__main__`, which under
     Dagster is the run's own entry point (seconds of imports and a hundred MB per worker) and
     is of no use to `_build_batch_of_catalog_feed`, which lives here."""
     main = sys.modules["__main__"]
