@@ -100,7 +100,7 @@ def history_builds(results: Results) -> None:
         results.rows += rebuild.rows(figures)
         results.sections.append(rebuild.breakdown(figures))
         print("bench: warehouse builds and analyst queries ...", flush=True)
-        built = warehouse.measure(rebuild.data_dir(Path(tmp), 1), rebuild.data_dir(Path(tmp), 5))
+        built = warehouse.measure(figures.of(1), figures.of(5))
         results.rows += warehouse.rows(built)
         results.sections.append(warehouse.breakdown(built))
 

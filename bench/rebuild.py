@@ -36,6 +36,8 @@ class Rebuild:
     peak_tree_mb: float  # the whole process tree, proportional set size
     peak_process_mb: float  # the largest single process, resident set size
     lake_files: int
+    dbt_seconds: float  # the warehouse's `dbt build` process, from start to exit
+    data_dir: Path
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,14 @@ class RebuildFigures:
 
 
 class TreeMemory:
-    """Samples a process and its descendants until stopped; keeps the peaks."""
+    """Samples a process and its descendants until stopped; keeps the peaks, and when a
+    `dbt` process was first and last seen among them."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
         self.peak_tree = 0
         self.peak_process = 0
+        self.dbt_seen: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -64,6 +68,13 @@ class TreeMemory:
         self._stop.set()
         self._thread.join()
 
+    @property
+    def dbt_seconds(self) -> float:
+        """How long the `dbt build` process ran (sampled: to within an interval either way)."""
+        if not self.dbt_seen:
+            raise RuntimeError("no dbt build process was seen")
+        return self.dbt_seen[-1] - self.dbt_seen[0] + SAMPLE_INTERVAL_S
+
     def _sample(self) -> None:
         while not self._stop.wait(SAMPLE_INTERVAL_S):
             try:
@@ -74,11 +85,18 @@ class TreeMemory:
             for process in processes:
                 try:
                     info = process.memory_full_info()
+                    if _is_dbt_build(process.cmdline()):
+                        self.dbt_seen.append(time.perf_counter())
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 tree += getattr(info, "pss", info.rss)
                 self.peak_process = max(self.peak_process, info.rss)
             self.peak_tree = max(self.peak_tree, tree)
+
+
+def _is_dbt_build(command: list[str]) -> bool:
+    """`dbt build ...`, run as the script itself or through its interpreter."""
+    return any(Path(part).name == "dbt" for part in command[:2]) and "build" in command
 
 
 def rebuild(history: SyntheticHistory, years: int, root: Path) -> Rebuild:
@@ -120,7 +138,14 @@ def rebuild(history: SyntheticHistory, years: int, root: Path) -> Rebuild:
         raise SystemExit(f"rebuild of {years} years failed:\n{out[-2000:]}\n{err[-3000:]}")
     lake_files = sum(1 for _ in DataLayout(target).lake_dir.rglob("part-0.parquet"))
     return Rebuild(
-        years, days, seconds, memory.peak_tree / 2**20, memory.peak_process / 2**20, lake_files
+        years,
+        days,
+        seconds,
+        memory.peak_tree / 2**20,
+        memory.peak_process / 2**20,
+        lake_files,
+        memory.dbt_seconds,
+        target,
     )
 
 

@@ -2,40 +2,37 @@
 command lines (`build_args`, as the warehouse asset runs them).
 
 - The full build over 1 year and over 5 years of lake.
-- The daily build at 5 years: the 5-year lake without its last day is built in full (that
-  build is the 5-year figure, and the baseline), then the day's partitions are added and
-  the incremental build the pipeline runs after a sync of that day is timed. Target: at
-  most 10 % of the full build. Snapshot feeds (one partition per sync, so the synthetic
-  history has theirs on its last day only) keep their partition: a real history has one
-  from every earlier sync.
+- The daily build at 5 years: right after the full build, the incremental build the pipeline
+  runs after a sync of the last day. It rebuilds each account's last `lookback_days` days
+  whether or not they changed, so it costs the same as on the morning that day arrived.
+  Target: at most 10 % of the full build.
 - The five canonical analyst queries (dbt/analyses) on the resulting 5-year warehouse: the
   median of 5 runs after a warm-up, each under 200 ms; the cold first run (a fresh
   read-only connection) is in the breakdown.
 
-The caller's data dirs are only read: every build runs in a scratch dir whose lake is made
-of symlinks to the caller's partitions. Each timed build starts with dbt's partial-parse
-state in place, as every build after a data dir's first one does.
+Every build is timed the same way, from its dbt process's start to its exit, and runs as the
+pipeline runs it: the warehouse asset (Dagster, dagster-dbt, `build_args`). The full builds
+are those the rebuild benchmark's `garmin-pipeline rebuild` ran; the daily build runs in the
+5-year data dir they left (its lake, warehouse and dbt state, partial-parse state included,
+as in every build after a data dir's first).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
-from garmin_pipeline.catalog import FEEDS
+from bench.rebuild import Rebuild, TreeMemory
+from bench.synthetic import ACCOUNT
 from garmin_pipeline.warehouse.dbt_project import (
-    DBT_EXECUTABLE,
-    DBT_PROJECT_DIR,
     MANIFEST,
-    build_args,
     dbt_target_dir,
-    dbt_vars,
     full_refresh_reason,
     manifest_is_stale,
     parse_manifest,
@@ -46,7 +43,6 @@ INCREMENTAL_TARGET = 0.10  # of the full build at 5 years
 QUERY_TARGET_MS = 200.0
 QUERY_RUNS = 5
 HOT_SPOTS = 8  # slowest dbt nodes listed per build
-SNAPSHOTS = {dataset.name for feed in FEEDS if feed.snapshot for dataset in feed.datasets}
 
 
 @dataclass(frozen=True)
@@ -81,60 +77,53 @@ class WarehouseFigures:
         return self.incremental_5y.seconds / self.full_5y.seconds
 
 
-def _partitions(lake: Path) -> list[Path]:
-    """Every `<dataset>/account=<a>/date=<d>` directory of a lake (not `_built` and the like)."""
-    return [
-        partition
-        for dataset in sorted(lake.iterdir())
-        if dataset.is_dir() and dataset.name[0] not in "_."
-        for account in sorted(dataset.glob("account=*"))
-        for partition in sorted(account.glob("date=*"))
-    ]
-
-
-def _day(partition: Path) -> date:
-    return date.fromisoformat(partition.name.removeprefix("date="))
-
-
-def _link(partitions: list[Path], source: Path, data_dir: Path) -> None:
-    """Make the partitions appear in `data_dir`'s lake (symlinks: nothing is copied)."""
-    for partition in partitions:
-        link = data_dir / "lake" / partition.relative_to(source)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(partition.absolute(), target_is_directory=True)
-
-
-def _dbt(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(DBT_EXECUTABLE), *args], cwd=DBT_PROJECT_DIR, capture_output=True, text=True
+def _last_day(lake: Path) -> date:
+    """The newest `date=` partition of any dataset (the snapshot feeds' are the sync's day)."""
+    return max(
+        date.fromisoformat(partition.name.removeprefix("date="))
+        for partition in lake.glob("*/account=*/date=*")
     )
 
 
-def _parse(data_dir: Path) -> None:
-    """Leave dbt's partial-parse state in the data dir's target, untimed."""
-    target = ["--target-path", str(dbt_target_dir(data_dir))]
-    completed = _dbt(["parse", "--vars", dbt_vars(data_dir), *target])
-    if completed.returncode:
-        raise SystemExit(f"dbt parse failed:\n{completed.stdout[-3000:]}")
+def _daily_build(data_dir: Path, day: date) -> float:
+    """The warehouse asset's build after a sync of `day`, run as the pipeline runs it (Dagster,
+    dagster-dbt and `build_args`) on the morning after `day`; the seconds its dbt process ran,
+    timed as the rebuild's."""
+    import dagster as dg
+
+    from assets import warehouse as asset
+    from assets.jobs import range_tags
+    from assets.resources import DataDir
+
+    with (
+        # The synthetic history ends on a fixed day; the asset counts the window from "today".
+        mock.patch.object(asset, "latest_begun_day", lambda: day + timedelta(days=1)),
+        TreeMemory(os.getpid()) as watch,
+    ):
+        result = dg.materialize(
+            [asset.warehouse],
+            resources={"dbt": asset.dbt_resource(), "data_dir": DataDir(path=str(data_dir))},
+            tags=range_tags(str(day), str(day), [ACCOUNT]),
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+        )
+    if not result.success:
+        raise SystemExit(f"the daily build of {day} failed; see {dbt_target_dir(data_dir)}")
+    return watch.dbt_seconds
 
 
-def _run_dbt(label: str, data_dir: Path, synced: tuple[date, date] | None, today: date) -> Build:
-    args = build_args(data_dir, synced, today)
-    started = time.perf_counter()
-    completed = _dbt(args)
-    seconds = time.perf_counter() - started
-    if completed.returncode:
-        raise SystemExit(f"dbt {label} failed:\n{completed.stdout[-3000:]}")
+def _build(label: str, data_dir: Path, seconds: float) -> Build:
+    """The last build of `data_dir`, which took `seconds`, as dbt's run results tell it."""
     run = json.loads((dbt_target_dir(data_dir) / "run_results.json").read_text())
     results = run["results"]
     slowest = sorted(results, key=lambda r: -r["execution_time"])[:HOT_SPOTS]
-    days = {_day(p) for p in _partitions(data_dir / "lake")}
+    days = {p.name for p in (data_dir / "lake").glob("*/account=*/date=*")}
     return Build(
         label=label,
         days=len(days),
         seconds=seconds,
         nodes_seconds=run["elapsed_time"],
-        args=tuple(args),
+        args=tuple(run["args"]["invocation_command"].split()[1:]),
         nodes=len(results),
         slowest=tuple((r["unique_id"].split(".", 2)[-1], r["execution_time"]) for r in slowest),
     )
@@ -160,33 +149,21 @@ def _time_queries(warehouse: Path) -> list[QueryTiming]:
     return timings
 
 
-def measure(one_year: Path, five_years: Path, scratch: Path | None = None) -> WarehouseFigures:
-    """Time the builds and queries over the lakes of two data dirs (their `lake/` built, e.g.
-    from `bench.synthetic` history); the 5-year lake's last day is the one held back. The
-    builds run under `scratch` (a temporary dir by default)."""
+def measure(one_year: Rebuild, five_years: Rebuild) -> WarehouseFigures:
+    """The full builds are the rebuilds' own (`garmin-pipeline rebuild` ends with one); then,
+    in the 5-year data dir, the daily build of its last day and the queries."""
     if manifest_is_stale(MANIFEST):
         parse_manifest()  # build_args compares the project with the last build's
-    with tempfile.TemporaryDirectory(prefix="bench-warehouse-", dir=scratch) as tmp:
-        root = Path(tmp)
-        year = root / "one_year"
-        _link(_partitions(one_year / "lake"), one_year / "lake", year)
-        _parse(year)
-        full_1y = _run_dbt("full build, 1 year", year, None, date.today())
-
-        lake = five_years / "lake"
-        partitions = _partitions(lake)
-        last = max(_day(p) for p in partitions)
-        held_back = [p for p in partitions if _day(p) == last and p.parts[-3] not in SNAPSHOTS]
-        history = root / "five_years"
-        _link([p for p in partitions if p not in held_back], lake, history)
-        _parse(history)
-        full_5y = _run_dbt("full build, 5 years", history, None, last)
-        _link(held_back, lake, history)
-        reason = full_refresh_reason(history, (last, last), last)
-        if reason is not None:
-            raise SystemExit(f"the daily build would be a full refresh: {reason}")
-        daily = _run_dbt(f"daily build of {last}, 5 years", history, (last, last), last)
-        queries = _time_queries(history / "warehouse.duckdb")
+    full_1y = _build("full build, 1 year", one_year.data_dir, one_year.dbt_seconds)
+    full_5y = _build("full build, 5 years", five_years.data_dir, five_years.dbt_seconds)
+    history = five_years.data_dir
+    last = _last_day(history / "lake")
+    reason = full_refresh_reason(history, (last, last), last + timedelta(days=1))
+    if reason is not None:
+        raise SystemExit(f"the daily build would be a full refresh: {reason}")
+    seconds = _daily_build(history, last)
+    daily = _build(f"daily build of {last}, 5 years", history, seconds)
+    queries = _time_queries(history / "warehouse.duckdb")
     return WarehouseFigures(full_1y, full_5y, daily, tuple(queries))
 
 
