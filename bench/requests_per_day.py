@@ -145,7 +145,7 @@ def breakdown(figures: RequestFigures) -> str:
         f"**{figures.refresh_requests.total()}** |"
     )
     lines.append(
-        f"\nBackfill wall time (fetch only, the three modes side by side): "
-        f"{figures.backfill_seconds:.0f} s."
+        f"\nBackfill wall time (fetch only; not a figure: the three modes ran side by side, "
+        f"alongside the synthetic history's fetch): {figures.backfill_seconds:.0f} s."
     )
     return "\n".join(lines)

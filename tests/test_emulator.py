@@ -574,3 +574,25 @@ def test_every_fit_file_decodes_with_crc_checks_and_matches_its_activity(athlete
         if activity.sport == "cycling":
             assert session["avg_power"] == activity.avg_power_w
             assert all("power" in r for r in records)
+
+
+def test_the_definition_reusing_encoder_writes_the_sdks_bytes(athlete60, monkeypatch):
+    """The emulator's encoder keeps a message definition per arrangement instead of building
+    one per message; every activity of the 60 days (runs, rides, swims) must come out byte for
+    byte as the FIT SDK's own encoder writes it."""
+    from garmin_fit_sdk import Encoder
+
+    from garmin_pipeline.sources.emulator import fitgen
+
+    activities = [a for day in athlete60.history() for a in athlete60.activities_on(day)]
+    assert len({a.sport for a in activities}) >= 3
+
+    def encoded() -> list[bytes]:
+        return [
+            fitgen.encode_activity(a, athlete60.track(a.activity_id), athlete60.profile)
+            for a in activities
+        ]
+
+    reusing = encoded()
+    monkeypatch.setattr(fitgen, "DefinitionReusingEncoder", Encoder)
+    assert encoded() == reusing
