@@ -34,16 +34,23 @@ def test_assets_are_generated_from_the_catalog_and_dbt_reads_the_lake():
     defs.resolve_all_job_defs()
 
 
+def materialize_daily_summary(data_dir: Path, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    """The lake's daily_summary dataset alone, in a run tagged with `tags`."""
+    return dg.materialize(
+        LAKE_ASSETS,
+        selection=[DAILY_SUMMARY],
+        tags=tags,
+        resources={"data_dir": DataDir(path=str(data_dir))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
 def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeeds(tmp_path):
     raw = RawStore(tmp_path / "raw")
     body = {"calendarDate": DAY.isoformat(), "totalSteps": -1, "restingHeartRate": 51}
     raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", json.dumps(body).encode())
-    result = dg.materialize(
-        LAKE_ASSETS,
-        selection=[DAILY_SUMMARY],
-        tags={PARTITION_TAG: range_key(ACCOUNT, DAY.isoformat())},
-        resources={"data_dir": DataDir(path=str(tmp_path))},
-        instance=dg.DagsterInstance.ephemeral(),
+    result = materialize_daily_summary(
+        tmp_path, {PARTITION_TAG: range_key(ACCOUNT, DAY.isoformat())}
     )
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
@@ -67,13 +74,7 @@ def test_the_completeness_check_names_gaps_and_failed_days(tmp_path):
         body = {"calendarDate": day.isoformat(), "totalSteps": 1000}
         raw.put("daily_summary", ACCOUNT, day, "daily_summary.json", json.dumps(body).encode())
     raw.put("daily_summary", ACCOUNT, days[1], "daily_summary.json", b"{not json")
-    result = dg.materialize(
-        LAKE_ASSETS,
-        selection=[DAILY_SUMMARY],
-        tags=range_tags(str(days[0]), str(days[-1]), [ACCOUNT]),
-        resources={"data_dir": DataDir(path=str(tmp_path))},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    result = materialize_daily_summary(tmp_path, range_tags(str(days[0]), str(days[-1]), [ACCOUNT]))
     assert result.success
     (complete,) = [
         e for e in result.get_asset_check_evaluations() if e.check_name == COMPLETE_DAYS_CHECK
@@ -92,13 +93,7 @@ def test_a_range_is_one_lake_materialization_per_dataset_not_per_day(tmp_path):
     for day in days:
         body = {"calendarDate": day.isoformat(), "totalSteps": 1000}
         raw.put("daily_summary", ACCOUNT, day, "daily_summary.json", json.dumps(body).encode())
-    result = dg.materialize(
-        LAKE_ASSETS,
-        selection=[DAILY_SUMMARY],
-        tags=range_tags(str(days[0]), str(days[-1]), [ACCOUNT]),
-        resources={"data_dir": DataDir(path=str(tmp_path))},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    result = materialize_daily_summary(tmp_path, range_tags(str(days[0]), str(days[-1]), [ACCOUNT]))
     (materialization,) = result.asset_materializations_for_node("lake")
     assert materialization.partition is None
     assert materialization.metadata["dagster/row_count"].value == 5
