@@ -17,6 +17,10 @@ from garmin_pipeline.raw.store import RawStore
 
 # Raw metadata: the accounts whose requests a 429 stopped, with why (the others synced).
 RATE_LIMITED = "rate_limited_accounts"
+# Each raw asset's check that every account's due days were fetched: red while a 429 cooldown
+# keeps an account's requests unsent. The step itself succeeds, so the lake is still built from
+# what the other feeds and accounts fetched (Dagster skips a step whose upstream step failed).
+FETCHED_CHECK = "due_days_fetched"
 REFETCH_TAG = "garmin/refetch"  # "true": fetch final days again too (old edits, deletions)
 
 
@@ -30,6 +34,18 @@ def raw_version(raw: RawStore, feed: str, days: dict[str, list[date]]) -> dg.Dat
     return dg.DataVersion(hashlib.sha256(digests.encode("ascii")).hexdigest()[:20])
 
 
+def fetched_check(feed: Feed, cooling: dict[str, str]) -> dg.AssetCheckResult:
+    """Red, naming the accounts and until when, while a 429 cooldown kept requests unsent."""
+    return dg.AssetCheckResult(
+        check_name=FETCHED_CHECK,
+        asset_key=["raw", feed.name],
+        passed=not cooling,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{a}: {why}" for a, why in sorted(cooling.items())) or None,
+        metadata={"accounts_cooling_down": ", ".join(sorted(cooling)) or "none"},
+    )
+
+
 def raw_asset(feed: Feed) -> dg.AssetsDefinition:
     @dg.asset(
         key=["raw", feed.name],
@@ -40,6 +56,13 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
         backfill_policy=one_run_per_backfill,
         pool="garmin_api",
         deps=[GARMIN_ACCOUNT.key],
+        check_specs=[
+            dg.AssetCheckSpec(
+                FETCHED_CHECK,
+                asset=["raw", feed.name],
+                description="Every account's due days were fetched (no 429 cooldown held one).",
+            )
+        ],
     )
     def _raw(
         context: dg.AssetExecutionContext, garmin: GarminConnect, data_dir: DataDir
@@ -52,6 +75,7 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
             return dg.MaterializeResult(
                 data_version=raw_version(data_dir.raw, feed.name, days),
                 metadata={"source": f"none (GARMIN_SOURCE={mode} does not cover this feed)"},
+                check_results=[fetched_check(feed, {})],
             )
         refetch = context.run.tags.get(REFETCH_TAG) == "true"
         reports: dict[str, ExtractReport] = {}
@@ -69,19 +93,12 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
                     feed, source, data_dir.raw, account, wanted, freshness, via=via
                 )
             except RateLimitedError as error:
-                if len(days) == 1:
-                    raise
-                cooling[account] = str(error)
+                cooling[account] = f"raw/{feed.name}: {error}"
                 context.log.warning(f"{account}: {error}")
                 continue
             finally:
                 requests[account] = source.governor.requests_by_endpoint - before
             timezones[account] = str(freshness.timezone)
-        if not reports:
-            raise RateLimitedError(
-                "every account is cooling down: "
-                + "; ".join(f"{account}: {reason}" for account, reason in cooling.items())
-            )
         every_day = sorted({day for wanted in days.values() for day in wanted})
         by_endpoint = sum(requests.values(), Counter())
         return dg.MaterializeResult(
@@ -97,9 +114,11 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 "payloads_unchanged": sum(r.unchanged for r in reports.values()),
                 # Kept aside in raw (malformed, oversized) and quarantined: "day/name" → why.
                 "payloads_refused": dg.MetadataValue.json(
-                    {f"{a}/{k}": v for a, r in reports.items() for k, v in r.refused.items()}
-                    if len(days) > 1
-                    else next(iter(reports.values())).refused
+                    {
+                        (f"{a}/{k}" if len(days) > 1 else k): v
+                        for a, r in reports.items()
+                        for k, v in r.refused.items()
+                    }
                 ),
                 "requests": by_endpoint.total(),
                 "requests_by_endpoint": dg.MetadataValue.json(dict(sorted(by_endpoint.items()))),
@@ -110,6 +129,7 @@ def raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 # Accounts skipped after a 429: `garmin-pipeline sync` reports them and fails.
                 RATE_LIMITED: dg.MetadataValue.json(cooling),
             },
+            check_results=[fetched_check(feed, cooling)],
         )
 
     return _raw

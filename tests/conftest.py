@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import keyring
 import keyring.backend
 import pytest
@@ -193,3 +194,11 @@ def memory_keyring():
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+def latest_check(dagster_home: Path, asset: list[str], check: str) -> dg.AssetCheckEvaluation:
+    """The latest evaluation of an asset's check, as a sync recorded it in DAGSTER_HOME."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+        return record.event.dagster_event.event_specific_data

@@ -31,7 +31,7 @@ from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.extract import extract
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.sources.emulator.faults import drift
-from tests.conftest import pipeline_env, run_cli
+from tests.conftest import latest_check, pipeline_env, run_cli
 
 ACCOUNT = "t"
 DAY = date(2024, 3, 5)
@@ -276,14 +276,6 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):
         decode_wellness(bomb)
 
 
-def latest_check(dagster_home: Path, asset: str, check: str):
-    """The latest evaluation of a lake check, as the sync recorded it in DAGSTER_HOME."""
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
-        key = dg.AssetCheckKey(dg.AssetKey(["lake", asset]), check)
-        (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
-        return record.event.dagster_event.event_specific_data
-
-
 def latest_materialization(dagster_home: Path, key: list[str]) -> dg.AssetMaterialization:
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey(key))
@@ -325,7 +317,7 @@ def test_malformed_json_for_one_day_is_quarantined_kept_and_fetched_again(
     assert sorted(str(d) for d in nights["date"]) == days[1:]
     summaries = read(data, "lake", "daily_summary")
     assert sorted(str(d) for d in summaries["calendar_date"]) == days
-    check = latest_check(tmp_path / "dagster_home", "sleep", "complete_days")
+    check = latest_check(tmp_path / "dagster_home", ["lake", "sleep"], "complete_days")
     assert check.passed is False
     assert check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["failed_days"].value == broken
@@ -343,7 +335,8 @@ def test_malformed_json_for_one_day_is_quarantined_kept_and_fetched_again(
     assert quarantined(data, "sleep_payloads") == []
     nights = read(data, "lake", "sleep")
     assert sorted(str(d) for d in nights["date"]) == days
-    assert latest_check(tmp_path / "dagster_home", "sleep", "complete_days").passed is True
+    check = latest_check(tmp_path / "dagster_home", ["lake", "sleep"], "complete_days")
+    assert check.passed is True
 
 
 def test_drift_added_and_dropped_fields_land_and_a_renamed_date_field_is_quarantined(
@@ -378,7 +371,7 @@ def test_drift_added_and_dropped_fields_land_and_a_renamed_date_field_is_quarant
     assert read(data, "lake", "daily_summary").is_empty()
     # Other feeds are untouched.
     assert sorted(str(d) for d in read(data, "lake", "sleep")["date"].unique()) == days
-    check = latest_check(tmp_path / "dagster_home", "daily_summary", "complete_days")
+    check = latest_check(tmp_path / "dagster_home", ["lake", "daily_summary"], "complete_days")
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert check.metadata["failed_days"].value == f"{days[0]}..{days[-1]}"
     assert "calendarDate" in check.description

@@ -33,7 +33,7 @@ def test_a_429_stops_the_sync_with_one_line_and_no_retry(emulator, athlete, env)
     assert completed.returncode == 1
     last_line = completed.stderr.strip().splitlines()[-1]
     # Whichever usersummary feed runs first meets the 429; every later feed stops unsent.
-    assert re.match(r"sync failed: raw/\w+: Garmin answered 429", last_line), last_line
+    assert re.match(r"sync incomplete: raw/\w+: Garmin answered 429", last_line), last_line
     assert "nothing is sent until" in last_line and "do not log in again" in last_line
     hits = [r for r in emulator.request_log if r.path.startswith("/usersummary-service/")]
     assert [r.status for r in hits] == [429]

@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from assets.raw import FETCHED_CHECK
 from garmin_pipeline.catalog import feed
 from garmin_pipeline.errors import RateLimitedError, SourceAuthError
 from garmin_pipeline.settings import Settings, SettingsError
@@ -32,7 +34,7 @@ from garmin_pipeline.sources.personal_api.keys import (
     resolve_key,
 )
 from garmin_pipeline.sources.selection import check_feed_sources, source_for
-from tests.conftest import ATHLETE_END, pipeline_env, run_cli
+from tests.conftest import ATHLETE_END, latest_check, pipeline_env, run_cli
 
 TOKEN_PATH = "/personal-api/personalapitoken-service/personal-api/personal-api-key/token"
 STEPS = "/personal-api/usersummary-service/stats/steps/daily/"
@@ -286,3 +288,10 @@ def test_hybrid_keeps_syncing_the_personal_api_while_connect_cools_down(emu, ath
     days = sorted(p.name for p in (lake / "daily_summary" / "account=default").iterdir())
     assert days == [f"date={day}" for day in athlete.history()]
     assert (lake / "sleep").is_dir() and not (lake / "training_readiness").exists()
+    # The UI shows which feeds the cooldown held back, and why.
+    dagster_home = Path(env["DAGSTER_HOME"])
+    held = latest_check(dagster_home, ["raw", "training_readiness"], FETCHED_CHECK)
+    assert held.passed is False and held.severity == dg.AssetCheckSeverity.ERROR
+    assert "default: raw/training_readiness: " in held.description
+    assert "Garmin answered 429" in held.description
+    assert latest_check(dagster_home, ["raw", "daily_summary"], FETCHED_CHECK).passed is True
