@@ -26,8 +26,10 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/garmin-pipeline demo
 
 # One worker per core, a test file per worker (module fixtures such as the year backfill run once).
+# Under eatmydata when it is installed (scripts/install-test-tools): no fsyncs in a test run.
+EATMYDATA := $(shell command -v eatmydata)
 test: install lint
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(EATMYDATA) $(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
