@@ -1,5 +1,7 @@
 -- Per account, ISO week and sport: how much training, how hard (TRIMP) and at what heart
--- rate (time in zones 1-5 from the activities' heart-rate samples).
+-- rate (time in zones 1-5 from the activities' heart-rate samples). Sums of doubles are
+-- rounded to what the devices measure (ms, cm): their last bits depend on the order the join
+-- hands rows to the sum, and a rebuild must give the same week.
 
 with activities as (
 
@@ -22,15 +24,15 @@ select
     weeks.iso_year_week,
     coalesce(activities.activity_type, activities.fit_sports, 'unknown') as sport,
     count(*) as sessions,
-    sum(activities.duration_s) as duration_s,
-    sum(activities.distance_m) as distance_m,
-    sum(activities.elevation_gain_m) as elevation_gain_m,
+    round(sum(activities.duration_s), 3) as duration_s,
+    round(sum(activities.distance_m), 2) as distance_m,
+    round(sum(activities.elevation_gain_m), 2) as elevation_gain_m,
     round(sum(activities.trimp), 2) as trimp,
-    sum(activities.hr_zone_1_s) as hr_zone_1_s,
-    sum(activities.hr_zone_2_s) as hr_zone_2_s,
-    sum(activities.hr_zone_3_s) as hr_zone_3_s,
-    sum(activities.hr_zone_4_s) as hr_zone_4_s,
-    sum(activities.hr_zone_5_s) as hr_zone_5_s
+    round(sum(activities.hr_zone_1_s), 3) as hr_zone_1_s,
+    round(sum(activities.hr_zone_2_s), 3) as hr_zone_2_s,
+    round(sum(activities.hr_zone_3_s), 3) as hr_zone_3_s,
+    round(sum(activities.hr_zone_4_s), 3) as hr_zone_4_s,
+    round(sum(activities.hr_zone_5_s), 3) as hr_zone_5_s
 from activities
 inner join weeks on weeks.calendar_date = activities.activity_date
 group by all
