@@ -86,17 +86,20 @@ def _resolves_inside(root: Path, path: Path) -> bool:
     """`path.resolve()` lies under `root.resolve()`. The stores ask this for every file they
     touch, tens of thousands per rebuild, so the root is resolved once and a path spelt as the
     root plus plain names costs one lstat per name below the root (for a symlink among them);
-    anything else is resolved in full."""
-    try:
-        parts = path.relative_to(root).parts
-    except ValueError:
-        parts = ("..",)
-    current = _real(root)
-    for part in parts:
-        current = current / part
-        if part in (".", "..") or current.is_symlink():
-            return path.resolve().is_relative_to(_real(root))
-    return True
+    anything else is resolved in full. Strings, not pathlib: this ran at a millisecond a call."""
+    prefix = os.path.join(os.fspath(root), "")
+    spelt = os.fspath(path)
+    if spelt == prefix[:-1]:
+        return True
+    if spelt.startswith(prefix):
+        current = os.fspath(_real(root))
+        for part in spelt[len(prefix) :].split(os.sep):
+            current = os.path.join(current, part)
+            if part in ("", ".", "..") or os.path.islink(current):
+                break
+        else:
+            return True
+    return path.resolve().is_relative_to(_real(root))
 
 
 def write_atomically(path: StoragePath, payload: bytes, durable: bool = True) -> bool:
