@@ -15,7 +15,7 @@ from garmin_pipeline.feeds import Feed
 from garmin_pipeline.raw.extract import ExtractReport, extract
 from garmin_pipeline.raw.store import RawStore
 
-# Raw metadata: the accounts whose requests a 429 stopped, with why (the others synced).
+# Raw metadata: the accounts whose requests a 429 cooldown stopped, with why.
 RATE_LIMITED = "rate_limited_accounts"
 # Each raw asset's check that every account's due days were fetched: red while a 429 cooldown
 # keeps an account's requests unsent. The step itself succeeds, so the lake is still built from

@@ -256,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     # A 429 cooldown does not fail the run (the lake is still built from what did arrive),
     # but the sync is incomplete: one line per account, naming the feed and until when.
     cooling = rate_limited_accounts(result)
-    several = len(Settings.from_env().accounts) > 1
+    named = len(Settings.from_env().accounts) > 1  # with one account, its name says nothing
     for account, reason in sorted(cooling.items()):
-        print(f"{args.job} incomplete: {f'{account}: ' * several}{reason}", file=sys.stderr)
+        whose = f"{account}: " if named else ""
+        print(f"{args.job} incomplete: {whose}{reason}", file=sys.stderr)
     if result.success and not cooling:
         print(f"{args.job}: done for {args.start}..{args.end} (run {result.run_id})")
         return 0
