@@ -3,8 +3,8 @@
 The rebuild and warehouse benchmarks measure what happens *after* raw: how raw got there is
 not what they time. So this fetches straight through the feeds and the real `garminconnect`
 client against the emulator, without Dagster, with the days split over one process per core
-(each serving the same deterministic athlete from its own emulator, and drawing only its own
-days of it). The bytes are the ones a `garmin-pipeline sync` in connect mode would keep.
+(each task serving the same deterministic athlete from its own emulator, and drawing only its
+own days of it). The bytes are the ones a `garmin-pipeline sync` in connect mode would keep.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ACCOUNT = "default"
 SEED = 42
 # A fixed last day keeps every run of the bench on the same history.
 END_DAY = date(2025, 12, 31)
+SPANS_PER_WORKER = 3
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,11 @@ class SyntheticHistory:
         return [self.first_day + timedelta(days=n) for n in range(count)]
 
 
-def _fetch_days(first: date, last: date, data_dir: str, days: int, seed: int) -> None:
-    """One worker: its own emulator and client, fetching every feed's `first`..`last` into
-    raw (the snapshot feeds once, by the worker holding the last day)."""
+def _fetch_days(
+    first: date, last: date, data_dir: str, days: int, seed: int, snapshots: bool
+) -> None:
+    """One task: its own emulator and client, fetching every day-keyed feed's `first`..`last`
+    into raw, or with `snapshots` only the snapshot feeds, once, as of the last day."""
     from garmin_pipeline.catalog import FEEDS
     from garmin_pipeline.raw.extract import extract
     from garmin_pipeline.raw.store import RawStore
@@ -66,10 +69,8 @@ def _fetch_days(first: date, last: date, data_dir: str, days: int, seed: int) ->
         raw = RawStore(layout.raw_dir)
         mine = [day for day in athlete.history() if first <= day <= last]
         for feed in FEEDS:
-            if not feed.snapshot:
-                extract(feed, source, raw, ACCOUNT, mine)
-            elif last == END_DAY:
-                extract(feed, source, raw, ACCOUNT, [END_DAY])
+            if feed.snapshot == snapshots:
+                extract(feed, source, raw, ACCOUNT, [END_DAY] if snapshots else mine)
 
 
 def fetch_history(
@@ -78,15 +79,18 @@ def fetch_history(
     """`days` of the athlete ending END_DAY into `data_dir`/raw, every feed of the catalog."""
     workers = workers or os.cpu_count() or 1
     first = END_DAY - timedelta(days=days - 1)
-    share = -(-days // workers)
-    spans = [
-        (first + timedelta(days=n), min(END_DAY, first + timedelta(days=n + share - 1)))
+    # More spans than workers, the snapshots (whose gear totals walk every activity's track)
+    # first: whichever worker is free takes the next, so none is left running on alone.
+    share = -(-days // (SPANS_PER_WORKER * workers))
+    tasks = [(first, END_DAY, True)] + [
+        (first + timedelta(days=n), min(END_DAY, first + timedelta(days=n + share - 1)), False)
         for n in range(0, days, share)
     ]
     started = time.perf_counter()
-    with ProcessPoolExecutor(len(spans), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         futures = [
-            pool.submit(_fetch_days, start, end, str(data_dir), days, seed) for start, end in spans
+            pool.submit(_fetch_days, start, end, str(data_dir), days, seed, snapshots)
+            for start, end, snapshots in tasks
         ]
         for future in futures:
             future.result()
