@@ -1,6 +1,8 @@
 -- The daily marts take their rows from the date spine: every account has exactly one row per
 -- day from its first to its last, in fct_daily_health and in fct_training_load alike.
 -- Returns the accounts whose row counts disagree with dim_account.days_covered.
+-- Several models feed it: Dagster shows it as a check on fct_daily_health.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_daily_health'}}}) }}
 
 with counts as (
 

@@ -1,6 +1,8 @@
 -- Daily TRIMP is the sum of the activities' and weekly TRIMP likewise: nothing is lost or
 -- counted twice between fct_activities, fct_training_load and agg_weekly_training.
 -- Returns the accounts whose totals differ by more than rounding.
+-- Several models feed it: Dagster shows it as a check on fct_training_load.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_training_load'}}}) }}
 
 with activities as (
 
