@@ -8,6 +8,7 @@ from assets.account import ACCOUNT_CHECKS, GARMIN_ACCOUNT
 from assets.jobs import fetch_job, morning_refresh, rebuild_job, sync_job
 from assets.lake import LAKE_ASSETS
 from assets.raw import RAW_ASSETS
+from assets.report import report
 from assets.resources import resources_from_env
 from assets.warehouse import dbt_resource, warehouse
 from garmin_pipeline.settings import Settings
@@ -17,7 +18,7 @@ from garmin_pipeline.settings import Settings
 os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 defs = dg.Definitions(
-    assets=[GARMIN_ACCOUNT, *RAW_ASSETS, *LAKE_ASSETS, warehouse],
+    assets=[GARMIN_ACCOUNT, *RAW_ASSETS, *LAKE_ASSETS, warehouse, report],
     asset_checks=ACCOUNT_CHECKS,
     jobs=[sync_job, fetch_job, rebuild_job],
     schedules=[morning_refresh],

@@ -11,6 +11,7 @@ import dagster as dg
 
 from assets.account import ACCOUNT_CHECKS
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG, range_key
+from assets.report import REPORT_GROUP
 from assets.resources import GarminConnect
 from garmin_pipeline.raw.freshness import latest_begun_day
 from garmin_pipeline.status import breaker_for, describe_breaker
@@ -20,7 +21,9 @@ REFRESH_WINDOW_DAYS = 3
 sync_job = dg.define_asset_job(
     "sync",
     # The account's checks ride along, so each sync refreshes token health and the cooldown.
-    selection=dg.AssetSelection.all() | dg.AssetSelection.checks(*ACCOUNT_CHECKS),
+    # Not the report: it is drawn on demand, and a sync must not wait for charts.
+    selection=(dg.AssetSelection.all() - dg.AssetSelection.groups(REPORT_GROUP))
+    | dg.AssetSelection.checks(*ACCOUNT_CHECKS),
     description="Fetch a range of days from Garmin, rebuild their lake partitions, build dbt.",
 )
 
@@ -34,7 +37,8 @@ fetch_job = dg.define_asset_job(
 rebuild_job = dg.define_asset_job(
     "rebuild",
     # Offline: the lake from what raw holds, then the warehouse; no request reaches Garmin.
-    selection=dg.AssetSelection.groups("lake").downstream(),
+    selection=dg.AssetSelection.groups("lake").downstream()
+    - dg.AssetSelection.groups(REPORT_GROUP),
     description="Rebuild a range of days' lake files from raw, then build dbt (offline).",
 )
 

@@ -395,7 +395,7 @@ def login_personal_api(expires: str | None) -> None:
 def demo(days: int, seed: int, athletes: int) -> None:
     """Sync a synthetic athlete (or a household) from the emulator into ./data/demo and show
     what was made."""
-    from garmin_pipeline.demo import report, start_demo_emulator
+    from garmin_pipeline.demo import draw_report, report, start_demo_emulator
 
     data_dir = Path(os.environ.get("GARMIN_DEMO_DIR", REPO_ROOT / "data" / "demo")).absolute()
     with (
@@ -406,6 +406,7 @@ def demo(days: int, seed: int, athletes: int) -> None:
         run_sync(athlete.first_day, athlete.last_day, env)
         requests = len(emu.request_log)
     click.echo(report(data_dir, requests))
+    click.echo(draw_report(data_dir))
 
 
 @main.command()
@@ -438,6 +439,27 @@ def status() -> None:
     for dataset in state.datasets:
         last = dataset.last_day.isoformat() if dataset.last_day else "none"
         click.echo(f"  {dataset.name:<{width}}  {last}  ({dataset.days})")
+
+
+@main.command("report")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the page [<data dir>/report.html].",
+)
+def report_command(out: Path | None) -> None:
+    """Draw the warehouse as one self-contained HTML page (it works offline): training load,
+    weekly volume by sport, resting HR and HRV, sleep stages, the latest activity and which
+    days are complete, provisional or missing, with the dictionary of the marts charted."""
+    from garmin_pipeline.report.build import write_report
+
+    current = settings()
+    try:
+        path, _ = write_report(current.layout, out, current.provisional_overrides)
+    except PipelineError as error:
+        fail(str(error))
+        raise  # unreachable
+    click.echo(f"report written to {path}")
 
 
 def entry() -> None:

@@ -66,6 +66,14 @@ def start_demo_emulator(
         )
 
 
+def draw_report(data_dir: Path) -> str:
+    """Write the report page beside the warehouse; the line that says where it is."""
+    from garmin_pipeline.report.build import write_report
+
+    path, _ = write_report(DataLayout(data_dir))
+    return f"Report: {path}  (open it in a browser; `garmin-pipeline report` redraws it)"
+
+
 def report(data_dir: Path, requests: int) -> str:
     """What the demo made, with real figures read back from the warehouse and the lake."""
     layout = DataLayout(data_dir)

@@ -13,6 +13,7 @@ from collections import Counter
 import duckdb
 import pytest
 
+from garmin_pipeline.report.charts import CHARTS
 from garmin_pipeline.settings import DataLayout
 from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 from tests.conftest import ATHLETE_END, run_cli
@@ -140,3 +141,7 @@ def test_the_household_demo(tmp_path):
         ).fetchall()
     assert [(a, days) for a, days, _ in per_account] == [("alex", 10), ("sam", 10)]
     assert per_account[0][2] != per_account[1][2]
+    # The demo also draws the report, beside the warehouse, and says where.
+    page = tmp_path / "demo" / "report.html"
+    assert f"Report: {page}" in completed.stdout, completed.stdout
+    assert page.read_text(encoding="utf-8").count("<figure ") == len(CHARTS)

@@ -60,6 +60,11 @@ class Mart:
     columns: tuple[DictColumn, ...]
     lake_dataset: str | None  # columns_from_lake, if any
 
+    @property
+    def paragraphs(self) -> list[str]:
+        """The description as the dictionary prints it, one string per paragraph."""
+        return _paragraphs(self.description)
+
 
 def warehouse_type(dtype: pl.DataType) -> str:
     """The type DuckDB reports (information_schema) for a lake column it reads from Parquet."""
@@ -186,7 +191,7 @@ def _lake_section(feed: Feed, dataset: Dataset) -> Iterator[str]:
 def _mart_section(mart: Mart) -> Iterator[str]:
     yield f"### {mart.name}"
     yield ""
-    for paragraph in _paragraphs(mart.description):
+    for paragraph in mart.paragraphs:
         yield paragraph
         yield ""
     key = ", ".join(f"`{k}`" for k in mart.key) or "none declared"
