@@ -243,6 +243,43 @@ def rebuild(first: object, last: object) -> None:
     exec_sync(*day_range(first, last), job="rebuild")
 
 
+@main.command("import-export")
+@click.argument("archive", type=click.Path(exists=True, path_type=Path))
+@click.option("--no-build", is_flag=True, help="Only land it in raw; build later with `rebuild`.")
+def import_export(archive: Path, no_build: bool) -> None:
+    """Import Garmin's account export (the "Export Your Data" zip, or its unpacked folder).
+
+    Keeps the archive in raw by its SHA-256, maps its files to the same datasets a sync fills
+    (API payloads already in raw are kept; nothing is ever deleted), then rebuilds the lake and
+    warehouse for the days it changed, offline."""
+    from garmin_pipeline.raw.store import RawStore
+    from garmin_pipeline.sources.export import ExportArchiveError, import_archive, summary_lines
+
+    config = settings()
+    try:
+        report = import_archive(RawStore(config.layout.raw_dir), config.account, archive)
+    except ExportArchiveError as error:
+        fail(str(error))
+        raise  # unreachable
+    for line in summary_lines(report):
+        click.echo(line)
+    if not report.touched:
+        click.echo("raw already held everything the export maps to: nothing to build")
+        return
+    first, last = min(report.touched), max(report.touched)
+    start = date.fromisoformat(config.history_start)
+    if first < start:
+        click.echo(
+            f"days before GARMIN_HISTORY_START={start} are in raw but not built; lower it and "
+            "run `garmin-pipeline rebuild` to build them"
+        )
+        first = start
+    if no_build or first > last:
+        click.echo(f"build with: garmin-pipeline rebuild --start {first} --end {last}")
+        return
+    exec_sync(first, last, job="rebuild")
+
+
 @main.command()
 @click.argument("fit_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
