@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_YAML = REPO_ROOT / "assets" / "dagster.yaml"
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """One line on stderr, exit 1: what went wrong and what to do."""
     raise click.ClickException(message)
 
@@ -36,7 +36,6 @@ def settings() -> Settings:
         return Settings.from_env()
     except SettingsError as error:
         fail(str(error))
-        raise  # unreachable; keeps type checkers content
 
 
 def dagster_home() -> Path:
@@ -260,7 +259,6 @@ def import_export(archive: Path, no_build: bool) -> None:
         report = import_archive(RawStore(config.layout.raw_dir), config.account, archive)
     except ExportArchiveError as error:
         fail(str(error))
-        raise  # unreachable
     for line in summary_lines(report):
         click.echo(line)
     if not report.touched:
@@ -381,7 +379,6 @@ def key_expiry(answer: str, today: date) -> date:
         return date.fromisoformat(answer)
     except ValueError:
         fail(f"{answer!r} is neither a date (YYYY-MM-DD) nor a number of days (e.g. 365)")
-        raise  # unreachable
 
 
 def login_personal_api(expires: str | None) -> None:
@@ -495,7 +492,6 @@ def report_command(out: Path | None) -> None:
         path, _ = write_report(current.layout, out, current.provisional_overrides)
     except PipelineError as error:
         fail(str(error))
-        raise  # unreachable
     click.echo(f"report written to {path}")
 
 
