@@ -54,7 +54,7 @@ from garmin_pipeline.errors import UnsafeValueError
 from garmin_pipeline.raw.store import check_day
 from garmin_pipeline.sources.export.discovery import Archive, Member
 
-FEET_PER_FLOOR_M = Decimal("3.048")  # Garmin counts a floor as 10 ft
+METRES_PER_FLOOR = Decimal("3.048")  # Garmin counts a floor as 10 ft
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GMT_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
@@ -269,7 +269,7 @@ def _object(entry: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 def floors(metres: Any) -> float | None:
     value = scaled(metres, "1")
-    return None if value is None else round(float(Decimal(repr(value)) / FEET_PER_FLOOR_M), 5)
+    return None if value is None else round(float(Decimal(repr(value)) / METRES_PER_FLOOR), 5)
 
 
 def daily_summary(entry: Mapping[str, Any], day: date) -> dict[str, Any]:
