@@ -33,9 +33,7 @@ deflated) with fixed member dates: the same athlete gives the same bytes on ever
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +44,7 @@ from garmin_pipeline.sources.emulator import metrics_shapes, shapes, stats_shape
 from garmin_pipeline.sources.emulator.activity import SPORTS
 from garmin_pipeline.sources.emulator.determinism import stable_int
 from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths, local_epoch_ms
+from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
@@ -390,18 +389,6 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _stored_zip(members: Sequence[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=MEMBER_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 0
-            info.external_attr = 0
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
 def archive_members(
     athlete: SyntheticAthlete,
     first: date | None = None,
@@ -479,7 +466,7 @@ def archive_members(
     for part, chunk in enumerate((uploads[:half], uploads[half:]), start=1):
         if chunk:
             members.append(
-                (f"{UPLOADS}/UploadedFiles_0-_Part{part}.zip", _stored_zip(chunk)),
+                (f"{UPLOADS}/UploadedFiles_0-_Part{part}.zip", stored_zip(chunk, MEMBER_DATE)),
             )
     members += [
         (
@@ -502,5 +489,5 @@ def build_export_archive(
     """Write the athlete's export of `first`..`last` to `path` (a zip) and return it."""
     members = archive_members(athlete, first, last, range_days, wellness_files)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_stored_zip(sorted(members)))
+    path.write_bytes(stored_zip(sorted(members), MEMBER_DATE))
     return path

@@ -11,8 +11,6 @@ from the activity start: no wall clock.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import TYPE_CHECKING, Any
 
 from garmin_fit_sdk import Encoder, Profile
@@ -25,6 +23,7 @@ from garmin_pipeline.sources.emulator.activity import (
     Track,
 )
 from garmin_pipeline.sources.emulator.timefmt import fit_local_time, fit_time
+from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.emulator.athlete import AthleteProfile
@@ -349,18 +348,6 @@ def encode_activity(a: SyntheticActivity, track: Track, profile: AthleteProfile)
 
 
 def zip_fit(a: SyntheticActivity, fit: bytes) -> bytes:
-    """The ORIGINAL download: a zip holding ``{id}_ACTIVITY.fit``.
-
-    Stored, not deflated: zlib builds (zlib vs zlib-ng) may deflate differently, and the zip must
-    be byte-identical on every machine. The entry's date is the activity's local start time.
-    """
-    info = zipfile.ZipInfo(
-        f"{a.activity_id}_ACTIVITY.fit", date_time=a.start_time_local.timetuple()[:6]
-    )
-    info.compress_type = zipfile.ZIP_STORED
-    info.create_system = 0
-    info.external_attr = 0
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(info, fit)
-    return buffer.getvalue()
+    """The ORIGINAL download: a zip holding ``{id}_ACTIVITY.fit``, byte-identical on every
+    machine (`stored_zip`), its entry dated at the activity's local start time."""
+    return stored_zip([(f"{a.activity_id}_ACTIVITY.fit", fit)], a.start_time_local.timetuple()[:6])

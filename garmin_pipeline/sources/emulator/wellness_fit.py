@@ -15,9 +15,7 @@ and exposed as functions so tests can use them as the oracle.
 
 from __future__ import annotations
 
-import io
 import struct
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,6 +34,7 @@ from garmin_pipeline.sources.emulator.timefmt import (
     offset_s,
     utc_to_local,
 )
+from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
@@ -491,12 +490,4 @@ def wellness_zip(athlete: SyntheticAthlete, day: date) -> bytes:
     if hrv is not None:
         members.append((f"{n + 2}_HRV_STATUS.fit", hrv))
     stamp = utc_to_local(athlete.wellness(day).start_utc).timetuple()[:6]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 0
-            info.external_attr = 0
-            archive.writestr(info, data)
-    return buffer.getvalue()
+    return stored_zip(members, stamp)

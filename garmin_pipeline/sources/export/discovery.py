@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.zips import stored_zip
 
 # kind -> pattern on the member's file name (case-insensitive). First match wins.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -41,7 +42,6 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 UPLOAD_SEPARATOR = "!"  # "<nested zip path>!<file inside it>"
-MEMBER_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 class ExportArchiveError(PipelineError):
@@ -87,15 +87,8 @@ def classify(name: str) -> str | None:
 
 def pack_directory(root: Path) -> bytes:
     """An unpacked export as a canonical zip (stored, sorted, fixed dates)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=MEMBER_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 0
-            info.external_attr = 0
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return stored_zip((path.relative_to(root).as_posix(), path.read_bytes()) for path in files)
 
 
 def read_archive(path: Path) -> bytes:

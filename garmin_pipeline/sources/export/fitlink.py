@@ -25,7 +25,6 @@ then sleep, then the rest, as the download orders them (`wellness_zip`).
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +34,7 @@ import fitdecode
 
 from garmin_pipeline.fit.decode import FitDecodeError, check_structure
 from garmin_pipeline.sources.export.discovery import Member
+from garmin_pipeline.zips import stored_zip
 
 MATCH_WINDOW = timedelta(seconds=60)
 FIT_SPORT = {
@@ -77,6 +77,12 @@ class Links:
     quarantined: dict[str, str] = field(default_factory=dict)  # member -> why
 
 
+def _file_type(file_id: fitdecode.FitDataMessage) -> str | None:
+    """A `file_id` message's file type as fitdecode names it ("activity", "monitoring_b"...)."""
+    value = file_id.get_value("type", fallback=None)
+    return None if value is None else str(value)
+
+
 def inspect(data: bytes) -> FitInfo:
     """The file type and the first session's start and sport (reading stops there), once the
     whole file's structure and CRCs are checked: a cut file is refused, whatever its kind."""
@@ -87,8 +93,7 @@ def inspect(data: bytes) -> FitInfo:
             if not isinstance(frame, fitdecode.FitDataMessage):
                 continue
             if frame.name == "file_id" and file_type is None:
-                value = frame.get_value("type", fallback=None)
-                file_type = None if value is None else str(value)
+                file_type = _file_type(frame)
                 if file_type != "activity":
                     return FitInfo(file_type, None, None)
             elif frame.name == "session":
@@ -164,7 +169,6 @@ FIT_EPOCH_S = 631_065_600  # 1989-12-31T00:00:00Z in Unix seconds
 FIT_MIN_TIME = 0x10000000  # below: seconds since device power-on, not a date
 MONITORING_FILES = {"monitoring_a", "monitoring_b", "monitoring_daily", "32", "15", "28"}
 SLEEP_FILE_TYPES = {"sleep", "49"}
-MEMBER_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -182,8 +186,7 @@ def wellness_times(data: bytes) -> WellnessTimes:
             if not isinstance(frame, fitdecode.FitDataMessage):
                 continue
             if frame.name == "file_id" and file_type is None:
-                value = frame.get_value("type", fallback=None)
-                file_type = None if value is None else str(value)
+                file_type = _file_type(frame)
                 continue
             stamp = local = None
             for item in frame.fields:
@@ -246,12 +249,5 @@ def _rank(file_type: str | None) -> int:
 def wellness_zip(files: list[tuple[str, str | None, bytes]]) -> bytes:
     """A day's wellness FIT files `(name, file type, bytes)` as Connect's download: one
     stored zip, monitoring first, then sleep, then the rest, fixed member dates."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, _, data in sorted(files, key=lambda f: (_rank(f[1]), f[0])):
-            info = zipfile.ZipInfo(name, date_time=MEMBER_DATE)
-            info.compress_type = zipfile.ZIP_STORED
-            info.create_system = 0
-            info.external_attr = 0
-            archive.writestr(info, data)
-    return buffer.getvalue()
+    ordered = sorted(files, key=lambda f: (_rank(f[1]), f[0]))
+    return stored_zip((name, data) for name, _, data in ordered)

@@ -33,10 +33,8 @@ wherever it is imported.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -50,6 +48,7 @@ from garmin_pipeline.sources.export.discovery import Archive, Member
 from garmin_pipeline.sources.export.fitlink import Links, link, wellness_days, wellness_zip
 from garmin_pipeline.sources.export.mapping import DayPayload, Mapped, map_archive
 from garmin_pipeline.storage import StoragePath, inside, write_atomically
+from garmin_pipeline.zips import stored_zip
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,6 @@ ACTIVITIES_FEED = "activities"
 ACTIVITY_LIST = "activity_list.json"
 WELLNESS_FEED = "wellness"
 WELLNESS_ZIP = "wellness.zip"
-MEMBER_DATE = (1980, 1, 1, 0, 0, 0)
 
 KEPT_API = "kept_api"
 KEPT_NEWER = "kept_newer_export"
@@ -99,14 +97,7 @@ class ImportReport:
 def activity_zip(activity_id: int, fit: bytes) -> bytes:
     """The FIT file as Connect's ORIGINAL download wraps it (`<id>_ACTIVITY.fit`, stored, a
     fixed date: the same file gives the same bytes)."""
-    info = zipfile.ZipInfo(f"{activity_id}_ACTIVITY.fit", date_time=MEMBER_DATE)
-    info.compress_type = zipfile.ZIP_STORED
-    info.create_system = 0
-    info.external_attr = 0
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(info, fit)
-    return buffer.getvalue()
+    return stored_zip([(f"{activity_id}_ACTIVITY.fit", fit)])
 
 
 class Lander:
