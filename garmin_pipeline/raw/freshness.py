@@ -11,13 +11,27 @@ a handful of requests instead of one per day and endpoint.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from garmin_pipeline.feeds import Feed
 from garmin_pipeline.raw.store import RawStore
+
+log = logging.getLogger(__name__)
+
+
+def profile_zone(name: str | None) -> ZoneInfo:
+    """The zone a Garmin profile names (Garmin's calendar days are its days, not the host's);
+    UTC when it names none or one this host does not know."""
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ValueError, ZoneInfoNotFoundError):
+        log.warning("unknown profile timezone %r; using UTC", name)
+        return ZoneInfo("UTC")
+
 
 SNAPSHOT_MAX_AGE = timedelta(days=1)
 LATEST_TIMEZONE = timezone(timedelta(hours=14))  # Kiribati: where each calendar day begins first

@@ -23,26 +23,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from garmin_pipeline.feeds import Feed
-from garmin_pipeline.raw.freshness import Freshness
+from garmin_pipeline.raw.freshness import Freshness, profile_zone
 from garmin_pipeline.raw.store import RawStore
 
 COMPLETE, PROVISIONAL, MISSING = "complete", "provisional", "missing"
 STATES = (COMPLETE, PROVISIONAL, MISSING)  # the calendar's legend, in this order
 # A fixed instant: `is_final` does not read the clock, and the page must not depend on it.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The account's time zone; UTC when unknown (as the sync itself falls back)."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _finality(
@@ -56,7 +47,7 @@ def _finality(
     spine = days.group_by("account").agg(pl.col("calendar_date")).sort("account")
     for account, account_days in spine.iter_rows():
         freshness = Freshness(
-            timezone=zone(zones.get(account)),
+            timezone=profile_zone(zones.get(account)),
             now=_EPOCH,
             last_upload=None,
             provisional_overrides=provisional_overrides,

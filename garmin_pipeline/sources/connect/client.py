@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from garminconnect import (
     Garmin,
@@ -28,6 +28,7 @@ from garmin_pipeline.errors import (
     SourceAuthError,
     SourceUnavailableError,
 )
+from garmin_pipeline.raw.freshness import profile_zone
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect import login, tokens
@@ -179,11 +180,7 @@ class ConnectSource:
     def timezone(self) -> ZoneInfo:
         """The profile's timezone: Garmin's calendar days are its days, not the host's."""
         name = self._call("profile timezone", self.garmin.get_user_timezone)
-        try:
-            return ZoneInfo(name) if name else ZoneInfo("UTC")
-        except (ValueError, ZoneInfoNotFoundError):
-            log.warning("unknown profile timezone %r; using UTC", name)
-            return ZoneInfo("UTC")
+        return profile_zone(name)
 
     @cached_property
     def last_upload(self) -> datetime | None:

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from functools import cached_property
 from time import time
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import requests
 from garmin_personal_api.auth import BearerToken, PersonalApiAuthenticator
@@ -29,6 +29,7 @@ from garmin_pipeline.errors import (
     SourceAuthError,
     SourceUnavailableError,
 )
+from garmin_pipeline.raw.freshness import profile_zone
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect.tokens import private_dir
@@ -196,11 +197,7 @@ class PersonalApiSource:
         """The profile's timezone: Garmin's calendar days are its days, not the host's."""
         settings = self.json("profile settings", "get_user_profile_settings") or {}
         name = settings.get("timeZone") if isinstance(settings, dict) else None
-        try:
-            return ZoneInfo(name) if name else ZoneInfo("UTC")
-        except (ValueError, ZoneInfoNotFoundError):
-            log.warning("unknown profile timezone %r; using UTC", name)
-            return ZoneInfo("UTC")
+        return profile_zone(name)
 
     # The Personal API has no device endpoint: without a last upload every provisional day is
     # refreshed, which its range endpoints make cheap.
