@@ -1,10 +1,14 @@
 """Lake assets: one per dataset, built together by one multi-asset that parses raw into them.
 
-Each dataset carries a Pandera check: failing rows are quarantined with their reason (the check
-then warns with the counts), and the rest of the data still lands. Bad input is an error, not a
-warning: a payload quarantined whole (not JSON, too large, a corrupt FIT, hostile values) turns
-`complete_days` red, and a day whose frame failed the schema (a field renamed or dropped) turns
-`valid_rows` red; both name the dataset, the days and the reasons.
+Each dataset carries three checks:
+- `plausible_values` warns with the count per column of implausible measurements the build
+  nulled (heart rate 0 from a device without a strap): the rows stayed, raw keeps the values.
+- `valid_rows`: rows that fail identity and structure (the Pandera schema) are quarantined with
+  their reason (the check then warns with the counts); a day whose frame failed the schema (a
+  field renamed or dropped) is an error.
+- `complete_days`: a payload quarantined whole (not JSON, too large, a corrupt FIT, hostile
+  values) is an error; a gap before the newest day held warns.
+Each names the dataset, the days and the reasons.
 """
 
 import time
@@ -23,6 +27,9 @@ from garmin_pipeline.settings import Settings
 
 VALID_ROWS_CHECK = "valid_rows"
 COMPLETE_DAYS_CHECK = "complete_days"
+PLAUSIBLE_CHECK = "plausible_values"
+# Per column, the days listed in the build's metadata (the check's table sums them all).
+NULLED_DAYS_SHOWN = 31
 
 
 def markdown_table(frame: pl.DataFrame) -> str:
@@ -81,6 +88,46 @@ def check_result(dataset: Dataset, report: DatasetReport) -> dg.AssetCheckResult
             "reasons": reasons_table(reasons),
         },
     )
+
+
+def plausible_result(dataset: Dataset, report: DatasetReport) -> dg.AssetCheckResult:
+    """Warns naming each column whose implausible values were nulled, and how many."""
+    by_column = report.nulled_summary.with_columns(
+        pl.col("column")
+        .replace_strict({n: str(r) for n, r in dataset.plausible.items()}, default=None)
+        .alias("plausible"),
+    )
+    counts = ", ".join(
+        f"{column} {values:,} on {days} day{'s' * (days > 1)}"
+        for column, values, days in by_column.select("column", "values", "days").iter_rows()
+    )
+    return dg.AssetCheckResult(
+        check_name=PLAUSIBLE_CHECK,
+        asset_key=["lake", dataset.name],
+        passed=report.nulled_values == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"lake/{dataset.name}: {report.nulled_values:,} implausible values nulled, rows "
+            f"kept (raw keeps them): {counts}"[:1000]
+            if report.nulled_values
+            else None
+        ),
+        metadata={
+            "nulled_values": report.nulled_values,
+            "nulled_by_column": dg.MetadataValue.md(markdown_table(by_column)),
+        },
+    )
+
+
+def nulled_by_column_and_day(report: DatasetReport) -> dict[str, dict[str, int]]:
+    """column → day → implausible values nulled, the first days of each column."""
+    found: dict[str, dict[str, int]] = {}
+    for day in sorted(report.nulled):
+        for column, count in report.nulled[day].items():
+            days = found.setdefault(column, {})
+            if len(days) < NULLED_DAYS_SHOWN:
+                days[str(day)] = count
+    return dict(sorted(found.items()))
 
 
 def day_ranges(days: list[date]) -> str:
@@ -153,9 +200,24 @@ def _check_specs(feed: Feed) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             VALID_ROWS_CHECK,
             asset=["lake", ds.name],
-            description="Every row passes the Pandera schema; failing rows are quarantined.",
+            description=(
+                "Every row passes identity and structure (the Pandera schema: columns, types, "
+                "keys); failing rows are quarantined."
+            ),
         )
         for ds in feed.datasets
+    ]
+    specs += [
+        dg.AssetCheckSpec(
+            PLAUSIBLE_CHECK,
+            asset=["lake", ds.name],
+            description=(
+                "Every measurement is within its plausible range; values outside it are "
+                "nulled and counted, the rows kept."
+            ),
+        )
+        for ds in feed.datasets
+        if ds.plausible
     ]
     if not feed.snapshot:
         specs += [
@@ -239,6 +301,10 @@ def lake(context: dg.AssetExecutionContext, data_dir: DataDir):
                 yield per_account(
                     {a: check_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
                 )
+            if dg.AssetCheckKey(key, PLAUSIBLE_CHECK) in checks:
+                yield per_account(
+                    {a: plausible_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
+                )
             if dg.AssetCheckKey(key, COMPLETE_DAYS_CHECK) in checks:
                 yield per_account(
                     {a: completeness_result(ds, r, days[a]) for a, r in reports.items()}
@@ -260,6 +326,10 @@ def _materialization(
                 for account, r in reports.items()
             ),
             "quarantined_rows": sum(r.quarantined_rows for r in built),
+            "nulled_values": sum(r.nulled_values for r in built),
+            "nulled_by_column_and_day": dg.MetadataValue.json(
+                {a: nulled_by_column_and_day(r.datasets[ds.name]) for a, r in reports.items()}
+            ),
             "partitions_written": sum(r.partitions_written for r in built),
             "partitions_unchanged": sum(r.partitions_unchanged for r in built),
             "days_built": sum(len(r.days_built) for r in reports.values()),

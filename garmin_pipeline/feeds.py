@@ -12,7 +12,13 @@ import pandera.polars as pa
 import polars as pl
 
 from garmin_pipeline.lake.parsers import ParsedDay, RawDay
-from garmin_pipeline.lake.schema import BATCH_DAY, Column, pandera_schema, polars_schema
+from garmin_pipeline.lake.schema import (
+    BATCH_DAY,
+    Column,
+    Plausible,
+    pandera_schema,
+    polars_schema,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,11 @@ class Dataset:
     @cached_property
     def polars_schema(self) -> pl.Schema:
         return polars_schema(self.columns)
+
+    @cached_property
+    def plausible(self) -> dict[str, Plausible]:
+        """The measurements and their plausible ranges: outside them, nulled and counted."""
+        return {c.name: c.plausible for c in self.columns if c.plausible is not None}
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,9 @@ class Feed:
     personal_api: Fetch | None = None
     # The source hybrid mode takes first: the Personal API, unless it costs far more requests.
     hybrid_source: str = PERSONAL_API
+    # A column every dataset of the feed has, naming one thing they describe together (an
+    # activity): its rows land in all of them or are quarantined from all, with one reason.
+    entity: str | None = None
 
     @property
     def fetchers(self) -> dict[str, Fetch]:

@@ -46,19 +46,22 @@ def test_partition_bytes_are_deterministic_and_unchanged_files_are_not_rewritten
     assert first.read("ds")["k"].to_list() == [1, 2, 3]
 
 
-def test_validation_quarantines_only_the_failing_rows_with_reasons():
-    schema = dataset("heart_rate").schema
+def test_an_implausible_value_is_nulled_and_counted_and_an_unplaceable_row_quarantined():
+    """A measurement outside its range loses only that value; a row without its timestamp
+    (identity) cannot be placed and goes to quarantine with the reason."""
     frame = pl.DataFrame(
         {
-            "calendar_date": [DAY] * 3,
-            "timestamp": pl.Series([1, 2, 3]).cast(pl.Datetime("us", "UTC")),
-            "heart_rate_bpm": pl.Series([60, 400, 70], dtype=pl.Int32),
+            "calendar_date": [DAY] * 4,
+            "timestamp": pl.Series([1, 2, 3, None]).cast(pl.Datetime("us", "UTC")),
+            "heart_rate_bpm": pl.Series([60, 400, 70, 65], dtype=pl.Int32),
         }
     )
-    result = validate(frame, schema)
-    assert result.valid["heart_rate_bpm"].to_list() == [60, 70]
-    assert result.quarantined["heart_rate_bpm"].to_list() == [400]
-    assert "heart_rate_bpm: in_range(20, 250) (got 400)" in result.quarantined[QUARANTINE_REASON][0]
+    result = validate(frame, dataset("heart_rate"))
+    assert result.valid["heart_rate_bpm"].to_list() == [60, None, 70]
+    assert result.valid["timestamp"].dt.epoch("us").to_list() == [1, 2, 3]
+    assert result.nulled == {"heart_rate_bpm": 1}
+    assert result.quarantined["heart_rate_bpm"].to_list() == [65]
+    assert "timestamp: not_nullable" in result.quarantined[QUARANTINE_REASON][0]
     assert result.failures.row(0, named=True)["failing_rows"] == 1
 
 
@@ -73,8 +76,8 @@ def heart_rate_frame(day: date, beats: list[object], seconds: list[int]) -> pl.D
 
 
 def test_days_validated_together_get_exactly_what_each_gets_alone():
-    """The oracle is `validate` day by day: implausible values, a key repeated within a day
-    (but not across days), a day with no rows and a day whose types drifted."""
+    """The oracle is `validate` day by day: implausible values (nulled), a key repeated within
+    a day (but not across days), a day with no rows and a day whose types drifted."""
     hr = dataset("heart_rate")
     days = [DAY + timedelta(days=n) for n in range(5)]
     drifted = pl.DataFrame(
@@ -87,17 +90,21 @@ def test_days_validated_together_get_exactly_what_each_gets_alone():
         days[3]: heart_rate_frame(days[3], [64, None, 10], [1, 2, 3]),
         days[4]: drifted,
     }
-    together = validate_days(frames, hr.schema, hr.batch_schema)
+    together = validate_days(frames, hr)
     assert list(together) == days
     for day, frame in frames.items():
-        alone = validate(frame, hr.schema)
+        alone = validate(frame, hr)
         assert together[day].valid.equals(alone.valid), day
         assert together[day].quarantined.equals(alone.quarantined), day
         assert together[day].failures.equals(alone.failures), day
-    assert together[days[0]].quarantined["heart_rate_bpm"].to_list() == [400]
+        assert together[day].nulled == alone.nulled, day
+    assert together[days[0]].valid["heart_rate_bpm"].to_list() == [60, None, 70]
+    assert together[days[0]].nulled == {"heart_rate_bpm": 1}
     assert together[days[1]].valid.height == 1  # both rows of the repeated timestamp go
+    assert together[days[1]].nulled == {}
     assert "__day" not in together[days[1]].quarantined[QUARANTINE_REASON][0]
-    assert together[days[3]].quarantined["heart_rate_bpm"].to_list() == [10]
+    assert together[days[3]].valid["heart_rate_bpm"].to_list() == [64, None, None]
+    assert together[days[3]].nulled == {"heart_rate_bpm": 1}  # the null was no measurement
     assert together[days[4]].valid.height == 0
 
 
@@ -220,7 +227,7 @@ def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():
     frame = pl.DataFrame(
         {"calendar_date": [DAY], "timestamp": ["not a time"], "heart_rate_bpm": [1]}
     )
-    result = validate(frame, dataset("heart_rate").schema)
+    result = validate(frame, dataset("heart_rate"))
     assert result.valid.height == 0
     assert result.quarantined.height == 1
     assert "timestamp" in result.quarantined[QUARANTINE_REASON][0]
@@ -241,14 +248,26 @@ def test_bad_payloads_are_quarantined_and_raw_is_kept(stores):
     assert lake.read("daily_summary")["total_steps"].to_list() == [1234]
 
 
-def test_out_of_range_values_go_to_quarantine_not_the_lake(stores):
+def test_out_of_range_values_are_nulled_the_day_lands_and_raw_keeps_them(stores):
     raw, lake, quarantine = stores
     raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", summary_payload(-5, 300))
     report = build_lake(feed("daily_summary"), raw, lake, quarantine, ACCOUNT, [DAY])
-    assert report.datasets["daily_summary"].quarantined_rows == 1
-    assert lake.read("daily_summary").height == 0
-    reason = quarantine.read("daily_summary")[QUARANTINE_REASON][0]
-    assert "total_steps" in reason and "resting_heart_rate_bpm" in reason
+    built = report.datasets["daily_summary"]
+    assert built.quarantined_rows == 0
+    assert built.nulled == {DAY: {"total_steps": 1, "resting_heart_rate_bpm": 1}}
+    assert built.nulled_summary.select("column", "values", "days").rows() == [
+        ("resting_heart_rate_bpm", 1, 1),
+        ("total_steps", 1, 1),
+    ]
+    row = lake.read("daily_summary").row(0, named=True)
+    assert (row["calendar_date"], row["total_steps"], row["resting_heart_rate_bpm"]) == (
+        DAY,
+        None,
+        None,
+    )
+    kept = json.loads(raw.get("daily_summary", ACCOUNT, DAY, "daily_summary.json"))
+    assert (kept["totalSteps"], kept["restingHeartRate"]) == (-5, 300)
+    assert not quarantine.partition_file("daily_summary", ACCOUNT, DAY).exists()
 
 
 def test_rebuilding_from_raw_gives_identical_bytes(stores, tmp_path):

@@ -52,6 +52,8 @@ from garmin_pipeline.lake.schema import (
     LOCAL_TIME,
     UTC_TIME,
     Column,
+    ColumnSpec,
+    Plausible,
     empty_frame,
     in_range,
     lake_columns,
@@ -70,6 +72,20 @@ MAX_ACTIVITY_ID = 2**63 - 1
 # quarantines the entry with the field's name.
 REQUIRED_FIELDS = ("activityId", "startTimeGMT", "startTimeLocal")
 
+# What a body, a bike and a watch can really measure; outside it a value is a sensor fault or a
+# "no sensor" sentinel (heart rate 0 from an indoor rower without a strap) and is nulled.
+HEART_RATE = in_range(20, 250)
+POWER = in_range(0, 3_000)
+CADENCE = in_range(0, 250)  # running (rpm, per foot), cycling and swimming strokes
+SPEED = in_range(0, 150)
+TEMPERATURE = in_range(-60, 70)
+DURATION = in_range(0, 7 * 86_400)  # an activity longer than a week is a recording left running
+DISTANCE = in_range(0, 2_000_000)
+ALTITUDE = in_range(-500, 9_000)
+CALORIES = in_range(0, 50_000)
+RESPIRATION = in_range(0, 80)
+RR_INTERVAL = in_range(200, 3_000)  # ms: 20..300 bpm
+
 ACTIVITY_ID = Column("activity_id", pl.Int64, "Garmin's activity id.", nullable=False)
 ACTIVITIES = Dataset(
     name="activities",
@@ -81,15 +97,15 @@ ACTIVITIES = Dataset(
         Column("activity_type", pl.String, "Garmin's activity type key, e.g. running."),
         Column("start_time", UTC_TIME, "When the activity started.", "UTC", nullable=False),
         Column("start_time_local", LOCAL_TIME, "Start, local wall-clock time.", "local"),
-        Column("duration_s", pl.Float64, "Timer duration.", "s", in_range(0, 7 * 86_400)),
-        Column("elapsed_duration_s", pl.Float64, "Elapsed duration.", "s", in_range(0, 7 * 86_400)),
-        Column("moving_duration_s", pl.Float64, "Moving duration.", "s", in_range(0, 7 * 86_400)),
-        Column("distance_m", pl.Float64, "Distance.", "m", in_range(0, 2_000_000)),
-        Column("calories_kcal", pl.Float64, "Energy burned.", "kcal", in_range(0, 50_000)),
-        Column("average_heart_rate_bpm", pl.Float64, "Mean heart rate.", "bpm", in_range(20, 250)),
-        Column("max_heart_rate_bpm", pl.Float64, "Highest heart rate.", "bpm", in_range(20, 250)),
+        Column("duration_s", pl.Float64, "Timer duration.", "s", DURATION),
+        Column("elapsed_duration_s", pl.Float64, "Elapsed duration.", "s", DURATION),
+        Column("moving_duration_s", pl.Float64, "Moving duration.", "s", DURATION),
+        Column("distance_m", pl.Float64, "Distance.", "m", DISTANCE),
+        Column("calories_kcal", pl.Float64, "Energy burned.", "kcal", CALORIES),
+        Column("average_heart_rate_bpm", pl.Float64, "Mean heart rate.", "bpm", HEART_RATE),
+        Column("max_heart_rate_bpm", pl.Float64, "Highest heart rate.", "bpm", HEART_RATE),
         Column("average_speed_m_s", pl.Float64, "Mean speed.", "m/s", in_range(0, 100)),
-        Column("max_speed_m_s", pl.Float64, "Highest speed.", "m/s", in_range(0, 150)),
+        Column("max_speed_m_s", pl.Float64, "Highest speed.", "m/s", SPEED),
         Column("elevation_gain_m", pl.Float64, "Total ascent.", "m", in_range(0, 20_000)),
         Column("elevation_loss_m", pl.Float64, "Total descent.", "m", in_range(0, 20_000)),
     ),
@@ -113,16 +129,46 @@ ACTIVITY_FIELDS = {
     "elevation_loss_m": "elevationLoss",
 }
 
-# Plausibility checks on the decoded record columns; the columns come from the decoder.
-FIT_CHECKS = {
-    "latitude_deg": in_range(-90, 90),
-    "longitude_deg": in_range(-180, 180),
-    "heart_rate_bpm": in_range(20, 250),
-    "speed_m_s": in_range(0, 150),
-    "altitude_m": in_range(-500, 9_000),
-    "distance_m": in_range(0, 2_000_000),
-    "power_w": in_range(0, 3_000),
+# The decoded tables that record what happened; events hold alert thresholds (settings),
+# workout steps targets, device info batteries: none is a measurement of the activity.
+MEASURED_TABLES = frozenset(
+    {"activity_records", "activity_laps", "activity_sessions", "activity_lengths"}
+    | {"activity_splits", "activity_hrv"}
+)
+_BY_UNIT = {
+    "bpm": HEART_RATE,
+    "rpm": CADENCE,
+    "strokes/min": CADENCE,
+    "°C": TEMPERATURE,
+    "kcal": CALORIES,
+    "breaths/min": RESPIRATION,
 }
+
+
+def fit_plausibility(column: ColumnSpec) -> Plausible | None:
+    """A decoded column's plausible range, by the quantity its name and unit say it holds."""
+    name, unit = column.name, column.unit
+    if unit in _BY_UNIT:
+        return _BY_UNIT[unit]
+    if unit == "W" and not name.startswith("accumulated"):
+        return POWER
+    if unit == "m/s" and "speed" in name and "vert" not in name:
+        return SPEED
+    if unit == "deg" and "latitude" in name:
+        return in_range(-90, 90)
+    if unit == "deg" and "longitude" in name:
+        return in_range(-180, 180)
+    if unit == "m" and ("altitude" in name or "elevation" in name):
+        return ALTITUDE
+    if name in ("distance_m", "total_distance_m"):
+        return DISTANCE
+    if name in ("total_elapsed_time_s", "total_timer_time_s"):
+        return DURATION
+    if name == "rr_interval_ms":
+        return RR_INTERVAL
+    return None
+
+
 FIT_KEYS: dict[str, tuple[str, ...]] = {table: TABLE_KEYS[table] for table in ACTIVITY_TABLES}
 FIT_DESCRIPTIONS: dict[str, str] = {table: TABLES[table].description for table in ACTIVITY_TABLES}
 
@@ -134,7 +180,7 @@ def _fit_dataset(table: str) -> Dataset:
         key=FIT_KEYS[table],
         columns=lake_columns(
             TABLES[table].columns,
-            FIT_CHECKS if table == "activity_records" else {},
+            fit_plausibility if table in MEASURED_TABLES else lambda column: None,
             required=FIT_KEYS[table],
         ),
     )
@@ -352,4 +398,6 @@ FEED = Feed(
     intact=lambda name, payload: not name.endswith(".zip") or intact(payload),
     # The same list walk and downloads: both sources offer activity_list and activity_original.
     personal_api=fetch_activities,
+    # Never half an activity: in `activities` and every FIT dataset, or quarantined from all.
+    entity=ACTIVITY_ID.name,
 )

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import pandera.polars as pa
 import polars as pl
 
 from garmin_pipeline.domains.fetching import (
@@ -272,9 +271,7 @@ SLEEP_STAGES = Dataset(
         Column(
             "stage",
             pl.String,
-            "deep, light, rem or awake.",
-            checks=(pa.Check.isin(list(STAGES.values())),),
-            nullable=False,
+            "deep, light, rem or awake; a level Garmin adds later is kept as level_<n>.",
         ),
     ),
 )
@@ -332,14 +329,14 @@ def build_sleep_stages(payload: dict[str, Any], day: date) -> pl.DataFrame:
         schema={"start": pl.String, "end": pl.String, "level": pl.Float64},
         strict=False,
     )
+    level = pl.col("level").cast(pl.Int64, strict=False)
     return frame.select(
         pl.lit(day, pl.Date).alias("calendar_date"),
         gmt_string_to_utc("start").alias("stage_start"),
         gmt_string_to_utc("end").alias("stage_end"),
-        pl.col("level")
-        .cast(pl.Int64, strict=False)
-        .replace_strict(STAGES, default=None, return_dtype=pl.String)
-        .alias("stage"),
+        level.replace_strict(
+            STAGES, default=pl.format("level_{}", level), return_dtype=pl.String
+        ).alias("stage"),
     )
 
 

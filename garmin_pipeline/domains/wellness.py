@@ -4,7 +4,7 @@ One request per day (``download-service/files/wellness/{date}``), kept raw byte 
 decoded by `garmin_pipeline.fit.wellness` into intraday heart rate, stress, respiration, SpO2,
 activity, sleep stages and scores, HRV, skin temperature, the device's resting heart rate and
 naps. The datasets' columns come from the decoder's table declarations; only the plausibility
-checks are added here. A zip that cannot be decoded is rejected with the decoder's reason and
+ranges are added here. A zip that cannot be decoded is rejected with the decoder's reason and
 the day's partitions are left as they were.
 """
 
@@ -26,8 +26,8 @@ from garmin_pipeline.lake.schema import in_range, lake_columns
 WELLNESS_ZIP = "wellness.zip"
 
 HEART_RATE = in_range(20, 250)
-# Plausibility per column name; values outside are sensor or parser faults and are quarantined.
-CHECKS = {
+# Plausibility per column name; values outside are sensor or parser faults and are nulled.
+PLAUSIBLE = {
     "heart_rate_bpm": HEART_RATE,
     "stress_level": in_range(-5, 100),  # Garmin's negative codes (-1, -2...) are kept
     "respiration_rate_brpm": in_range(0, 80),
@@ -66,7 +66,9 @@ def _dataset(table: WellnessTable) -> Dataset:
         description=table.description,
         key=table.key,
         columns=lake_columns(
-            public_columns(table.name), CHECKS, required={"calendar_date", *table.key}
+            public_columns(table.name),
+            lambda column: PLAUSIBLE.get(column.name),
+            required={"calendar_date", *table.key},
         ),
     )
 

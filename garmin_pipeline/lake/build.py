@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from multiprocessing import get_context
 
@@ -63,6 +63,8 @@ class DatasetReport:
     quarantined_days: dict[date, str] = field(default_factory=dict)  # day → its reasons
     # Days the whole frame failed the schema (a column missing or mistyped): nothing landed.
     schema_failed_days: list[date] = field(default_factory=list)
+    # Implausible measurements nulled (the rows stayed): day → column → values.
+    nulled: dict[date, dict[str, int]] = field(default_factory=dict)
 
     def merge(self, other: DatasetReport) -> None:
         self.rows += other.rows
@@ -72,6 +74,32 @@ class DatasetReport:
         self.failures += other.failures
         self.quarantined_days.update(other.quarantined_days)
         self.schema_failed_days += other.schema_failed_days
+        self.nulled.update(other.nulled)
+
+    @property
+    def nulled_values(self) -> int:
+        return sum(sum(columns.values()) for columns in self.nulled.values())
+
+    @property
+    def nulled_summary(self) -> pl.DataFrame:
+        """Per column: how many implausible values were nulled, on how many days, first day."""
+        frame = pl.DataFrame(
+            [
+                {"column": column, "day": day, "values": count}
+                for day, columns in self.nulled.items()
+                for column, count in columns.items()
+            ],
+            schema={"column": pl.String, "day": pl.Date, "values": pl.Int64},
+        )
+        return (
+            frame.group_by("column")
+            .agg(
+                pl.col("values").sum(),
+                pl.col("day").n_unique().alias("days"),
+                pl.col("day").min().alias("first_day"),
+            )
+            .sort("values", "column", descending=[True, False])
+        )
 
     @property
     def failure_summary(self) -> pl.DataFrame:
@@ -203,14 +231,19 @@ def build_days(
     all of them. The report's `digests` say which raw each day was built from."""
     report = BuildReport.empty(feed)
     parsed_days = {day: _parse_day(feed, raw, account, day) for day in days}
+    results: dict[str, dict[date, ValidationResult]] = {}
     for dataset in feed.datasets:
         frames = {
             day: parsed.frames[dataset.name]
             for day, (parsed, _) in parsed_days.items()
             if dataset.name in parsed.frames  # absent: its payload was rejected, keep the old
         }
-        results = validate_days(frames, dataset.schema, dataset.batch_schema)
-        for day, result in results.items():
+        results[dataset.name] = validate_days(frames, dataset)
+    if feed.entity is not None:
+        for day, (parsed, _) in parsed_days.items():
+            _withhold_whole(feed, feed.entity, parsed.withheld, results, day)
+    for dataset in feed.datasets:
+        for day, result in results[dataset.name].items():
             _land(dataset, result, lake, quarantine, account, day, report.datasets[dataset.name])
     for day, (parsed, digest) in parsed_days.items():
         rejected = pl.DataFrame(
@@ -228,6 +261,53 @@ def build_days(
     return report
 
 
+def _withhold_whole(
+    feed: Feed,
+    entity: str,
+    withheld: Mapping[object, str],
+    results: dict[str, dict[date, ValidationResult]],
+    day: date,
+) -> None:
+    """Quarantine from every dataset of the feed, with one reason, each thing (an activity)
+    that could not be read or has a row quarantined in any of them: never half of it."""
+    dtype = feed.datasets[0].polars_schema[entity]
+
+    def keyed(frame: pl.DataFrame) -> bool:  # not so after schema drift
+        return frame.schema.get(entity) == dtype
+
+    reasons = dict(withheld)
+    for dataset in feed.datasets:
+        result = results[dataset.name].get(day)
+        if result is None or not keyed(result.quarantined):
+            continue
+        placed = result.quarantined.filter(pl.col(entity).is_not_null())
+        for value, reason in placed.select(entity, QUARANTINE_REASON).iter_rows():
+            reasons.setdefault(value, f"{dataset.name}: {reason}")
+    if not reasons:
+        return
+    whole = pl.DataFrame(
+        {entity: list(reasons), "__whole": [f"{entity} {v}: {r}" for v, r in reasons.items()]},
+        schema_overrides={entity: dtype},
+    )
+    for dataset in feed.datasets:
+        result = results[dataset.name].get(day)
+        if result is None or not keyed(result.valid) or not keyed(result.quarantined):
+            continue
+        moved = result.valid.join(whole, on=entity, how="inner").rename(
+            {"__whole": QUARANTINE_REASON}
+        )
+        held = (
+            result.quarantined.join(whole, on=entity, how="left")
+            .with_columns(pl.coalesce("__whole", QUARANTINE_REASON).alias(QUARANTINE_REASON))
+            .drop("__whole")
+        )
+        results[dataset.name][day] = replace(
+            result,
+            valid=result.valid.join(whole, on=entity, how="anti"),
+            quarantined=pl.concat([held, moved]),
+        )
+
+
 def _land(
     dataset: Dataset,
     result: ValidationResult,
@@ -242,6 +322,8 @@ def _land(
     report.partitions_unchanged += not changed
     report.rows += result.valid.height
     report.quarantined_rows += result.quarantined.height
+    if result.nulled:
+        report.nulled[day] = result.nulled
     if result.failures.height:
         report.failures.append(result.failures)
     if result.quarantined.height:

@@ -31,6 +31,9 @@ PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, pl.exceptions.P
 class ParsedDay:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # payload name → reason
+    # A feed whose datasets describe one thing together (`Feed.entity`: an activity): the
+    # things that must not land in any of them, with why (their file could not be read).
+    withheld: dict[Any, str] = field(default_factory=dict)
 
 
 def read_json(raw: RawDay, name: str) -> Any:
@@ -240,18 +243,20 @@ def fit_from_zip(payload: bytes) -> bytes:
 def decode_activity_payloads(
     raw: RawDay, activity_ids: Sequence[int], fit_tables: Mapping[str, Sequence[Column]]
 ) -> ParsedDay:
-    """Decode each listed activity's FIT; a corrupt file is rejected, the others still land."""
+    """Decode each listed activity's FIT; a file that cannot be read is rejected and its
+    activity withheld from every dataset, the others still land."""
     parsed = ParsedDay()
     decoded: dict[str, list[pl.DataFrame]] = {name: [] for name in fit_tables}
     for activity_id in activity_ids:
         name = activity_zip_name(activity_id)
         if name not in raw:
-            parsed.rejected[name] = f"activity {activity_id} is listed but its file is not in raw"
+            reason = f"activity {activity_id} is listed but its file is not in raw"
+            parsed.rejected[name] = parsed.withheld[activity_id] = reason
             continue
         try:
             tables = decode_activity(fit_from_zip(raw[name]), activity_id=activity_id)
         except FitDecodeError as error:
-            parsed.rejected[name] = str(error)
+            parsed.rejected[name] = parsed.withheld[activity_id] = str(error)
             continue
         for table, frame in tables.items():
             decoded[table].append(frame)

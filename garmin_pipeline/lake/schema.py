@@ -1,13 +1,22 @@
 """A dataset's columns, declared once.
 
-The polars schema parsers build to, the Pandera schema the lake validates with, and the data
-dictionary are all derived from these declarations, so they cannot drift apart.
+The polars schema parsers build to, the Pandera schema the lake validates with, the
+plausibility ranges it nulls measurements outside of, and the data dictionary are all derived
+from these declarations, so they cannot drift apart.
+
+Two classes of check, because real devices are not clean:
+- **identity and structure** (the declared columns and types, non-null keys and timestamps,
+  unique keys): the Pandera schema. A row that fails it cannot be placed, so it is quarantined.
+- **measurements** (heart rate, power, cadence, speed, temperature, durations, scores): a
+  `Plausible` range. A value outside it (heart rate 0 from a device without a strap, a 27-day
+  duration, a 0xFE sentinel) is nulled and counted; the row and its other values stay, and raw
+  keeps the original.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import pandera.polars as pa
@@ -18,15 +27,36 @@ LOCAL_TIME = pl.Datetime("us")
 
 
 @dataclass(frozen=True)
+class Plausible:
+    """The values a measurement can really take, bounds included. Outside them a value is a
+    sensor fault or a "no sensor" sentinel, not data: the lake nulls it and counts it."""
+
+    low: float
+    high: float
+
+    def implausible(self, column: str) -> pl.Expr:
+        """True where the column holds a value outside the range (NaN included), else False."""
+        value = pl.col(column)
+        return (value.is_not_null() & ~value.is_between(self.low, self.high)).fill_null(False)
+
+    def __str__(self) -> str:
+        return f"{_number(self.low)}..{_number(self.high)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+@dataclass(frozen=True)
 class Column:
-    """One lake column: its type, unit and meaning, and the checks its values must pass."""
+    """One lake column: its type, unit and meaning, and for a measurement its plausible range."""
 
     name: str
     dtype: pl.DataType
     description: str
     unit: str | None = None
-    checks: Sequence[pa.Check] = field(default_factory=tuple)
-    nullable: bool = True
+    plausible: Plausible | None = None  # a measurement: outside it, nulled and counted
+    nullable: bool = True  # False: part of the row's identity (a key, its timestamp)
 
 
 class ColumnSpec(Protocol):
@@ -46,27 +76,27 @@ BATCH_DAY = Column(
 
 def lake_columns(
     specs: Iterable[ColumnSpec],
-    checks: Mapping[str, Sequence[pa.Check]],
+    plausible: Callable[[ColumnSpec], Plausible | None],
     required: Collection[str],
 ) -> tuple[Column, ...]:
-    """Lake columns from a decoder's own declarations, adding checks and non-null keys, so a
-    decoded table's columns are declared once, by the decoder."""
+    """Lake columns from a decoder's own declarations, adding plausible ranges and non-null
+    keys, so a decoded table's columns are declared once, by the decoder."""
     return tuple(
         Column(
             s.name,
             s.dtype,
             s.description,
             s.unit,
-            checks.get(s.name, ()),
+            plausible(s),
             nullable=s.name not in required,
         )
         for s in specs
     )
 
 
-def in_range(low: float, high: float) -> tuple[pa.Check, ...]:
-    """A plausibility range: values outside it are sensor or parser faults, not data."""
-    return (pa.Check.in_range(low, high),)
+def in_range(low: float, high: float) -> Plausible:
+    """A measurement's plausible range: values outside it are sensor or parser faults."""
+    return Plausible(low, high)
 
 
 def polars_schema(columns: Sequence[Column]) -> pl.Schema:
@@ -76,9 +106,10 @@ def polars_schema(columns: Sequence[Column]) -> pl.Schema:
 def pandera_schema(
     name: str, columns: Sequence[Column], unique: Sequence[str]
 ) -> pa.DataFrameSchema:
-    """Strict: a column the declaration does not know is a parser bug, not something to keep."""
+    """Identity and structure only (measurements are nulled before, see `Plausible`). Strict:
+    a column the declaration does not know is a parser bug, not something to keep."""
     return pa.DataFrameSchema(
-        {c.name: pa.Column(c.dtype, checks=list(c.checks), nullable=c.nullable) for c in columns},
+        {c.name: pa.Column(c.dtype, nullable=c.nullable) for c in columns},
         name=name,
         strict=True,
         ordered=True,
