@@ -87,7 +87,7 @@ def test_a_long_backfill_is_cut_at_the_endpoints_cap(connect_source, emulator, a
     for dataset in FEEDS[name].datasets:
         frame = frames.frames[dataset.name]
         assert frame.height == (1 if name == "daily_summary" else 0)
-        assert validate(frame, dataset.schema).quarantined.height == 0
+        assert validate(frame, dataset).quarantined.height == 0
 
 
 IN_PATH = ("{}", "{}")  # the range is two path segments
@@ -135,7 +135,7 @@ def test_every_day_parses_and_validates(fetched, athlete, name):
     for day in athlete.history():
         for dataset in FEEDS[name].datasets:
             frame = parsed(fetched, name, day)[dataset.name]
-            result = validate(frame, dataset.schema)
+            result = validate(frame, dataset)
             assert result.quarantined.height == 0, (day, dataset.name, result.quarantined)
 
 

@@ -1,6 +1,8 @@
 -- Time in heart-rate zones cannot exceed the activity's elapsed time: each sample counts
 -- for the gap to the next one (at most 10 s), so the zones add up to at most the samples'
 -- span plus one sample. Returns the activities whose zones hold more time than that.
+-- A plausibility test (a device's gaps and clock make it fail on real data): it warns.
+{{ config(severity='warn') }}
 
 select
     activity_id,

@@ -148,6 +148,8 @@ _BY_UNIT = {
 def fit_plausibility(column: ColumnSpec) -> Plausible | None:
     """A decoded column's plausible range, by the quantity its name and unit say it holds."""
     name, unit = column.name, column.unit
+    if not column.dtype.is_numeric():  # lists (time in zones, power phases), labels
+        return None
     if unit in _BY_UNIT:
         return _BY_UNIT[unit]
     if unit == "W" and not name.startswith("accumulated"):

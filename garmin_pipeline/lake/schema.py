@@ -58,6 +58,10 @@ class Column:
     plausible: Plausible | None = None  # a measurement: outside it, nulled and counted
     nullable: bool = True  # False: part of the row's identity (a key, its timestamp)
 
+    def __post_init__(self) -> None:
+        if self.plausible is not None and not self.dtype.is_numeric():
+            raise ValueError(f"{self.name}: a plausible range needs a number, not {self.dtype}")
+
 
 class ColumnSpec(Protocol):
     """What a decoder declares for each column it produces (the FIT tables do)."""

@@ -20,6 +20,7 @@ import yaml
 
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.lake.schema import Column
 from garmin_pipeline.sources.selection import precedence_table
 from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
 from garmin_pipeline.warehouse.sources import duckdb_type
@@ -183,9 +184,17 @@ def _lake_section(feed: Feed, dataset: Dataset) -> Iterator[str]:
     yield f"Feed `{feed.name}`: {_text(feed.description)}"
     yield ""
     yield from _table(
-        [(c.name, lake_type(c.dtype), c.unit, _text(c.description)) for c in dataset.columns]
+        [(c.name, lake_type(c.dtype), c.unit, _lake_meaning(c)) for c in dataset.columns]
     )
     yield ""
+
+
+def _lake_meaning(column: Column) -> str:
+    """The description, and for a measurement the range outside which it is nulled."""
+    meaning = _text(column.description)
+    if column.plausible is None:
+        return meaning
+    return f"{meaning} Nulled outside {column.plausible}{f' {column.unit}' if column.unit else ''}."
 
 
 def _mart_section(mart: Mart) -> Iterator[str]:
@@ -200,6 +209,17 @@ def _mart_section(mart: Mart) -> Iterator[str]:
     yield from _table([(c.name, c.data_type, c.unit, c.description) for c in mart.columns])
     yield ""
 
+
+PLAUSIBILITY_TEXT = (
+    "Measurements are checked for plausibility, identity is checked strictly. A measurement "
+    'outside the range its column gives ("Nulled outside ...": heart rate 0 from a device '
+    "without a strap, a 0xFE sentinel, a recording left running for weeks) is written as null, "
+    "and the row keeps its other values; the `plausible_values` check in Dagster counts them per "
+    "column and day, and raw keeps the value as Garmin sent it. A row whose key or timestamp is "
+    "missing or repeated cannot be placed: it goes to `quarantine/<dataset>/` with its reason. "
+    "An activity is in `activities` and every `activity_*` dataset, or quarantined from all of "
+    "them with one reason (a file that is not a readable activity)."
+)
 
 SOURCES_TEXT = (
     "Each feed is fetched from one source: the first one in the mode's order that can serve it "
@@ -237,6 +257,8 @@ def render_dictionary(marts_dir: Path = MARTS_DIR) -> str:
         "catalog order (`garmin_pipeline/catalog.py`). Types are the declared polars types; "
         "times marked UTC are UTC instants, times marked local are the account's wall clock."
     )
+    lines.append("")
+    lines.append(PLAUSIBILITY_TEXT)
     lines.append("")
     for feed, dataset in datasets:
         lines += _lake_section(feed, dataset)
