@@ -3,7 +3,7 @@
 import hashlib
 import warnings
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -11,16 +11,20 @@ from assets.account import GARMIN_ACCOUNT
 from assets.partitions import account_days, days_by_account, one_run_per_backfill
 from assets.resources import DataDir, GarminConnect
 from garmin_pipeline.catalog import FEEDS
-from garmin_pipeline.errors import RateLimitedError
+from garmin_pipeline.errors import PipelineError, RateLimitedError, SourceAuthError
 from garmin_pipeline.feeds import Feed
 from garmin_pipeline.raw.extract import ExtractReport, extract
+from garmin_pipeline.raw.failures import FeedFailures
 from garmin_pipeline.raw.store import RawStore
 
 # Raw metadata: the accounts whose requests a 429 cooldown stopped, with why.
 RATE_LIMITED = "rate_limited_accounts"
-# Each raw asset's check that every account's due days were fetched: red while a 429 cooldown
-# keeps an account's requests unsent. The step itself succeeds, so the lake is still built from
-# what the other feeds and accounts fetched (Dagster skips a step whose upstream step failed).
+# Raw metadata: the accounts for which this feed failed (404, 5xx after retries...), with why.
+FEED_FAILED = "failed_accounts"
+# Each raw asset's check that every account's due days were fetched: red (an error) while a
+# 429 cooldown keeps an account's requests unsent or the feed failed. The step itself
+# succeeds, so the lake is still built from what the other feeds and accounts fetched
+# (Dagster skips a step whose upstream step failed): a feed fails alone.
 FETCHED_CHECK = "due_days_fetched"
 REFETCH_TAG = "garmin/refetch"  # "true": fetch final days again too (old edits, deletions)
 
@@ -35,15 +39,34 @@ def raw_version(raw: RawStore, feed: str, days: dict[str, list[date]]) -> dg.Dat
     return dg.DataVersion(hashlib.sha256(digests.encode("ascii")).hexdigest()[:20])
 
 
-def fetched_check(feed: Feed, cooling: dict[str, str]) -> dg.AssetCheckResult:
-    """Red, naming the accounts and until when, while a 429 cooldown kept requests unsent."""
+def fetched_check(
+    feed: Feed, cooling: dict[str, str], failed: dict[str, str] | None = None
+) -> dg.AssetCheckResult:
+    """Red, naming the accounts and why: a 429 cooldown kept requests unsent (until when), or
+    the feed failed (what Garmin answered)."""
+    failed = failed or {}
+    problems = {**cooling, **failed}
     return dg.AssetCheckResult(
         check_name=FETCHED_CHECK,
         asset_key=["raw", feed.name],
-        passed=not cooling,
+        passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{a}: {why}" for a, why in sorted(cooling.items())) or None,
-        metadata={"accounts_cooling_down": ", ".join(sorted(cooling)) or "none"},
+        description="; ".join(f"{a}: {why}" for a, why in sorted(problems.items())) or None,
+        metadata={
+            "accounts_cooling_down": ", ".join(sorted(cooling)) or "none",
+            "accounts_failed": ", ".join(sorted(failed)) or "none",
+        },
+    )
+
+
+def failure_reason(feed: Feed, error: Exception) -> str:
+    """One line: the feed and what went wrong (ours says what to do; anything else is a bug)."""
+    if isinstance(error, PipelineError):
+        return f"raw/{feed.name}: {error}"
+    detail = " ".join(str(error).split()) or "(no detail)"
+    return (
+        f"raw/{feed.name}: fetching failed with {type(error).__name__}: {detail}; the other "
+        "feeds still synced; run `garmin-pipeline -v sync` and report it if it happens again"
     )
 
 
@@ -91,11 +114,15 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
         requests: dict[str, Counter[str]] = {}
         timezones: dict[str, str] = {}
         cooling: dict[str, str] = {}
+        failed: dict[str, str] = {}
         # Each account with its own tokens and request budget, one after the other; one
-        # account's 429 cooldown must not keep the others' days from the lake.
+        # account's 429 cooldown must not keep the others' days from the lake. A feed that
+        # fails (an endpoint Garmin removed, a source down after retries) fails alone: what
+        # it fetched before stays in raw, its unfetched days stay due for the next sync.
         for account, wanted in days.items():
             source = garmin.source(via, account)
             before = source.governor.requests_by_endpoint.copy()
+            failures = FeedFailures(data_dir.layout.state_dir, account)
             try:
                 freshness = garmin.freshness(account, refetch=refetch)
                 reports[account] = extract(
@@ -105,8 +132,16 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 cooling[account] = f"raw/{feed.name}: {error}"
                 context.log.warning(f"{account}: {error}")
                 continue
+            except SourceAuthError:
+                raise  # every feed of the account needs the same fix: the run fails
+            except Exception as error:
+                failed[account] = failure_reason(feed, error)
+                failures.record(feed.name, failed[account], datetime.now(UTC))
+                context.log.warning(f"{account}: {failed[account]}")
+                continue
             finally:
                 requests[account] = source.governor.requests_by_endpoint - before
+            failures.clear(feed.name)
             timezones[account] = str(freshness.timezone)
         every_day = sorted({day for wanted in days.values() for day in wanted})
         by_endpoint = sum(requests.values(), Counter())
@@ -135,10 +170,12 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                     {account: counts.total() for account, counts in requests.items()}
                 ),
                 "profile_timezone": ", ".join(sorted(set(timezones.values()))),
-                # Accounts skipped after a 429: `garmin-pipeline sync` reports them and fails.
+                # Accounts skipped after a 429, and those the feed failed for: `garmin-pipeline
+                # sync` reports them and ends "partial".
                 RATE_LIMITED: dg.MetadataValue.json(cooling),
+                FEED_FAILED: dg.MetadataValue.json(failed),
             },
-            check_results=[fetched_check(feed, cooling)],
+            check_results=[fetched_check(feed, cooling, failed)],
         )
 
     return _raw

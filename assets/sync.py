@@ -1,7 +1,13 @@
 """Run the sync job in-process against the DAGSTER_HOME instance, for `garmin-pipeline sync`.
 
-Runs are recorded in DAGSTER_HOME like any other, so they show up in the UI. On failure this
-prints one line saying why (the pipeline's own error message where there is one) and exits 1.
+Runs are recorded in DAGSTER_HOME like any other, so they show up in the UI. It ends one of
+three ways, each its own exit status:
+- 0, done: every due day of every feed was fetched and built. Warnings (implausible values
+  nulled, rows or payloads quarantined, dbt tests that warned) are summed up in a few lines.
+- 3, partial: some feeds did not fetch (a 429 cooldown, an endpoint Garmin removed, a source
+  down after retries), one line each saying what to do; everything that did arrive was built
+  into the lake and the warehouse, and the next sync fetches only what is missing.
+- 1, failed: one line saying why (the pipeline's own error message where there is one).
 
 A sync killed outright (SIGKILL, OOM, power cut) cannot record its own end: its run would stay
 STARTED in the UI and keep its pool slots (garmin_api, duckdb: limit 1), so the next sync would
@@ -19,6 +25,7 @@ import socket
 import sqlite3
 import sys
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -26,12 +33,17 @@ import dagster as dg
 import sqlalchemy
 
 from assets.jobs import range_tags
-from assets.raw import RATE_LIMITED, REFETCH_TAG
+from assets.lake import COMPLETE_DAYS_CHECK, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
+from assets.raw import FEED_FAILED, RATE_LIMITED, REFETCH_TAG
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import process_alive, remove_stale_temp_files
 from garmin_pipeline.settings import Settings
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+EXIT_FAILED = 1
+EXIT_PARTIAL = 3  # 2 is a usage error (click)
+# The console shows errors only: what a run warns about is summed up at its end, in a few
+# lines (`report`), and every log line stays in the run's log in DAGSTER_HOME.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 VERBOSE_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -87,6 +99,69 @@ def rate_limited_accounts(result: dg.ExecuteInProcessResult) -> dict[str, str]:
         for account, reason in (value.value if value is not None else {}).items():
             found.setdefault(account, reason)
     return found
+
+
+def failed_feeds(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    """(account, reason) for each feed that failed for an account, in the order they ran
+    (a raw asset records it with each day it materializes: once here)."""
+    found: dict[tuple[str, str], None] = {}
+    for event in result.get_asset_materialization_events():
+        value = event.materialization.metadata.get(FEED_FAILED)
+        found.update(dict.fromkeys((value.value if value is not None else {}).items()))
+    return list(found)
+
+
+WARNINGS_SHOWN = 3  # examples per line of the summary
+
+
+def _summed(evaluation: dg.AssetCheckEvaluation, key: str) -> int:
+    """A count from a check's metadata, summed over accounts (`<account>/<key>` when several)."""
+    return sum(
+        int(value.value)
+        for name, value in evaluation.metadata.items()
+        if name == key or name.endswith(f"/{key}")
+    )
+
+
+def _listed(counts: dict[str, int], unit: str) -> str:
+    shown = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    text = ", ".join(f"{name} {count:,}" for name, count in shown[:WARNINGS_SHOWN])
+    more = f", and {len(shown) - WARNINGS_SHOWN} more" if len(shown) > WARNINGS_SHOWN else ""
+    return f"{sum(counts.values()):,} {unit} ({text}{more})"
+
+
+def warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """A few lines summing up what landed with a warning: implausible values nulled, rows and
+    payloads quarantined, dbt tests that warned. Each points at where the details are."""
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    nulled, quarantined, tests = {}, {}, {}
+    payloads: set[str] = set()
+    for check in failed:
+        asset = "/".join(check.asset_key.path)
+        if check.check_name == PLAUSIBLE_CHECK:
+            nulled[asset.removeprefix("lake/")] = _summed(check, "nulled_values")
+        elif check.check_name == VALID_ROWS_CHECK:
+            quarantined[asset.removeprefix("lake/")] = _summed(check, "quarantined_rows")
+        elif check.check_name == COMPLETE_DAYS_CHECK and _summed(check, "failed_count"):
+            # Every dataset of a feed names the same payloads: keep one line of them.
+            payloads.add((check.description or "").split(": ", 1)[-1])
+        elif "dagster_dbt/failed_row_count" in check.metadata:
+            tests[f"{asset} {check.check_name}"] = _summed(check, "dagster_dbt/failed_row_count")
+    lines = []
+    if nulled:
+        lines.append(
+            f"lake: {_listed(nulled, 'implausible values nulled')}, rows kept: the "
+            "plausible_values checks name each column"
+        )
+    if quarantined:
+        lines.append(
+            f"lake: {_listed(quarantined, 'rows quarantined')}, see quarantine/ and the "
+            "valid_rows checks"
+        )
+    lines += [f"lake: {text}"[:300] for text in sorted(payloads)[:WARNINGS_SHOWN]]
+    if tests:
+        lines.append(f"warehouse: dbt tests warned: {_listed(tests, 'rows')}"[:300])
+    return lines
 
 
 def process_started(pid: int) -> str | None:
@@ -180,6 +255,16 @@ def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[str]:
     return freed
 
 
+def only_feeds(job: dg.JobDefinition, feeds: Sequence[str]) -> list[dg.AssetKey]:
+    """The job's assets without the raw and lake assets of every feed but `feeds`."""
+    from garmin_pipeline.catalog import FEEDS
+
+    left_out = {dg.AssetKey(["raw", f.name]) for f in FEEDS if f.name not in feeds} | {
+        dg.AssetKey(["lake", d.name]) for f in FEEDS if f.name not in feeds for d in f.datasets
+    }
+    return sorted(job.asset_layer.selected_asset_keys - left_out)
+
+
 def run_sync(
     first: date,
     last: date,
@@ -188,7 +273,10 @@ def run_sync(
     run_id: str | None = None,
     verbose: bool = False,
     job_name: str = JOB_NAME,
+    feeds: Sequence[str] = (),
 ) -> dg.ExecuteInProcessResult:
+    """The job over `first`..`last`; with `feeds`, only those feeds' raw and lake assets (and
+    whatever else the job holds: the account's checks, the warehouse)."""
     from assets.definitions import defs  # import late: loading the definitions parses dbt
 
     job = defs.resolve_job_def(job_name)
@@ -207,6 +295,7 @@ def run_sync(
         run_config=VERBOSE_LOGS if verbose else QUIET_LOGS,
         raise_on_error=False,
         run_id=run_id,
+        asset_selection=only_feeds(job, feeds) if feeds else None,
     )
 
 
@@ -230,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refetch", action="store_true")
     parser.add_argument("--job", choices=JOB_NAMES, default=JOB_NAME)
     parser.add_argument("--verbose", action="store_true", help="log what the run is doing")
+    parser.add_argument("--feed", action="append", default=[], help="only this feed (repeatable)")
     args = parser.parse_args(argv)
     if args.verbose:  # `garmin-pipeline -v sync`: the library's own log lines too
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
@@ -240,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             recovered = recover_killed_runs(instance, superseded_by=run_id)
         except KilledRunStillBusy as error:
             print(f"sync failed: {error}", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         for killed in recovered:
             print(f"run {killed} was killed before it finished: marked failed, pool slots freed")
         remove_stale_temp_files(Settings.from_env().data_dir)
@@ -252,20 +342,36 @@ def main(argv: list[str] | None = None) -> int:
             run_id=run_id,
             verbose=args.verbose,
             job_name=args.job,
+            feeds=args.feed,
         )
-    # A 429 cooldown does not fail the run (the lake is still built from what did arrive),
-    # but the sync is incomplete: one line per account, naming the feed and until when.
-    cooling = rate_limited_accounts(result)
-    named = len(Settings.from_env().accounts) > 1  # with one account, its name says nothing
-    for account, reason in sorted(cooling.items()):
-        whose = f"{account}: " if named else ""
-        print(f"{args.job} incomplete: {whose}{reason}", file=sys.stderr)
-    if result.success and not cooling:
-        print(f"{args.job}: done for {args.start}..{args.end} (run {result.run_id})")
-        return 0
+    return report(result, args.job, args.start, args.end)
+
+
+def report(result: dg.ExecuteInProcessResult, job: str, first: date, last: date) -> int:
+    """Print how the run ended, and return its exit status (see the module's docstring)."""
     if not result.success:
-        print(f"{args.job} failed: {failure_reason(result)} (run {result.run_id})", file=sys.stderr)
-    return 1
+        print(f"{job} failed: {failure_reason(result)} (run {result.run_id})", file=sys.stderr)
+        return EXIT_FAILED
+    # A 429 cooldown or a failed feed does not fail the run (the lake and the warehouse are
+    # built from what did arrive), but the sync is partial: one line per account cooling down
+    # (naming the feed and until when) and per feed that failed (what Garmin answered).
+    named = len(Settings.from_env().accounts) > 1  # with one account, its name says nothing
+    missing = sorted(rate_limited_accounts(result).items()) + failed_feeds(result)
+    for account, reason in missing:
+        print(f"{job} partial: {f'{account}: ' if named else ''}{reason}", file=sys.stderr)
+    warnings = warning_lines(result)
+    if missing:
+        print(
+            f"{job}: everything else landed for {first}..{last} (run {result.run_id}); the next "
+            "sync fetches only what is missing",
+            file=sys.stderr,
+        )
+    else:
+        noted = "; with warnings:" if warnings else ""
+        print(f"{job}: done for {first}..{last} (run {result.run_id}){noted}")
+    for line in warnings:
+        print(f"  {line}")
+    return EXIT_PARTIAL if missing else 0
 
 
 if __name__ == "__main__":

@@ -143,11 +143,13 @@ def sync_command(
     env: dict[str, str] | None = None,
     refetch: bool = False,
     job: str = "sync",
+    feeds: tuple[str, ...] = (),
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of a job of `assets/jobs.py` (sync, fetch or rebuild)
     against DAGSTER_HOME (`python -m assets.sync`), after checking the range and sources."""
     if first > last:
         fail(f"--start {first} is after --end {last}")
+    check_feeds(feeds)
     environment = {**os.environ, **(env or {})}
     if job != "rebuild":
         check_sources(environment)
@@ -175,6 +177,7 @@ def sync_command(
         *(["--refetch"] if refetch else []),
         "--job",
         job,
+        *(argument for feed in feeds for argument in ("--feed", feed)),
         # `garmin-pipeline -v sync`: the run logs what it does too.
         *(["--verbose"] if logging.getLogger().isEnabledFor(logging.INFO) else []),
     ]
@@ -189,10 +192,22 @@ def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None
         sys.exit(completed.returncode)
 
 
-def exec_sync(first: date, last: date, refetch: bool = False, job: str = "sync") -> NoReturn:
+def check_feeds(feeds: tuple[str, ...]) -> None:
+    """Every --feed names a feed of the catalog."""
+    from garmin_pipeline.catalog import FEEDS
+
+    known = [f.name for f in FEEDS]
+    unknown = [feed for feed in feeds if feed not in known]
+    if unknown:
+        fail(f"no feed named {', '.join(map(repr, unknown))}; the feeds: {', '.join(known)}")
+
+
+def exec_sync(
+    first: date, last: date, refetch: bool = False, job: str = "sync", feeds: tuple[str, ...] = ()
+) -> NoReturn:
     """Become the job's process: nothing is left to do here, and a waiting parent would hold
     a hundred MB for the whole run (the job's exit status is the command's)."""
-    command, environment = sync_command(first, last, refetch=refetch, job=job)
+    command, environment = sync_command(first, last, refetch=refetch, job=job, feeds=feeds)
     sys.stdout.flush()
     sys.stderr.flush()
     os.chdir(REPO_ROOT)
@@ -210,13 +225,30 @@ def exec_sync(first: date, last: date, refetch: bool = False, job: str = "sync")
     "--refetch", is_flag=True, help="Fetch final days again too (picks up old edits, deletions)."
 )
 @click.option("--fetch-only", is_flag=True, help="Only fetch into raw; build later with `rebuild`.")
-def sync(first: object, last: object, refetch: bool, fetch_only: bool) -> None:
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="FEED",
+    help="Only this feed (repeatable), e.g. --feed activities for years of activity history "
+    "first; the data dictionary lists the feeds.",
+)
+def sync(first: object, last: object, refetch: bool, fetch_only: bool, feeds: tuple[str]) -> None:
     """Fetch the due days of a range into raw, rebuild changed lake partitions, build dbt.
 
     Days already final are skipped, and so are provisional ones when no device has uploaded
     since they were fetched, so syncing the whole history every day costs a few requests.
+
+    Exit status: 0 done (warnings, such as implausible values nulled, are summed up); 3
+    partial (a feed failed or Garmin asked to wait: one line each says what to do, the rest
+    landed, and the next sync fetches only what is missing); 1 failed.
     """
-    exec_sync(*day_range(first, last), refetch=refetch, job="fetch" if fetch_only else "sync")
+    exec_sync(
+        *day_range(first, last),
+        refetch=refetch,
+        job="fetch" if fetch_only else "sync",
+        feeds=feeds,
+    )
 
 
 def day_range(first: object, last: object) -> tuple[date, date]:
@@ -448,6 +480,7 @@ def status() -> None:
     """Show the data directory, the 429 cooldown, token health and each dataset's last day.
 
     Reads local files only: safe to run while cooling down after a 429."""
+    from garmin_pipeline.sources.breaker import format_utc
     from garmin_pipeline.status import describe_breaker, pipeline_status
 
     current = settings()
@@ -465,6 +498,13 @@ def status() -> None:
         limit = describe_breaker(state.personal_api_breaker, "the Personal API")
         click.echo(f"personal api rate limit: {limit}")
         click.echo(f"personal api key: {state.personal_api_key.message}")
+    if state.failing_feeds:
+        click.echo("failing feeds (each sync tries them again):")
+        for failure in state.failing_feeds:
+            reason = failure.reason.removeprefix(f"raw/{failure.feed}: ")
+            click.echo(f"  {failure.feed}: since {format_utc(failure.since)}: {reason}")
+    else:
+        click.echo("feeds:      every feed fetched at its last sync")
     if not state.datasets:
         click.echo("lake:       empty (nothing synced yet)")
         return

@@ -17,6 +17,12 @@ class SourceUnavailableError(PipelineError):
     """The source failed even after bounded retries (5xx, network, timeouts)."""
 
 
+class EndpointUnavailableError(SourceUnavailableError):
+    """The source answered 404 for a feed's endpoint: Garmin removed or renamed it. The feed
+    stops for this sync (it is not asked again day by day or window by window); the others
+    go on, and the next sync tries it again."""
+
+
 class MalformedPayloadError(PipelineError):
     """The source answered 200 with a body we cannot parse; `body` keeps it for quarantine."""
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from garmin_pipeline.feeds import PERSONAL_API
+from garmin_pipeline.raw.failures import FeedFailure, FeedFailures
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import BreakerState, CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect.tokens import TokenHealth, token_health
@@ -41,6 +42,7 @@ class PipelineStatus:
     source_mode: str
     personal_api_breaker: BreakerState
     personal_api_key: KeyHealth | None  # None: the mode does not use the Personal API
+    failing_feeds: tuple[FeedFailure, ...] = ()  # feeds whose last fetch failed, and why
 
 
 def breaker_for(settings: Settings, source: str = "connect") -> CircuitBreaker:
@@ -68,6 +70,7 @@ def pipeline_status(settings: Settings, breaker: CircuitBreaker | None = None) -
         source_mode=settings.source_mode,
         personal_api_breaker=breaker_for(settings, PERSONAL_API).state(),
         personal_api_key=personal_api_key_health(settings),
+        failing_feeds=tuple(FeedFailures(settings.layout.state_dir, settings.account).all()),
     )
 
 

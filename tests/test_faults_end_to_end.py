@@ -30,11 +30,12 @@ def test_a_429_stops_the_sync_with_one_line_and_no_retry(emulator, athlete, env)
         plan.add("/usersummary-service/", status=429, retry_after=3600, times=None)
         emulator.clear_request_log()
         completed = sync(env, athlete)
-    assert completed.returncode == 1
-    last_line = completed.stderr.strip().splitlines()[-1]
+    assert completed.returncode == 3  # partial: what arrived before was built
+    partial = [line for line in completed.stderr.splitlines() if line.startswith("sync partial")]
+    assert len(partial) == 1, completed.stderr[-3000:]
     # Whichever usersummary feed runs first meets the 429; every later feed stops unsent.
-    assert re.match(r"sync incomplete: raw/\w+: Garmin answered 429", last_line), last_line
-    assert "nothing is sent until" in last_line and "do not log in again" in last_line
+    assert re.match(r"sync partial: raw/\w+: Garmin answered 429", partial[0]), partial[0]
+    assert "nothing is sent until" in partial[0] and "do not log in again" in partial[0]
     hits = [r for r in emulator.request_log if r.path.startswith("/usersummary-service/")]
     assert [r.status for r in hits] == [429]
 
@@ -66,6 +67,15 @@ def quarantined_payloads(data) -> dict[str, str]:
     return dict(zip(rejected["payload"], rejected["reason"], strict=True))
 
 
+def quarantined_activities(data) -> dict[int, str]:
+    """The activities held back from `activities`: id → reason."""
+    folder = data / "quarantine" / "activities"
+    if not list(folder.rglob("*.parquet")):
+        return {}
+    held = pl.read_parquet(str(folder / "**" / "*.parquet"))
+    return dict(zip(held["activity_id"], held["quarantine_reason"], strict=True))
+
+
 def activity_rows(data) -> dict[int, tuple[bool, int | None]]:
     """fct_activities: activity id → (FIT decoded, record count)."""
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
@@ -77,9 +87,10 @@ def test_a_cut_download_is_fetched_again_and_a_corrupt_fit_is_kept_as_garmins_co
     emulator, athlete, env, tmp_path
 ):
     """One activity's download arrives cut (and its retry too); another opens as a zip whose
-    FIT fails its CRC, every time. Both are quarantined with their reason and kept in raw while
-    their activity rows land; the next sync fetches the cut one again and decodes it, but does
-    not download the corrupt one, Garmin's own copy, again."""
+    FIT fails its CRC, every time. Both are quarantined with their reason and kept in raw, and
+    so are their activities, from `activities` too (never half an activity); the next sync
+    fetches the cut one again and lands it whole, but does not download the corrupt one,
+    Garmin's own copy, again."""
     cut, corrupt = athlete.activities()[:2]
     days = (max(cut.local_date, corrupt.local_date) - athlete.first_day).days + 1
     listed = [a for a in athlete.activities() if (a.local_date - athlete.first_day).days < days]
@@ -102,10 +113,13 @@ def test_a_cut_download_is_fetched_again_and_a_corrupt_fit_is_kept_as_garmins_co
                 raw / f"date={activity.local_date}" / f"activity-{activity.activity_id}.zip"
             ).exists()
         rows = activity_rows(data)
-        assert sorted(rows) == sorted(a.activity_id for a in listed)  # each exactly once
-        assert [a.activity_id for a in listed if not rows[a.activity_id][0]] == [
-            a.activity_id for a in listed if a in (cut, corrupt)
-        ]
+        landed = [a.activity_id for a in listed if a not in (cut, corrupt)]
+        assert sorted(rows) == sorted(landed)  # each exactly once, each with its FIT
+        assert all(rows[activity_id][0] for activity_id in landed)
+        held = quarantined_activities(data)
+        assert sorted(held) == sorted(a.activity_id for a in (cut, corrupt))
+        assert "not a readable zip" in held[cut.activity_id]
+        assert "corrupt FIT file: CRC mismatch" in held[corrupt.activity_id]
 
         emulator.clear_request_log()
         again = sync(env, athlete, days)
@@ -114,8 +128,9 @@ def test_a_cut_download_is_fetched_again_and_a_corrupt_fit_is_kept_as_garmins_co
         assert downloads == [download_path(cut)]
         rows = activity_rows(data)
         assert rows[cut.activity_id] == (True, cut.record_count)
-        assert rows[corrupt.activity_id][0] is False
+        assert corrupt.activity_id not in rows
         assert list(quarantined_payloads(data)) == [f"activity-{corrupt.activity_id}.zip"]
+        assert list(quarantined_activities(data)) == [corrupt.activity_id]
 
 
 def test_a_timeout_a_dropped_connection_and_expired_tokens_are_recovered_within_the_sync(

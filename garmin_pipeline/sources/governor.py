@@ -73,14 +73,19 @@ class RateGovernor:
             self.rate_limited = True
             self.too_many_requests.append(TooManyRequests(endpoint, retry_after_s))
 
-    def keep_response(self, status: int, body: bytes | None) -> None:
+    def keep_response(self, status: int, body: bytes | None, endpoint: str | None = None) -> None:
         """Remember this thread's last response (body only up to a bound) for diagnosis."""
         self._last.status = status
         self._last.body = body
+        self._last.endpoint = endpoint
 
     def last_response(self) -> tuple[int | None, bytes | None]:
         """This thread's last response status and body (None when unknown or too large)."""
         return getattr(self._last, "status", None), getattr(self._last, "body", None)
+
+    def last_endpoint(self) -> str | None:
+        """The endpoint (ids and dates folded) this thread's last response came from."""
+        return getattr(self._last, "endpoint", None)
 
     @property
     def request_count(self) -> int:
@@ -169,7 +174,7 @@ class GovernedAdapter(HTTPAdapter):
                     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if response.status_code == 429:
                 self.governor.record_429(endpoint, retry_after)
-        self._keep(response, streamed=bool(kwargs.get("stream")))
+        self._keep(response, endpoint, streamed=bool(kwargs.get("stream")))
         return response
 
     def _send_counted(self, endpoint: str, request, **kwargs) -> Response:  # type: ignore[no-untyped-def]
@@ -177,7 +182,7 @@ class GovernedAdapter(HTTPAdapter):
         self.governor.count(endpoint)
         return super().send(request, **kwargs)
 
-    def _keep(self, response: Response, streamed: bool) -> None:
+    def _keep(self, response: Response, endpoint: str, streamed: bool) -> None:
         """Read the body now (requests would anyway) and keep it, bounded, for quarantine."""
         body = None
         if not streamed:
@@ -185,4 +190,4 @@ class GovernedAdapter(HTTPAdapter):
             if not (length.isdigit() and int(length) > KEEP_BODY_MAX_BYTES):
                 content = response.content
                 body = content if len(content) <= KEEP_BODY_MAX_BYTES else None
-        self.governor.keep_response(response.status_code, body)
+        self.governor.keep_response(response.status_code, body, endpoint)

@@ -19,10 +19,12 @@ from garminconnect import (
     Garmin,
     GarminConnectAuthenticationError,
     GarminConnectConnectionError,
+    GarminConnectNotFoundError,
     GarminConnectTooManyRequestsError,
 )
 
 from garmin_pipeline.errors import (
+    EndpointUnavailableError,
     MalformedPayloadError,
     RateLimitedError,
     SourceAuthError,
@@ -157,6 +159,14 @@ class ConnectSource:
             )
         if isinstance(error, GarminConnectAuthenticationError):
             return SourceAuthError(f"Garmin rejected the stored tokens during {what}: {LOGIN_HINT}")
+        if isinstance(error, GarminConnectNotFoundError):
+            endpoint = self.governor.last_endpoint() or what
+            return EndpointUnavailableError(
+                f"Garmin answered 404 Not Found for {endpoint} ({what}): the endpoint may have "
+                "been removed or renamed; the next sync tries it again, and if it stays so, "
+                "update garmin-pipeline or pin the feed to the other source "
+                "(GARMIN_FEED_SOURCES)"
+            )
         if isinstance(error, GarminConnectConnectionError):
             return SourceUnavailableError(
                 f"Garmin Connect failed during {what} after retries ({error}); "

@@ -25,6 +25,7 @@ from garmin_personal_api.client import GarminPersonalApiClient
 from garmin_personal_api.errors import GarminPersonalApiError, HttpError
 
 from garmin_pipeline.errors import (
+    EndpointUnavailableError,
     MalformedPayloadError,
     SourceAuthError,
     SourceUnavailableError,
@@ -148,7 +149,7 @@ class PersonalApiSource:
                     f"{error.status_code}); if the key was revoked, {HOW_TO_CREATE}"
                 )
             if error.status_code == 404:
-                return SourceUnavailableError(
+                return EndpointUnavailableError(
                     f"the Personal API does not serve {what} (HTTP 404): choose the connect "
                     "source for this feed with GARMIN_FEED_SOURCES"
                 )
