@@ -72,12 +72,30 @@ def fault_plan(ctx: click.Context, param: click.Parameter, specs: tuple[str, ...
     return plan
 
 
+def profile_timezone(name: str) -> str:
+    """An IANA zone name this host knows, or a usage error naming it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise click.BadParameter(f"{name!r} is not an IANA time zone, e.g. Europe/Paris") from None
+    return name
+
+
 @main.command()
 @click.option("--port", type=int, default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="The synthetic athlete.")
 @click.option("--days", type=int, default=90, show_default=True, help="Days of history.")
 @click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day [today].")
+@click.option(
+    "--timezone",
+    default="Europe/Paris",
+    show_default=True,
+    callback=lambda _ctx, _param, value: profile_timezone(value),
+    help="The athlete's profile time zone (IANA); its days are counted in it.",
+)
 @click.option(
     "--fault",
     "faults",
@@ -86,7 +104,9 @@ def fault_plan(ctx: click.Context, param: click.Parameter, specs: tuple[str, ...
     metavar="SPEC",
     help="Inject a fault (repeatable): PATH[:ITEM]..., see below.",
 )
-def emulator(port: int, host: str, seed: int, days: int, end_date: object, faults: object) -> None:
+def emulator(
+    port: int, host: str, seed: int, days: int, end_date: object, timezone: str, faults: object
+) -> None:
     """Serve a synthetic athlete over the Garmin Connect API on loopback.
 
     A --fault SPEC is a path prefix and ':'-separated items: an HTTP status (429), a flag
@@ -109,13 +129,13 @@ def emulator(port: int, host: str, seed: int, days: int, end_date: object, fault
     from garmin_pipeline.sources.emulator import SyntheticAthlete, serve
 
     last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
-    athlete = SyntheticAthlete(seed=seed, end_date=last, days=days)
+    athlete = SyntheticAthlete(seed=seed, end_date=last, days=days, timezone=timezone)
     from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
 
     tokens = settings().token_store
     click.echo(
         f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
-        f"({athlete.first_day}..{athlete.last_day}) on http://{host}:{port}\n"
+        f"({athlete.first_day}..{athlete.last_day}, {timezone}) on http://{host}:{port}\n"
         f"tokens written to {tokens}; point the pipeline at it with:\n"
         f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}\n"
         "and for the Personal API (hybrid mode, served under /personal-api) add:\n"

@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from datetime import date
 from pathlib import Path
 
 import fitdecode
@@ -70,3 +71,21 @@ def test_decode_rejects_a_broken_zip(tmp_path):
     assert result.exit_code == 1
     assert "not a readable zip" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_emulator_serves_an_athlete_living_in_the_zone_asked_for(tmp_path, monkeypatch):
+    served = []
+    monkeypatch.setattr("garmin_pipeline.sources.emulator.serve", lambda a, **_: served.append(a))
+    monkeypatch.setenv("GARMIN_TOKENS", str(tmp_path / "tokens.json"))
+    args = ["emulator", "--end-date", "2024-04-08", "--days", "3"]
+    result = CliRunner().invoke(main, [*args, "--timezone", "Pacific/Auckland"])
+    assert result.exit_code == 0, result.output
+    (athlete,) = served
+    assert athlete.personal_information()["timeZone"] == "Pacific/Auckland"
+    # New Zealand leaves DST on 2024-04-07: a 25-hour day, one sample every 2 minutes.
+    assert len(athlete.heart_rate(date(2024, 4, 7))["heartRateValues"]) == 25 * 30
+
+    refused = CliRunner().invoke(main, [*args, "--timezone", "Mars/Olympus_Mons"])
+    assert refused.exit_code == 2
+    assert "'Mars/Olympus_Mons' is not an IANA time zone" in refused.output
+    assert len(served) == 1

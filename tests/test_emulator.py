@@ -11,7 +11,7 @@ import json
 import math
 import re
 import zipfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +307,43 @@ def test_a_days_figures_include_its_activities(athlete60):
     assert stress_at == -2
     events = athlete60.daily_summary(day)["bodyBatteryActivityEventList"]
     assert run.activity_id in [e["activityId"] for e in events]
+
+
+def test_the_profile_zone_is_a_parameter_that_every_body_and_file_follows():
+    """The same seed in Auckland keeps its local routine; instants, GMT fields, day bounds and the
+    FIT local times move by the zone's offset (UTC+12 in June), so days stay local days."""
+    paris = SyntheticAthlete(seed=5, end_date=date(2024, 6, 30), days=10)
+    auckland = SyntheticAthlete(
+        seed=5, end_date=date(2024, 6, 30), days=10, timezone="Pacific/Auckland"
+    )
+    assert auckland.personal_information()["timeZone"] == "Pacific/Auckland"
+    assert paris.personal_information()["timeZone"] == "Europe/Paris"
+    local_starts = [p.start_time_local for p in paris.all_plans()]
+    assert local_starts and [p.start_time_local for p in auckland.all_plans()] == local_starts
+    twelve_hours = timedelta(hours=12)
+    for a in auckland.activities():
+        item = auckland.activity_list_item(a.activity_id)
+        local, gmt = (datetime.fromisoformat(item[k]) for k in ("startTimeLocal", "startTimeGMT"))
+        assert local - gmt == twelve_hours
+        assert item["timeZoneId"] is None  # Garmin's id for the zone is not in any recording
+        assert paris.activity_list_item(a.activity_id)["timeZoneId"] == 124
+        with fitdecode.FitReader(io.BytesIO(auckland.fit_bytes(a.activity_id))) as reader:
+            (stamps,) = [
+                (f.get_value("timestamp"), f.get_value("local_timestamp"))
+                for f in reader
+                if isinstance(f, fitdecode.FitDataMessage) and f.name == "activity"
+            ]
+        assert stamps[1] - stamps[0] == twelve_hours
+    day = date(2024, 6, 25)
+    summary = auckland.daily_summary(day)
+    assert summary["calendarDate"] == "2024-06-25"
+    assert summary["wellnessStartTimeGmt"] == "2024-06-24T12:00:00.0"
+    assert summary["wellnessStartTimeLocal"] == "2024-06-25T00:00:00.0"
+    assert auckland.heart_rate(day)["heartRateValues"][0][0] == epoch_ms(
+        datetime(2024, 6, 24, 12, tzinfo=UTC)
+    )
+    dto = auckland.sleep(day)["dailySleepDTO"]
+    assert dto["sleepEndTimestampLocal"] - dto["sleepEndTimestampGMT"] == 12 * 3_600_000
 
 
 # ---------------------------------------------------------------------------- the real client

@@ -8,6 +8,7 @@ The real ``garminconnect`` client talks to it over HTTP; only the base URL diffe
         ...                                   # point the client at emu.base_url
     serve(athlete, port=8765)                 # blocking, for `garmin-pipeline emulator`
     Emulator(athlete, others={"bob": SyntheticAthlete(seed=8)})   # two accounts, see accounts
+    SyntheticAthlete(seed=7, timezone="Pacific/Auckland")   # days are that profile zone's days
 
 Modules: ``athlete`` (synthetic values), ``activity`` (tracks and their summaries), ``fitgen``
 (FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``accounts`` (several athletes,

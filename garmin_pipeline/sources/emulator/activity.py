@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
-from garmin_pipeline.sources.emulator.timefmt import offset_s
 
 SEMICIRCLES_PER_DEGREE_NUM = 2**31
 SEMICIRCLES_PER_DEGREE_DEN = 180
@@ -110,7 +109,7 @@ class ActivityPlan:
     activity_id: int
     sport: str
     start_time_utc: datetime
-    start_time_local: datetime
+    start_time_local: datetime  # naive, the profile's wall clock at start_time_utc
     planned_duration_s: int  # swims end when their sets are done, a little earlier
     intensity: float  # 0 (easy) .. 1 (hard)
     route_index: int
@@ -530,7 +529,9 @@ def summarize(
         record_count=len(track.t_s),
         lap_count=len(track.laps),
         end_time_utc=end,
-        utc_offset_s=offset_s(plan.start_time_utc),
+        utc_offset_s=int(
+            (plan.start_time_local - plan.start_time_utc.replace(tzinfo=None)).total_seconds()
+        ),
         avg_hr=avg_hr,
         max_hr=max(hr),
         avg_speed_m_s=(distance_cm * 10 // duration) / 1000,

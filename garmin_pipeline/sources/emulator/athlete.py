@@ -35,13 +35,7 @@ from garmin_pipeline.sources.emulator.determinism import (
     stable_int,
     stable_rng,
 )
-from garmin_pipeline.sources.emulator.timefmt import (
-    PROFILE_TIMEZONE,
-    day_bounds_utc,
-    epoch_ms,
-    local_to_utc,
-    utc_to_local,
-)
+from garmin_pipeline.sources.emulator.timefmt import DEFAULT_TIMEZONE, ProfileClock, epoch_ms
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -79,8 +73,13 @@ class AthleteProfile:
     hrv_base: int
     device_id: int
     device_serial: int
-    timezone: str
+    clock: ProfileClock
     location: str
+
+    @property
+    def timezone(self) -> str:
+        """The IANA zone the profile names (Garmin counts the athlete's days in it)."""
+        return self.clock.timezone
 
 
 @dataclass(frozen=True)
@@ -170,7 +169,7 @@ class _Cache:
         return value
 
 
-def _make_profile(seed: int) -> AthleteProfile:
+def _make_profile(seed: int, clock: ProfileClock) -> AthleteProfile:
     rng = stable_rng(seed, "profile")
     gender = rng.choice(("MALE", "FEMALE"))
     birth = date(1975, 1, 1) + timedelta(days=rng.randrange(23 * 365))
@@ -200,7 +199,7 @@ def _make_profile(seed: int) -> AthleteProfile:
         hrv_base=rng.randrange(42, 66),
         device_id=3_300_000_000 + stable_int(seed, "device id") % 100_000_000,
         device_serial=3_400_000_000 + stable_int(seed, "device serial") % 100_000_000,
-        timezone=PROFILE_TIMEZONE,
+        clock=clock,
         location=LOCATION,
     )
 
@@ -223,6 +222,10 @@ class SyntheticAthlete:
     ``record_interval_s`` is the FIT sampling period for runs and rides (Garmin's "every second"
     is 1; "smart recording" averages a few seconds). The default keeps a year of activities
     encodable in seconds while staying realistic.
+
+    ``timezone`` is the profile's IANA zone: the athlete lives by its wall clock (wakes, trains
+    and sleeps at local hours) and Garmin files each day's data under its local calendar day.
+    Only the clock moves: the home (GPS routes, location name) stays the same in every zone.
     """
 
     def __init__(
@@ -231,6 +234,7 @@ class SyntheticAthlete:
         end_date: date = date(2024, 12, 31),
         days: int = 365,
         record_interval_s: int = 5,
+        timezone: str = DEFAULT_TIMEZONE,
     ) -> None:
         if days < 1:
             raise ValueError("days must be >= 1")
@@ -241,7 +245,7 @@ class SyntheticAthlete:
         self.last_day = end_date
         self.first_day = end_date - timedelta(days=days - 1)
         self.record_interval_s = record_interval_s
-        self.profile = _make_profile(seed)
+        self.profile = _make_profile(seed, ProfileClock(timezone))
         lat, lon, alt = _home_semicircles(seed)
         self.basics = AthleteBasics(
             seed=seed,
@@ -279,6 +283,11 @@ class SyntheticAthlete:
     def display_name(self) -> str:
         return self.profile.display_name
 
+    @property
+    def clock(self) -> ProfileClock:
+        """The profile zone's clock, which every local time and calendar day is read on."""
+        return self.profile.clock
+
     def in_history(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day
 
@@ -288,7 +297,7 @@ class SyntheticAthlete:
     @functools.cached_property
     def last_upload_utc(self) -> datetime:
         """When the watch last synced: the end of the last day of history."""
-        return day_bounds_utc(self.last_day)[1] - timedelta(minutes=1)
+        return self.clock.day_bounds_utc(self.last_day)[1] - timedelta(minutes=1)
 
     # ------------------------------------------------------------------ sleep
     def night(self, day: date) -> SleepNight:
@@ -300,7 +309,7 @@ class SyntheticAthlete:
         weekend = day.weekday() in (5, 6)  # wake-ups on Saturday and Sunday are later
         start_local = _at(day - timedelta(days=1), 22.0 + rng.random() * 1.7 + 0.5 * weekend)
         end_local = _at(day, 5.85 + rng.random() * 1.4 + 1.0 * weekend)
-        start, end = local_to_utc(start_local), local_to_utc(end_local)
+        start, end = self.clock.local_to_utc(start_local), self.clock.local_to_utc(end_local)
         segments: list[tuple[datetime, datetime, int]] = []
         t = start
         cycle = 0
@@ -401,12 +410,12 @@ class SyntheticAthlete:
             if weekday >= 5:
                 start += timedelta(hours=1, minutes=rng.randrange(60))
         else:
-            start = local_to_utc(_at(day, 17.5 + rng.random() * 1.25))
+            start = self.clock.local_to_utc(_at(day, 17.5 + rng.random() * 1.25))
         if start + timedelta(seconds=duration) > bedtime - timedelta(minutes=30):
             return plans
         plans.append(self._plan(day, 0, sport, start, duration, intensity, rng.randrange(3)))
         if morning and weekday in (1, 3) and rng.random() < 0.12:  # an evening swim on top
-            swim_start = local_to_utc(_at(day, 18.0 + rng.random()))
+            swim_start = self.clock.local_to_utc(_at(day, 18.0 + rng.random()))
             swim_duration = 60 * rng.randrange(30, 46)
             swim_duration -= swim_duration % self.record_interval_s
             plans.append(self._plan(day, 1, "lap_swimming", swim_start, swim_duration, 0.4, 0))
@@ -427,7 +436,7 @@ class SyntheticAthlete:
             activity_id=10_000_000_000 + day.toordinal() * 10 + n,
             sport=sport,
             start_time_utc=start,
-            start_time_local=utc_to_local(start),
+            start_time_local=self.clock.utc_to_local(start),
             planned_duration_s=duration,
             intensity=round(intensity, 4),
             route_index=route,
@@ -544,7 +553,7 @@ class SyntheticAthlete:
     def evening_level(self, day: date) -> int:
         """The level when the athlete goes to bed on the evening of ``day``."""
         bedtime = self.night(day + timedelta(days=1)).start_utc
-        midnight = day_bounds_utc(day)[1]
+        midnight = self.clock.day_bounds_utc(day)[1]
         before_midnight = max(0.0, (midnight - bedtime).total_seconds() / 3600)
         return int(
             clamp(self.body_battery_midnight(day + timedelta(days=1)) - 6 * before_midnight, 5, 60)
@@ -555,7 +564,7 @@ class SyntheticAthlete:
 
     def _build_day(self, day: date) -> DayWellness:
         rng = stable_rng(self.seed, "day", day)
-        start, end = day_bounds_utc(day)
+        start, end = self.clock.day_bounds_utc(day)
         night = self.night(day)
         bedtime = self.night(day + timedelta(days=1)).start_utc
         activities = tuple(self.activities_on(day)) if self.in_history(day) else ()

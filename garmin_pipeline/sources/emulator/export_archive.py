@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from garmin_pipeline.sources.emulator import metrics_shapes, shapes, stats_shapes, wellness_fit
 from garmin_pipeline.sources.emulator.activity import SPORTS
 from garmin_pipeline.sources.emulator.determinism import stable_int
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths, local_epoch_ms
+from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
@@ -340,12 +340,12 @@ def summarized_activity(athlete: SyntheticAthlete, activity_id: int) -> dict[str
         "name": a.activity_name,
         "activityType": spec.type_key,
         "userProfileId": athlete.profile.profile_id,
-        "timeZoneId": shapes.GARMIN_TIMEZONE_ID,
+        "timeZoneId": athlete.clock.garmin_id,
         "beginTimestamp": epoch_ms(a.start_time_utc),
         "eventTypeId": 9,
         "sportType": spec.fit_sport.upper(),
         "startTimeGmt": epoch_ms(a.start_time_utc),
-        "startTimeLocal": local_epoch_ms(a.start_time_utc),
+        "startTimeLocal": athlete.clock.local_epoch_ms(a.start_time_utc),
         "duration": scaled(a.duration_s, 1000),
         "elapsedDuration": scaled(a.duration_s, 1000),
         "movingDuration": scaled(a.moving_duration_s, 1000),

@@ -22,7 +22,7 @@ from garmin_pipeline.sources.emulator.activity import (
     SyntheticActivity,
     Track,
 )
-from garmin_pipeline.sources.emulator.timefmt import fit_local_time, fit_time
+from garmin_pipeline.sources.emulator.timefmt import fit_time
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
@@ -341,7 +341,7 @@ def encode_activity(a: SyntheticActivity, track: Track, profile: AthleteProfile)
             "type": "manual",
             "event": "activity",
             "event_type": "stop",
-            "local_timestamp": fit_local_time(a.end_time_utc),
+            "local_timestamp": profile.clock.fit_local_time(a.end_time_utc),
         }
     )
     return bytes(enc.close())

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from garmin_pipeline.sources.emulator.activity import SPORTS, SyntheticActivity
 from garmin_pipeline.sources.emulator.determinism import clamp, stable_hex, stable_int
 from garmin_pipeline.sources.emulator.shapes import DEVICE_KEY, DEVICE_NAME
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths, utc_to_local
+from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
@@ -422,7 +422,7 @@ def training_readiness(athlete: SyntheticAthlete, days: list[date]) -> list[dict
                     "userProfilePK": p.profile_id,
                     "calendarDate": day.isoformat(),
                     "timestamp": iso_tenths(at.replace(tzinfo=None)),
-                    "timestampLocal": iso_tenths(utc_to_local(at)),
+                    "timestampLocal": iso_tenths(athlete.clock.utc_to_local(at)),
                     "deviceId": p.device_id,
                     "level": r["level"],
                     "feedbackLong": f"{r['level'][:4]}_RT_"

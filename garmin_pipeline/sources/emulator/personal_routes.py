@@ -43,7 +43,7 @@ from garmin_pipeline.sources.emulator.http import (
     query_days,
 )
 from garmin_pipeline.sources.emulator.stats_routes import daily_summaries_capped, hrv_range_capped
-from garmin_pipeline.sources.emulator.timefmt import GARMIN_TIMEZONE_ID, iso_tenths, utc_to_local
+from garmin_pipeline.sources.emulator.timefmt import iso_tenths
 
 PREFIX = "/personal-api"
 TOKEN_PATH = f"{PREFIX}/personalapitoken-service/personal-api/personal-api-key/token"
@@ -119,7 +119,7 @@ def fitness_age(athlete: SyntheticAthlete, day: date) -> dict[str, Any] | None:
             "rhr": {"value": values["rhr"]},
             "bmi": {"value": values["bmi"]},
         },
-        "lastUpdated": iso_tenths(utc_to_local(athlete.night(day).end_utc)),
+        "lastUpdated": iso_tenths(athlete.clock.utc_to_local(athlete.night(day).end_utc)),
     }
 
 
@@ -215,7 +215,7 @@ def activity_summary(athlete: SyntheticAthlete, activity_id: int) -> dict[str, A
         "eventTypeDTO": item["eventType"],
         "accessControlRuleDTO": item["privacy"],
         "timeZoneUnitDTO": {
-            "unitId": GARMIN_TIMEZONE_ID,
+            "unitId": athlete.clock.garmin_id,
             "unitKey": p.timezone,
             "factor": 0.0,
             "timeZone": p.timezone,

@@ -15,16 +15,11 @@ from typing import TYPE_CHECKING, Any
 from garmin_pipeline.sources.emulator.activity import POOL_LENGTH_M, SPORTS, SyntheticActivity
 from garmin_pipeline.sources.emulator.determinism import stable_rng
 from garmin_pipeline.sources.emulator.timefmt import (
-    GARMIN_TIMEZONE_ID,
-    day_bounds_utc,
     epoch_ms,
     iso_millis,
     iso_seconds,
     iso_tenths,
-    local_epoch_ms,
-    offset_s,
     spaced,
-    utc_to_local,
 )
 
 if TYPE_CHECKING:
@@ -43,13 +38,14 @@ def _utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=None)
 
 
-def _day_frame(day: date) -> dict[str, str]:
-    start, end = day_bounds_utc(day)
+def _day_frame(athlete: SyntheticAthlete, day: date) -> dict[str, str]:
+    clock = athlete.clock
+    start, end = clock.day_bounds_utc(day)
     return {
         "startTimestampGMT": iso_tenths(_utc(start)),
         "endTimestampGMT": iso_tenths(_utc(end)),
-        "startTimestampLocal": iso_tenths(utc_to_local(start)),
-        "endTimestampLocal": iso_tenths(utc_to_local(start) + timedelta(days=1)),
+        "startTimestampLocal": iso_tenths(clock.utc_to_local(start)),
+        "endTimestampLocal": iso_tenths(clock.utc_to_local(start) + timedelta(days=1)),
     }
 
 
@@ -117,7 +113,9 @@ def social_profile(athlete: SyntheticAthlete) -> dict[str, Any]:
         "allowGolfScoringByConnections": True,
         "userLevel": 3,
         "userPoint": 120,
-        "levelUpdateDate": iso_tenths(utc_to_local(day_bounds_utc(athlete.first_day)[0])),
+        "levelUpdateDate": iso_tenths(
+            athlete.clock.utc_to_local(athlete.clock.local_midnight_utc(athlete.first_day))
+        ),
         "levelIsViewed": False,
         "levelPointThreshold": 140,
         "userPointOffset": 0,
@@ -302,16 +300,16 @@ def daily_summary(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
     python-garminconnect test_user_summary.yaml, which has the displayName path).
     """
     p = athlete.profile
-    start, end = day_bounds_utc(day)
+    start, end = athlete.clock.day_bounds_utc(day)
     base: dict[str, Any] = {
         "userProfileId": p.profile_id,
         "calendarDate": day.isoformat(),
         "rule": dict(_PRIVATE),
         "dailyStepGoal": p.step_goal,
         "wellnessStartTimeGmt": iso_tenths(_utc(start)),
-        "wellnessStartTimeLocal": iso_tenths(utc_to_local(start)),
+        "wellnessStartTimeLocal": iso_tenths(athlete.clock.utc_to_local(start)),
         "wellnessEndTimeGmt": iso_tenths(_utc(end)),
-        "wellnessEndTimeLocal": iso_tenths(utc_to_local(start) + timedelta(days=1)),
+        "wellnessEndTimeLocal": iso_tenths(athlete.clock.utc_to_local(start) + timedelta(days=1)),
         "durationInMilliseconds": epoch_ms(end) - epoch_ms(start),
     }
     if not athlete.in_history(day):
@@ -365,7 +363,7 @@ def _summary_values(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
         {
             "eventType": "SLEEP",
             "eventStartTimeGmt": iso_seconds(_utc(night.start_utc)),
-            "timezoneOffset": offset_s(night.start_utc) * 1000,
+            "timezoneOffset": athlete.clock.offset_s(night.start_utc) * 1000,
             "durationInMilliseconds": epoch_ms(night.end_utc) - epoch_ms(night.start_utc),
             "bodyBatteryImpact": w.body_battery_sleep_charge,
             "feedbackType": "NONE",
@@ -461,7 +459,7 @@ def _summary_values(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
         "lowestSpo2": night.lowest_spo2,
         "latestSpo2": int(night.avg_spo2),
         "latestSpo2ReadingTimeGmt": iso_tenths(_utc(night.end_utc)),
-        "latestSpo2ReadingTimeLocal": iso_tenths(utc_to_local(night.end_utc)),
+        "latestSpo2ReadingTimeLocal": iso_tenths(athlete.clock.utc_to_local(night.end_utc)),
         "averageMonitoringEnvironmentAltitude": float(athlete.basics.home_alt_mm // 1000),
         "bodyBatteryDynamicFeedbackEvent": {
             "eventTimestampGmt": iso_seconds(_utc(feedback_at)),
@@ -597,7 +595,7 @@ def heart_rate(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
     body: dict[str, Any] = {
         "userProfilePK": athlete.profile.profile_id,
         "calendarDate": day.isoformat(),
-        **_day_frame(day),
+        **_day_frame(athlete, day),
     }
     if not athlete.in_history(day):
         body.update(
@@ -637,7 +635,7 @@ def stress(athlete: SyntheticAthlete, day: date) -> dict[str, Any] | None:
     return {
         "userProfilePK": athlete.profile.profile_id,
         "calendarDate": day.isoformat(),
-        **_day_frame(day),
+        **_day_frame(athlete, day),
         "maxStressLevel": max(measured) if measured else None,
         "avgStressLevel": int(sum(measured) / len(measured) + 0.5) if measured else None,
         "stressChartValueOffset": 1,
@@ -750,8 +748,8 @@ def sleep(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
             "sleepWindowConfirmationType": "enhanced_confirmed_final",
             "sleepStartTimestampGMT": epoch_ms(night.start_utc),
             "sleepEndTimestampGMT": epoch_ms(night.end_utc),
-            "sleepStartTimestampLocal": local_epoch_ms(night.start_utc),
-            "sleepEndTimestampLocal": local_epoch_ms(night.end_utc),
+            "sleepStartTimestampLocal": athlete.clock.local_epoch_ms(night.start_utc),
+            "sleepEndTimestampLocal": athlete.clock.local_epoch_ms(night.end_utc),
             "autoSleepStartTimestampGMT": None,
             "autoSleepEndTimestampGMT": None,
             "sleepQualityTypePK": None,
@@ -889,18 +887,18 @@ def hrv(athlete: SyntheticAthlete, day: date) -> dict[str, Any] | None:
             {
                 "hrvValue": value,
                 "readingTimeGMT": iso_tenths(_utc(ts)),
-                "readingTimeLocal": iso_tenths(utc_to_local(ts)),
+                "readingTimeLocal": iso_tenths(athlete.clock.utc_to_local(ts)),
             }
             for ts, value in readings
         ],
         "startTimestampGMT": iso_tenths(_utc(night.start_utc)),
         "endTimestampGMT": iso_tenths(_utc(last)),
-        "startTimestampLocal": iso_tenths(utc_to_local(night.start_utc)),
-        "endTimestampLocal": iso_tenths(utc_to_local(last)),
+        "startTimestampLocal": iso_tenths(athlete.clock.utc_to_local(night.start_utc)),
+        "endTimestampLocal": iso_tenths(athlete.clock.utc_to_local(last)),
         "sleepStartTimestampGMT": iso_tenths(_utc(night.start_utc)),
         "sleepEndTimestampGMT": iso_tenths(_utc(night.end_utc)),
-        "sleepStartTimestampLocal": iso_tenths(utc_to_local(night.start_utc)),
-        "sleepEndTimestampLocal": iso_tenths(utc_to_local(night.end_utc)),
+        "sleepStartTimestampLocal": iso_tenths(athlete.clock.utc_to_local(night.start_utc)),
+        "sleepEndTimestampLocal": iso_tenths(athlete.clock.utc_to_local(night.end_utc)),
     }
 
 
@@ -986,7 +984,7 @@ def activity_list_item(athlete: SyntheticAthlete, a: SyntheticActivity) -> dict[
         privacy=dict(_PRIVATE),
         userPro=False,
         hasVideo=False,
-        timeZoneId=GARMIN_TIMEZONE_ID,
+        timeZoneId=athlete.clock.garmin_id,
         beginTimestamp=epoch_ms(a.start_time_utc),
         sportTypeId=spec.sport_type_id,
     )

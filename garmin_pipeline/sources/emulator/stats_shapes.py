@@ -20,13 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from garmin_pipeline.sources.emulator import shapes
 from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
-from garmin_pipeline.sources.emulator.timefmt import (
-    day_bounds_utc,
-    epoch_ms,
-    iso_millis,
-    local_epoch_ms,
-    utc_to_local,
-)
+from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_millis
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
@@ -247,8 +241,8 @@ def _weight_entry(athlete: SyntheticAthlete, w: WeighIn, previous: WeighIn | Non
     (grams for weight and masses; ``date`` is local wall-clock epoch ms)."""
     return {
         "samplePk": epoch_ms(w.timestamp_utc) + 25_851,
-        "date": local_epoch_ms(w.timestamp_utc),
-        "calendarDate": utc_to_local(w.timestamp_utc).date().isoformat(),
+        "date": athlete.clock.local_epoch_ms(w.timestamp_utc),
+        "calendarDate": athlete.clock.utc_to_local(w.timestamp_utc).date().isoformat(),
         "weight": w.weight_g,
         "bmi": w.bmi,
         "bodyFat": w.body_fat_pct,
@@ -293,8 +287,8 @@ def body_composition(athlete: SyntheticAthlete, days: Sequence[date]) -> dict[st
         "endDate": days[-1].isoformat(),
         "dateWeightList": entries,
         "totalAverage": {
-            "from": epoch_ms(day_bounds_utc(days[0])[0]),
-            "until": epoch_ms(day_bounds_utc(days[-1])[1]) - 1,
+            "from": epoch_ms(athlete.clock.day_bounds_utc(days[0])[0]),
+            "until": epoch_ms(athlete.clock.day_bounds_utc(days[-1])[1]) - 1,
             "weight": mean([w.weight_g for w in readings]),
             "bmi": mean([w.bmi for w in readings]),
             "bodyFat": mean([w.body_fat_pct for w in readings]),
@@ -411,7 +405,8 @@ def body_battery_reports(athlete: SyntheticAthlete, days: Sequence[date]) -> lis
     out = []
     for d in _in_history(athlete, days):
         summary = shapes.daily_summary(athlete, d)
-        start, end = day_bounds_utc(d)
+        start, end = athlete.clock.day_bounds_utc(d)
+        local_start = athlete.clock.utc_to_local(start)
         out.append(
             {
                 "date": d.isoformat(),
@@ -419,8 +414,8 @@ def body_battery_reports(athlete: SyntheticAthlete, days: Sequence[date]) -> lis
                 "drained": summary["bodyBatteryDrainedValue"],
                 "startTimestampGMT": iso_millis(_utc(start)),
                 "endTimestampGMT": iso_millis(_utc(end)),
-                "startTimestampLocal": iso_millis(utc_to_local(start)),
-                "endTimestampLocal": iso_millis(utc_to_local(start) + timedelta(days=1)),
+                "startTimestampLocal": iso_millis(local_start),
+                "endTimestampLocal": iso_millis(local_start + timedelta(days=1)),
                 "bodyBatteryValuesArray": [
                     [ms, level] for ms, _, level in athlete.wellness(d).body_battery
                 ],

@@ -1,20 +1,25 @@
-"""The athlete's clock: one fixed profile timezone and the timestamp spellings Garmin uses.
+"""The athlete's clock: its profile timezone and the timestamp spellings Garmin uses.
 
 Garmin mixes several encodings in one body (epoch ms, "2025-06-13T22:00:00.0",
 "2026-01-08 14:10:21", and "local epoch ms": the local wall clock read as if it were UTC); they are
-all produced here so GMT and Local fields always agree. Integer arithmetic only, no wall clock.
+all produced here so GMT and Local fields always agree. Zone-dependent conversions are methods of
+the athlete's `ProfileClock`; the zone-independent spellings are plain functions. Integer
+arithmetic only, no wall clock.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-PROFILE_TIMEZONE = "Europe/Paris"
-# Garmin's own id for that zone (timeZoneId / timeZoneUnitDTO.unitId), as recorded in
-# fixtures/garmin_connect/json/garmin-connect-export/activity_2541953812.json.
-GARMIN_TIMEZONE_ID = 124
-TZ = ZoneInfo(PROFILE_TIMEZONE)
+DEFAULT_TIMEZONE = "Europe/Paris"
+# Garmin's own zone ids (timeZoneId / timeZoneUnitDTO.unitId) are not derivable from the IANA
+# name, so only ids seen in recorded responses are used: 124 in
+# fixtures/garmin_connect/json/garmin-connect-export/activity_2541953812.json, 150 in
+# fixtures/garmin_connect/cassettes/garth/data/test_activity_get.yaml. Any other zone's id is
+# unknown and served as null.
+GARMIN_TIMEZONE_IDS = {"Europe/Paris": 124, "America/Costa_Rica": 150}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIT_EPOCH = datetime(1989, 12, 31, tzinfo=UTC)
@@ -22,24 +27,51 @@ _MS = timedelta(milliseconds=1)
 _S = timedelta(seconds=1)
 
 
-def local_to_utc(local: datetime) -> datetime:
-    """A naive local wall-clock time in the profile zone -> aware UTC."""
-    return local.replace(tzinfo=TZ).astimezone(UTC)
+@dataclass(frozen=True)
+class ProfileClock:
+    """The wall clock of one profile timezone: Garmin counts the athlete's days in it.
 
+    Local times are naive wall-clock datetimes; instants are aware UTC datetimes.
+    """
 
-def utc_to_local(utc: datetime) -> datetime:
-    """Aware UTC -> naive local wall-clock time in the profile zone."""
-    return utc.astimezone(TZ).replace(tzinfo=None)
+    timezone: str
+    zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", ZoneInfo(self.timezone))
 
-def local_midnight_utc(day: date) -> datetime:
-    """The UTC instant at which the local calendar day starts."""
-    return local_to_utc(datetime.combine(day, time()))
+    @property
+    def garmin_id(self) -> int | None:
+        """Garmin's id for the zone, None where no recorded response shows it."""
+        return GARMIN_TIMEZONE_IDS.get(self.timezone)
 
+    def local_to_utc(self, local: datetime) -> datetime:
+        """A naive local wall-clock time -> aware UTC (a time skipped by DST reads as before it)."""
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
 
-def day_bounds_utc(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a local calendar day in UTC: 23, 24 or 25 hours long."""
-    return local_midnight_utc(day), local_midnight_utc(day + timedelta(days=1))
+    def utc_to_local(self, utc: datetime) -> datetime:
+        """Aware UTC -> naive local wall-clock time."""
+        return utc.astimezone(self.zone).replace(tzinfo=None)
+
+    def local_midnight_utc(self, day: date) -> datetime:
+        """The UTC instant at which the local calendar day starts."""
+        return self.local_to_utc(datetime.combine(day, time()))
+
+    def day_bounds_utc(self, day: date) -> tuple[datetime, datetime]:
+        """[start, end) of a local calendar day in UTC: 23, 24 or 25 hours long."""
+        return self.local_midnight_utc(day), self.local_midnight_utc(day + timedelta(days=1))
+
+    def local_epoch_ms(self, utc: datetime) -> int:
+        """Garmin's "*Local" epoch fields: the local wall clock encoded as if it were UTC."""
+        return (self.utc_to_local(utc).replace(tzinfo=UTC) - _EPOCH) // _MS
+
+    def offset_s(self, utc: datetime) -> int:
+        """Local minus UTC, in seconds, at that instant."""
+        return (self.utc_to_local(utc).replace(tzinfo=UTC) - utc) // _S
+
+    def fit_local_time(self, utc: datetime) -> int:
+        """The FIT ``local_date_time`` of that instant: local wall clock since the FIT epoch."""
+        return fit_time(utc) + self.offset_s(utc)
 
 
 def epoch_ms(utc: datetime) -> int:
@@ -50,24 +82,9 @@ def epoch_s(utc: datetime) -> int:
     return (utc - _EPOCH) // _S
 
 
-def local_epoch_ms(utc: datetime) -> int:
-    """Garmin's "*Local" epoch fields: the local wall clock encoded as if it were UTC."""
-    return (utc_to_local(utc).replace(tzinfo=UTC) - _EPOCH) // _MS
-
-
-def offset_s(utc: datetime) -> int:
-    """Local minus UTC, in seconds, at that instant."""
-    return (utc_to_local(utc).replace(tzinfo=UTC) - utc) // _S
-
-
 def fit_time(utc: datetime) -> int:
     """Seconds since the FIT epoch (1989-12-31T00:00:00Z)."""
     return (utc - _FIT_EPOCH) // _S
-
-
-def fit_local_time(utc: datetime) -> int:
-    """The FIT ``local_date_time`` of that instant: local wall clock since the FIT epoch."""
-    return fit_time(utc) + offset_s(utc)
 
 
 def iso_tenths(dt: datetime) -> str:

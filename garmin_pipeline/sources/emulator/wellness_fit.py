@@ -26,14 +26,7 @@ from garmin_fit_sdk.crc_calculator import CrcCalculator
 from garmin_pipeline.fit.wellness import ASSUMED_LAYOUTS, RESTING_HR_MESG, SLEEP_SCORE_MESG
 from garmin_pipeline.sources.emulator.athlete import AWAKE, DEEP, LIGHT, REM
 from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
-from garmin_pipeline.sources.emulator.timefmt import (
-    epoch_ms,
-    fit_local_time,
-    fit_time,
-    local_to_utc,
-    offset_s,
-    utc_to_local,
-)
+from garmin_pipeline.sources.emulator.timefmt import epoch_ms, fit_time
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
@@ -240,7 +233,7 @@ def nap(athlete: SyntheticAthlete, day: date) -> Nap | None:
     rng = stable_rng(athlete.seed, "wellness fit nap", day)
     if rng.random() >= 0.25:
         return None
-    start = local_to_utc(
+    start = athlete.clock.local_to_utc(
         datetime.combine(day, datetime.min.time()) + timedelta(minutes=810 + rng.randrange(90))
     )
     end = start + timedelta(minutes=20 + rng.randrange(26))
@@ -321,7 +314,7 @@ def wellness_fit(athlete: SyntheticAthlete, day: date) -> bytes:
         103,
         [
             (253, "uint32", fit_time(w.start_utc)),
-            (0, "uint32", fit_local_time(w.start_utc)),
+            (0, "uint32", athlete.clock.fit_local_time(w.start_utc)),
             (5, "uint16", athlete.profile.bmr_kcal),
         ],
     )
@@ -392,9 +385,9 @@ def wellness_fit(athlete: SyntheticAthlete, day: date) -> bytes:
                 [
                     (253, "uint32", fit_time(napped.end)),
                     (0, "uint32", fit_time(napped.start)),
-                    (1, "sint16", offset_s(napped.start) // 60),
+                    (1, "sint16", athlete.clock.offset_s(napped.start) // 60),
                     (2, "uint32", fit_time(napped.end)),
-                    (3, "sint16", offset_s(napped.end) // 60),
+                    (3, "sint16", athlete.clock.offset_s(napped.end) // 60),
                     (4, "enum", napped.feedback),
                     (5, "enum", 0),
                     (6, "enum", napped.source),
@@ -440,7 +433,7 @@ def sleep_fit(athlete: SyntheticAthlete, day: date) -> bytes:
         398,
         [
             (253, "uint32", fit_time(night.end_utc)),
-            (0, "uint32", fit_local_time(night.end_utc)),
+            (0, "uint32", athlete.clock.fit_local_time(night.end_utc)),
             (1, "float32", deviation),
             (2, "float32", week),
             (4, "float32", nightly),
@@ -489,5 +482,5 @@ def wellness_zip(athlete: SyntheticAthlete, day: date) -> bytes:
     hrv = hrv_fit(athlete, day)
     if hrv is not None:
         members.append((f"{n + 2}_HRV_STATUS.fit", hrv))
-    stamp = utc_to_local(athlete.wellness(day).start_utc).timetuple()[:6]
+    stamp = athlete.clock.utc_to_local(athlete.wellness(day).start_utc).timetuple()[:6]
     return stored_zip(members, stamp)
