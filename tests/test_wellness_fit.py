@@ -265,9 +265,7 @@ def test_monitoring_totals_respiration_spo2_and_naps(parsed, athlete, days):
             expected
         )
         resp = frames["respiration"].select("timestamp", "respiration_rate_brpm")
-        assert list(resp.iter_rows()) == [
-            (t, raw / 100) for t, raw in respiration_series(athlete, day)
-        ]
+        assert list(resp.iter_rows()) == respiration_series(athlete, day)
         spo2 = frames["spo2"].select("timestamp", "spo2_pct", "confidence")
         assert list(spo2.iter_rows()) == spo2_series(athlete, day)
         napped = nap(athlete, day)

@@ -72,9 +72,10 @@ _DAY_INFO, _LOCAL_TIMESTAMP = 103, 0  # monitoring_info.local_timestamp: local d
 # ---- undocumented messages ------------------------------------------------------------------
 # Messages 281 and 521 appear in the daily wellness download but are in neither the FIT SDK
 # profile nor the public decoders we searched (Gadgetbridge's message list, a code search).
-# This is OUR ASSUMED LAYOUT, UNVERIFIED AGAINST A DEVICE; the emulator writes exactly this layout
-# (garmin_pipeline.sources.emulator.wellness_fit imports it), so a real file that disagrees
-# shows up as odd values in these columns, never as a crash.
+# This is OUR ASSUMED LAYOUT, UNVERIFIED AGAINST A DEVICE. The emulator declares its own layout
+# for them (it never imports this package), so the round trip checks only that the two
+# assumptions agree; a real file that disagrees shows up as odd values in these columns, never
+# as a crash. The data dictionary marks every column read from these messages as assumed.
 #   281 "resting heart rate": 253 timestamp (uint32, s), 0 resting heart rate (uint8, bpm)
 #   521 "sleep score":        253 timestamp (uint32, s), 0 overall sleep score (uint8, 0-100)
 RESTING_HR_MESG, SLEEP_SCORE_MESG = 281, 521
