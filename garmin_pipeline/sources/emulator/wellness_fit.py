@@ -106,7 +106,7 @@ MESSAGES: dict[int, FitMessage] = {
             0: FitField("type", "enum"),
             1: FitField("manufacturer", "uint16"),
             2: FitField("product", "uint16"),
-            3: FitField("serial_number", "uint32"),
+            3: FitField("serial_number", "uint32z"),
             4: FitField("time_created", "uint32"),
         },
     ),
