@@ -284,7 +284,9 @@ TABLES: tuple[WellnessTable, ...] = (
             ),
             _enum("activity_type", _MONITORING, 5, "activity_type", "Activity type (FIT enum)."),
             _enum("activity_level", _MONITORING, 7, "activity_level", "Low/medium/high."),
-            _float("intensity", None, _MONITORING, 28, "Activity intensity the device assigns."),
+            _float(
+                "intensity", None, _MONITORING, 28, "Activity intensity the device assigns.", 10
+            ),
             Field(
                 "cycles",
                 pl.Float64(),
