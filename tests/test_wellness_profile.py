@@ -346,3 +346,24 @@ def test_every_field_the_emulator_writes_is_the_profiles_or_listed_as_assumed():
     assert problems == []
     assert checked == 68  # a new field written changes this on purpose
     assert assumed == set(ASSUMED), "an assumption no declaration uses: drop it"
+
+
+# ---- the docs say which values rest on an assumed layout --------------------------------------
+
+
+def test_the_catalog_marks_exactly_the_columns_read_from_messages_outside_the_profile():
+    """The profile is the oracle: a column whose values come from a message it lacks says
+    "Assumed layout" (and so does its dataset, naming it); no other column does."""
+    for dataset in DATASETS:
+        fields = {f.name: f for f in WELLNESS_TABLES[dataset.name].columns}
+        marked = [c.name for c in dataset.columns if "Assumed layout" in c.description]
+        private = [
+            c.name
+            for c in dataset.columns
+            if any(m not in MESSAGES and n != MESSAGE for m, n in fields[c.name].source.items())
+        ]
+        assert marked == private, dataset.name
+        for name in private:
+            assert f"`{name}`" in dataset.description and "assumed layout" in dataset.description
+    marked = {d.name for d in DATASETS if "assumed layout" in d.description}
+    assert marked == {"sleep_assessment", "resting_heart_rate_device"}

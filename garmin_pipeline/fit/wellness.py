@@ -51,6 +51,7 @@ __all__ = [
     "WELLNESS_TABLES",
     "Field",
     "WellnessTable",
+    "assumed_messages",
     "decode_wellness",
     "wellness_frame_schema",
 ]
@@ -124,6 +125,14 @@ class WellnessTable:
     @property
     def messages(self) -> frozenset[int]:
         return frozenset(m for c in self.columns for m in c.source)
+
+
+def assumed_messages(column: Field) -> tuple[int, ...]:
+    """The messages of `ASSUMED_LAYOUTS` (not in the public FIT profile) whose fields this
+    column's values are read from, so the docs can say the values rest on an assumed layout."""
+    return tuple(
+        sorted(m for m, num in column.source.items() if m in ASSUMED_LAYOUTS and num != MESSAGE)
+    )
 
 
 CALENDAR_DATE = Field(
@@ -383,7 +392,7 @@ TABLES: tuple[WellnessTable, ...] = (
                 None,
                 SLEEP_SCORE_MESG,
                 0,
-                "Overall sleep score 0-100 from message 521 (assumed layout, unverified).",
+                "Overall sleep score 0-100 from message 521.",
             ),
             _score("overall_sleep_score", 6, "Overall sleep score"),
             _score("sleep_quality_score", 7, "Quality score"),
@@ -440,8 +449,7 @@ TABLES: tuple[WellnessTable, ...] = (
                 "source_message",
                 pl.Int32(),
                 None,
-                "FIT message number the row comes from: 211 monitoring_hr_data, 281 (assumed "
-                "layout, unverified).",
+                "FIT message number the row comes from: 211 monitoring_hr_data or 281.",
                 {MONITORING_HR: MESSAGE, RESTING_HR_MESG: MESSAGE},
             ),
             Field(
