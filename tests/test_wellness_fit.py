@@ -135,16 +135,27 @@ def test_written_field_beats_the_same_field_expanded_from_components():
     ]
 
 
-def test_fields_unknown_to_fitdecode_are_scaled_by_raw_scale(monkeypatch):
-    """A message the installed fitdecode profile lacks decodes as it does when known."""
+@pytest.mark.parametrize(
+    ("mesg", "fields", "table", "expected"),
+    [
+        (297, [(0, "sint16", 1550)], "respiration", {"respiration_rate_brpm": 15.5}),
+        (55, [(5, "enum", WALKING), (28, "uint8", 30)], "monitoring", {"intensity": 3.0}),
+    ],
+    ids=["respiration_rate", "monitoring intensity"],
+)
+def test_fields_unknown_to_fitdecode_are_scaled_by_raw_scale(
+    monkeypatch, mesg, fields, table, expected
+):
+    """A message the installed fitdecode profile lacks decodes as it does when known (the
+    stored values are the profile's: breaths/min * 100, intensity * 10)."""
     t0 = int((dt.datetime(2024, 6, 1, tzinfo=dt.UTC) - FIT_EPOCH).total_seconds())
     writer = FitWriter()
-    writer.write(297, [(253, "uint32", t0), (0, "sint16", 1550)])  # respiration_rate * 100
+    writer.write(mesg, [(253, "uint32", t0), *fields])
     data = writer.close()
-    known = decode_wellness(data)["respiration"]
-    monkeypatch.delitem(fitdecode.profile.MESSAGE_TYPES, 297)
-    unknown = decode_wellness(data)["respiration"]
-    assert known["respiration_rate_brpm"].to_list() == [15.5]
+    known = decode_wellness(data)[table]
+    monkeypatch.delitem(fitdecode.profile.MESSAGE_TYPES, mesg)
+    unknown = decode_wellness(data)[table]
+    assert known.select(list(expected)).row(0, named=True) == expected
     assert unknown.equals(known)
 
 
@@ -265,9 +276,7 @@ def test_monitoring_totals_respiration_spo2_and_naps(parsed, athlete, days):
             expected
         )
         resp = frames["respiration"].select("timestamp", "respiration_rate_brpm")
-        assert list(resp.iter_rows()) == [
-            (t, raw / 100) for t, raw in respiration_series(athlete, day)
-        ]
+        assert list(resp.iter_rows()) == respiration_series(athlete, day)
         spo2 = frames["spo2"].select("timestamp", "spo2_pct", "confidence")
         assert list(spo2.iter_rows()) == spo2_series(athlete, day)
         napped = nap(athlete, day)

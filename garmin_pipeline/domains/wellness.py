@@ -10,13 +10,17 @@ the day's partitions are left as they were.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import date
 
 from garmin_pipeline.domains.fetching import per_day_download
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.fit.wellness import (
     WELLNESS_TABLES,
+    Field,
     WellnessTable,
+    assumed_messages,
     decode_wellness,
     public_columns,
 )
@@ -60,13 +64,51 @@ PLAUSIBLE = {
 }
 
 
+def _listed(messages: Iterable[int]) -> tuple[str, str]:
+    """("message 281", "is") or ("messages 281 and 521", "are")."""
+    listed = sorted(set(messages))
+    if len(listed) == 1:
+        return f"message {listed[0]}", "is"
+    return f"messages {' and '.join(map(str, listed))}", "are"
+
+
+def _documented(column: Field) -> Field:
+    """The column, its description saying so when its values rest on an assumed layout."""
+    assumed = assumed_messages(column)
+    if not assumed:
+        return column
+    what, verb = _listed(assumed)
+    if set(assumed) == set(column.source):
+        note = f"Assumed layout: {what} {verb} not in the public FIT SDK profile."
+    else:
+        note = (
+            f"Assumed layout in rows from {what}, which {verb} not in the public FIT SDK profile."
+        )
+    return replace(column, description=f"{column.description} {note}")
+
+
+def _assumed_note(columns: Sequence[Field]) -> str:
+    """What the dataset's description says about the columns read from assumed layouts."""
+    assumed = [c for c in columns if assumed_messages(c)]
+    if not assumed:
+        return ""
+    what, verb = _listed(m for c in assumed for m in assumed_messages(c))
+    names = " and ".join(", ".join(f"`{c.name}`" for c in assumed).rsplit(", ", 1))
+    return (
+        f" Garmin's {what} {verb} not in the public FIT SDK profile: the values of {names} read "
+        f"from {'it' if verb == 'is' else 'them'} follow an assumed layout, unverified against "
+        "a device file."
+    )
+
+
 def _dataset(table: WellnessTable) -> Dataset:
+    columns = public_columns(table.name)
     return Dataset(
         name=table.name,
-        description=table.description,
+        description=table.description + _assumed_note(columns),
         key=table.key,
         columns=lake_columns(
-            public_columns(table.name),
+            [_documented(c) for c in columns],
             lambda column: PLAUSIBLE.get(column.name),
             required={"calendar_date", *table.key},
         ),

@@ -51,6 +51,7 @@ __all__ = [
     "WELLNESS_TABLES",
     "Field",
     "WellnessTable",
+    "assumed_messages",
     "decode_wellness",
     "wellness_frame_schema",
 ]
@@ -72,9 +73,10 @@ _DAY_INFO, _LOCAL_TIMESTAMP = 103, 0  # monitoring_info.local_timestamp: local d
 # ---- undocumented messages ------------------------------------------------------------------
 # Messages 281 and 521 appear in the daily wellness download but are in neither the FIT SDK
 # profile nor the public decoders we searched (Gadgetbridge's message list, a code search).
-# This is OUR ASSUMED LAYOUT, UNVERIFIED AGAINST A DEVICE; the emulator writes exactly this layout
-# (garmin_pipeline.sources.emulator.wellness_fit imports it), so a real file that disagrees
-# shows up as odd values in these columns, never as a crash.
+# This is OUR ASSUMED LAYOUT, UNVERIFIED AGAINST A DEVICE. The emulator declares its own layout
+# for them (it never imports this package), so the round trip checks only that the two
+# assumptions agree; a real file that disagrees shows up as odd values in these columns, never
+# as a crash. The data dictionary marks every column read from these messages as assumed.
 #   281 "resting heart rate": 253 timestamp (uint32, s), 0 resting heart rate (uint8, bpm)
 #   521 "sleep score":        253 timestamp (uint32, s), 0 overall sleep score (uint8, 0-100)
 RESTING_HR_MESG, SLEEP_SCORE_MESG = 281, 521
@@ -123,6 +125,14 @@ class WellnessTable:
     @property
     def messages(self) -> frozenset[int]:
         return frozenset(m for c in self.columns for m in c.source)
+
+
+def assumed_messages(column: Field) -> tuple[int, ...]:
+    """The messages of `ASSUMED_LAYOUTS` (not in the public FIT profile) whose fields this
+    column's values are read from, so the docs can say the values rest on an assumed layout."""
+    return tuple(
+        sorted(m for m, num in column.source.items() if m in ASSUMED_LAYOUTS and num != MESSAGE)
+    )
 
 
 CALENDAR_DATE = Field(
@@ -283,7 +293,9 @@ TABLES: tuple[WellnessTable, ...] = (
             ),
             _enum("activity_type", _MONITORING, 5, "activity_type", "Activity type (FIT enum)."),
             _enum("activity_level", _MONITORING, 7, "activity_level", "Low/medium/high."),
-            _float("intensity", None, _MONITORING, 28, "Activity intensity the device assigns."),
+            _float(
+                "intensity", None, _MONITORING, 28, "Activity intensity the device assigns.", 10
+            ),
             Field(
                 "cycles",
                 pl.Float64(),
@@ -380,7 +392,7 @@ TABLES: tuple[WellnessTable, ...] = (
                 None,
                 SLEEP_SCORE_MESG,
                 0,
-                "Overall sleep score 0-100 from message 521 (assumed layout, unverified).",
+                "Overall sleep score 0-100 from message 521.",
             ),
             _score("overall_sleep_score", 6, "Overall sleep score"),
             _score("sleep_quality_score", 7, "Quality score"),
@@ -437,8 +449,7 @@ TABLES: tuple[WellnessTable, ...] = (
                 "source_message",
                 pl.Int32(),
                 None,
-                "FIT message number the row comes from: 211 monitoring_hr_data, 281 (assumed "
-                "layout, unverified).",
+                "FIT message number the row comes from: 211 monitoring_hr_data or 281.",
                 {MONITORING_HR: MESSAGE, RESTING_HR_MESG: MESSAGE},
             ),
             Field(

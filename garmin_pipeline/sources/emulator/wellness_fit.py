@@ -8,7 +8,10 @@ sleep_assessment, the sleep score message 521, skin_temp_overnight) and, on nigh
 reading, ``{n+2}_HRV_STATUS.fit`` (hrv_status_summary, hrv_value).
 
 The FIT SDK's encoder refuses messages outside its profile (281, 521), so files are written by
-the small `FitWriter` below. Series the athlete does not model itself (respiration, SpO2,
+the small `FitWriter` below, from this module's own layout declarations (`MESSAGES`). They are
+copied from the public FIT SDK profile, never from the decoder (the emulator does not import
+``garmin_pipeline.fit``), so a wrong layout in the decoder fails the round-trip tests instead of
+being written the same wrong way. Series the athlete does not model itself (respiration, SpO2,
 steps per 15 minutes, naps, skin temperature) are drawn here, deterministically per (seed, day),
 and exposed as functions so tests can use them as the oracle.
 """
@@ -16,14 +19,13 @@ and exposed as functions so tests can use them as the oracle.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from garmin_fit_sdk.crc_calculator import CrcCalculator
 
-from garmin_pipeline.fit.wellness import ASSUMED_LAYOUTS, RESTING_HR_MESG, SLEEP_SCORE_MESG
 from garmin_pipeline.sources.emulator.athlete import AWAKE, DEEP, LIGHT, REM
 from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
 from garmin_pipeline.sources.emulator.timefmt import epoch_ms, fit_time
@@ -42,6 +44,7 @@ _BASE = {
     "sint32": (0x85, "i"),
     "uint32": (0x86, "I"),
     "float32": (0x88, "f"),
+    "uint32z": (0x8C, "I"),
 }
 _PROFILE_VERSION = 2194  # 21.94
 GARMIN, PRODUCT = 1, 3290  # manufacturer garmin, fenix6 (as fitgen)
@@ -53,6 +56,186 @@ SLEEP_FILE, HRV_FILE = 49, 68
 Field = tuple[int, str, Any]  # (field number, base type, raw value)
 
 
+# ---- layouts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitField:
+    """How the writer stores one field: its name, base type, and the scale and units of the
+    value callers hand it (stored = round(value * scale))."""
+
+    name: str
+    base: str
+    scale: int = 1
+    units: str = ""
+
+
+@dataclass(frozen=True)
+class FitMessage:
+    """A message the writer writes; ``assumed`` when it is not in the public FIT profile."""
+
+    name: str
+    fields: Mapping[int, FitField]
+    assumed: bool = False
+
+
+_TIMESTAMP_S = FitField("timestamp", "uint32", units="s")
+_TIMESTAMP = FitField("timestamp", "uint32")  # the profile leaves its units blank here
+_HRV_MS = 128  # HRV values are stored as ms * 128
+
+# Every message and field written, as the FIT SDK profile (21.x, Profile.xlsx; the same as
+# garmin_fit_sdk.Profile) declares them, copied by hand; tests/test_wellness_profile.py checks
+# each against garmin_fit_sdk.Profile. Names, scales and units are the profile's.
+#
+# Messages 281 and 521 are Garmin's own: in no public profile. What the writer assumes about
+# them comes from what Garmin Connect reports for the same day rather than from any decoder: the
+# daily summary has one resting heart rate (bpm, an integer) and the sleep endpoint one overall
+# sleep score (0-100), so each message is a timestamp (FIT date_time, like every timestamped
+# message) and one uint8 value at field 0. No device file has confirmed this layout.
+MESSAGES: dict[int, FitMessage] = {
+    0: FitMessage(
+        "file_id",
+        {
+            0: FitField("type", "enum"),
+            1: FitField("manufacturer", "uint16"),
+            2: FitField("product", "uint16"),
+            3: FitField("serial_number", "uint32z"),
+            4: FitField("time_created", "uint32"),
+        },
+    ),
+    103: FitMessage(
+        "monitoring_info",
+        {
+            253: _TIMESTAMP_S,
+            0: FitField("local_timestamp", "uint32", units="s"),
+            5: FitField("resting_metabolic_rate", "uint16", units="kcal / day"),
+        },
+    ),
+    55: FitMessage(
+        "monitoring",
+        {
+            253: _TIMESTAMP_S,
+            26: FitField("timestamp_16", "uint16", units="s"),
+            27: FitField("heart_rate", "uint8", units="bpm"),
+            5: FitField("activity_type", "enum"),
+            3: FitField("cycles", "uint32", 2, "cycles"),
+            19: FitField("active_calories", "uint16", units="kcal"),
+            2: FitField("distance", "uint32", 100, "m"),
+            31: FitField("ascent", "uint32", 1000, "m"),
+            32: FitField("descent", "uint32", 1000, "m"),
+        },
+    ),
+    227: FitMessage(
+        "stress_level",
+        {
+            0: FitField("stress_level_value", "sint16"),
+            1: FitField("stress_level_time", "uint32", units="s"),
+        },
+    ),
+    297: FitMessage(
+        "respiration_rate",
+        {253: _TIMESTAMP, 0: FitField("respiration_rate", "sint16", 100, "breaths/min")},
+    ),
+    269: FitMessage(
+        "spo2_data",
+        {
+            253: _TIMESTAMP_S,
+            0: FitField("reading_spo2", "uint8", units="percent"),
+            1: FitField("reading_confidence", "uint8"),
+            2: FitField("mode", "enum"),
+        },
+    ),
+    211: FitMessage(
+        "monitoring_hr_data",
+        {
+            253: _TIMESTAMP_S,
+            0: FitField("resting_heart_rate", "uint8", units="bpm"),
+            1: FitField("current_day_resting_heart_rate", "uint8", units="bpm"),
+        },
+    ),
+    281: FitMessage(
+        "resting_heart_rate",
+        {253: _TIMESTAMP_S, 0: FitField("resting_heart_rate", "uint8", units="bpm")},
+        assumed=True,
+    ),
+    412: FitMessage(
+        "nap_event",
+        {
+            253: _TIMESTAMP,
+            0: FitField("start_time", "uint32", units="seconds"),
+            1: FitField("start_timezone_offset", "sint16", units="minutes"),
+            2: FitField("end_time", "uint32", units="seconds"),
+            3: FitField("end_timezone_offset", "sint16", units="minutes"),
+            4: FitField("feedback", "enum"),
+            5: FitField("is_deleted", "enum"),
+            6: FitField("source", "enum"),
+            7: FitField("update_timestamp", "uint32"),
+        },
+    ),
+    275: FitMessage("sleep_level", {253: _TIMESTAMP_S, 0: FitField("sleep_level", "enum")}),
+    346: FitMessage(
+        "sleep_assessment",
+        {
+            0: FitField("combined_awake_score", "uint8"),
+            1: FitField("awake_time_score", "uint8"),
+            2: FitField("awakenings_count_score", "uint8"),
+            3: FitField("deep_sleep_score", "uint8"),
+            4: FitField("sleep_duration_score", "uint8"),
+            5: FitField("light_sleep_score", "uint8"),
+            6: FitField("overall_sleep_score", "uint8"),
+            7: FitField("sleep_quality_score", "uint8"),
+            8: FitField("sleep_recovery_score", "uint8"),
+            9: FitField("rem_sleep_score", "uint8"),
+            10: FitField("sleep_restlessness_score", "uint8"),
+            11: FitField("awakenings_count", "uint8"),
+            14: FitField("interruptions_score", "uint8"),
+            15: FitField("average_stress_during_sleep", "uint16", 100),
+        },
+    ),
+    521: FitMessage(
+        "sleep_score",
+        {253: _TIMESTAMP_S, 0: FitField("overall_sleep_score", "uint8")},
+        assumed=True,
+    ),
+    398: FitMessage(
+        "skin_temp_overnight",
+        {
+            253: _TIMESTAMP,
+            0: FitField("local_timestamp", "uint32"),
+            1: FitField("average_deviation", "float32"),
+            2: FitField("average_7_day_deviation", "float32"),
+            4: FitField("nightly_value", "float32"),
+        },
+    ),
+    371: FitMessage("hrv_value", {253: _TIMESTAMP, 0: FitField("value", "uint16", _HRV_MS, "ms")}),
+    370: FitMessage(
+        "hrv_status_summary",
+        {
+            253: _TIMESTAMP,
+            0: FitField("weekly_average", "uint16", _HRV_MS, "ms"),
+            1: FitField("last_night_average", "uint16", _HRV_MS, "ms"),
+            2: FitField("last_night_5_min_high", "uint16", _HRV_MS, "ms"),
+            3: FitField("baseline_low_upper", "uint16", _HRV_MS, "ms"),
+            4: FitField("baseline_balanced_lower", "uint16", _HRV_MS, "ms"),
+            5: FitField("baseline_balanced_upper", "uint16", _HRV_MS, "ms"),
+            6: FitField("status", "enum"),
+        },
+    ),
+}
+RESTING_HR_MESG, SLEEP_SCORE_MESG = 281, 521
+
+
+def encode(mesg: int, values: Mapping[int, Any]) -> list[Field]:
+    """A message's fields from values in their declared units (times in FIT seconds), in the
+    order given, each stored with its declared base type and scale."""
+    declared = MESSAGES[mesg].fields
+    fields = []
+    for num, value in values.items():
+        spec = declared[num]
+        fields.append((num, spec.base, value if spec.scale == 1 else round(value * spec.scale)))
+    return fields
+
+
 class FitWriter:
     """A minimal FIT encoder: definitions are written whenever a message's layout changes."""
 
@@ -61,7 +244,12 @@ class FitWriter:
         self._slots: list[tuple[Any, ...] | None] = [None] * 16
         self._next = 0
 
+    def message(self, mesg: int, values: Mapping[int, Any]) -> None:
+        """Write a declared message (`MESSAGES`) from its fields' values (see `encode`)."""
+        self.write(mesg, encode(mesg, values))
+
     def write(self, mesg: int, fields: Sequence[Field]) -> None:
+        """Write any message from raw values with explicit base types."""
         layout = (mesg, tuple((num, base) for num, base, _ in fields))
         if layout in self._slots:
             local = self._slots.index(layout)
@@ -86,15 +274,15 @@ class FitWriter:
 
 
 def _file_id(writer: FitWriter, athlete: SyntheticAthlete, kind: int, created: datetime) -> None:
-    writer.write(
+    writer.message(
         0,
-        [
-            (0, "enum", kind),
-            (1, "uint16", GARMIN),
-            (2, "uint16", PRODUCT),
-            (3, "uint32", athlete.profile.device_serial),
-            (4, "uint32", fit_time(created)),
-        ],
+        {
+            0: kind,
+            1: GARMIN,
+            2: PRODUCT,
+            3: athlete.profile.device_serial,
+            4: fit_time(created),
+        },
     )
 
 
@@ -185,8 +373,9 @@ def _run_part(activity: Any, until: datetime) -> float:
     return max(0.0, min(1.0, done / span)) if span else 0.0
 
 
-def respiration_series(athlete: SyntheticAthlete, day: date) -> list[tuple[datetime, int]]:
-    """(time, breaths/min * 100) every 2 minutes the watch was worn."""
+def respiration_series(athlete: SyntheticAthlete, day: date) -> list[tuple[datetime, float]]:
+    """(time, breaths/min in 1/100 steps, the field's resolution) every 2 minutes the watch
+    was worn."""
     w = athlete.wellness(day)
     rng = stable_rng(athlete.seed, "wellness fit respiration", day)
     worn = {ms for ms, bpm in w.hr_values if bpm is not None}
@@ -202,7 +391,7 @@ def respiration_series(athlete: SyntheticAthlete, day: date) -> list[tuple[datet
                 high = night.highest_respiration
             else:
                 low, mid, high = w.respiration_low, w.respiration_awake, w.respiration_high
-            series.append((t, round(clamp(mid + jitter(rng, 1.5), low, high) * 100)))
+            series.append((t, round(clamp(mid + jitter(rng, 1.5), low, high) * 100) / 100))
         t += RESPIRATION_STEP
     return series
 
@@ -256,8 +445,8 @@ def skin_temperature(athlete: SyntheticAthlete, day: date) -> tuple[float, float
 SLEEP_LEVEL = {AWAKE: 1, LIGHT: 2, DEEP: 3, REM: 4}  # athlete stage -> FIT sleep_level
 
 
-def sleep_assessment(athlete: SyntheticAthlete, day: date) -> dict[int, int]:
-    """sleep_assessment (346) raw field values for the night that ends on ``day``."""
+def sleep_assessment(athlete: SyntheticAthlete, day: date) -> dict[int, float]:
+    """sleep_assessment (346) field values for the night that ends on ``day``."""
     night = athlete.night(day)
     sleep_s = max(1, night.sleep_s)
 
@@ -278,11 +467,10 @@ def sleep_assessment(athlete: SyntheticAthlete, day: date) -> dict[int, int]:
         10: pct(1 - night.awake_count / 12),
         11: night.awake_count,
         14: pct(1 - night.awake_count / 10),
-        15: round(night.avg_sleep_stress * 100),
+        15: night.avg_sleep_stress,
     }
 
 
-_ASSESSMENT_TYPES = {15: "uint16"}
 HRV_STATUS = {"LOW": 2, "UNBALANCED": 3, "BALANCED": 4}
 
 
@@ -302,79 +490,46 @@ def resting_hr_time(athlete: SyntheticAthlete, day: date) -> datetime:
 # ---- the files -----------------------------------------------------------------------------
 
 
-def _layout_type(mesg: int, num: int) -> str:
-    return ASSUMED_LAYOUTS[mesg][num][1]
-
-
 def wellness_fit(athlete: SyntheticAthlete, day: date) -> bytes:
     w = athlete.wellness(day)
     writer = FitWriter()
     _file_id(writer, athlete, MONITORING_B, w.start_utc)
-    writer.write(
+    writer.message(
         103,
-        [
-            (253, "uint32", fit_time(w.start_utc)),
-            (0, "uint32", athlete.clock.fit_local_time(w.start_utc)),
-            (5, "uint16", athlete.profile.bmr_kcal),
-        ],
+        {
+            253: fit_time(w.start_utc),
+            0: athlete.clock.fit_local_time(w.start_utc),
+            5: athlete.profile.bmr_kcal,
+        },
     )
-    # (time, order, fields-maker) merged chronologically; ties keep this order.
-    events: list[tuple[datetime, int, int, list[Field]]] = []
+    # (time, order, message, field values) merged chronologically; ties keep this order.
+    events: list[tuple[datetime, int, int, dict[int, Any]]] = []
     for ms, bpm in w.hr_values:
         if bpm is not None:
             t = w.start_utc + timedelta(milliseconds=ms - epoch_ms(w.start_utc))
-            events.append((t, 0, 55, [(26, "uint16", fit_time(t) & 0xFFFF), (27, "uint8", bpm)]))
+            events.append((t, 0, 55, {26: fit_time(t) & 0xFFFF, 27: bpm}))
     for s in monitoring_series(athlete, day):
-        fields: list[Field] = [
-            (26, "uint16", fit_time(s.time) & 0xFFFF),
-            (5, "enum", s.activity_type),
-            (3, "uint32", s.steps),
-            (19, "uint16", s.active_kcal),
-            (2, "uint32", s.distance_cm),
-        ]
+        values: dict[int, Any] = {
+            26: fit_time(s.time) & 0xFFFF,
+            5: s.activity_type,
+            3: s.steps / 2,  # cycles: a step is half a cycle
+            19: s.active_kcal,
+            2: s.distance_cm / 100,
+        }
         if s.ascent_mm is not None and s.descent_mm is not None:
-            fields += [(31, "uint32", s.ascent_mm), (32, "uint32", s.descent_mm)]
-        events.append((s.time, 1, 55, fields))
+            values |= {31: s.ascent_mm / 1000, 32: s.descent_mm / 1000}
+        events.append((s.time, 1, 55, values))
     for ms, level in w.stress_values:
         t = w.start_utc + timedelta(milliseconds=ms - epoch_ms(w.start_utc))
-        events.append((t, 2, 227, [(0, "sint16", level), (1, "uint32", fit_time(t))]))
-    for t, raw in respiration_series(athlete, day):
-        events.append((t, 3, 297, [(253, "uint32", fit_time(t)), (0, "sint16", raw)]))
+        events.append((t, 2, 227, {0: level, 1: fit_time(t)}))
+    for t, rate in respiration_series(athlete, day):
+        events.append((t, 3, 297, {253: fit_time(t), 0: rate}))
     for t, value, confidence in spo2_series(athlete, day):
-        events.append(
-            (
-                t,
-                4,
-                269,
-                [
-                    (253, "uint32", fit_time(t)),
-                    (0, "uint8", value),
-                    (1, "uint8", confidence),
-                    (2, "enum", 2),
-                ],
-            )
-        )
+        events.append((t, 4, 269, {253: fit_time(t), 0: value, 1: confidence, 2: 2}))
     wake = athlete.night(day).end_utc
-    events.append(
-        (
-            wake,
-            5,
-            211,
-            [(253, "uint32", fit_time(wake)), (0, "uint8", w.rest_hr_7d), (1, "uint8", w.rest_hr)],
-        )
-    )
+    events.append((wake, 5, 211, {253: fit_time(wake), 0: w.rest_hr_7d, 1: w.rest_hr}))
     t = resting_hr_time(athlete, day)
-    events.append(
-        (
-            t,
-            6,
-            RESTING_HR_MESG,
-            [
-                (253, _layout_type(RESTING_HR_MESG, 253), fit_time(t)),
-                (0, _layout_type(RESTING_HR_MESG, 0), athlete.rest_hr(day)),
-            ],
-        )
-    )
+    events.append((t, 6, RESTING_HR_MESG, {253: fit_time(t), 0: athlete.rest_hr(day)}))
     napped = nap(athlete, day)
     if napped is not None:
         events.append(
@@ -382,27 +537,27 @@ def wellness_fit(athlete: SyntheticAthlete, day: date) -> bytes:
                 napped.end,
                 7,
                 412,
-                [
-                    (253, "uint32", fit_time(napped.end)),
-                    (0, "uint32", fit_time(napped.start)),
-                    (1, "sint16", athlete.clock.offset_s(napped.start) // 60),
-                    (2, "uint32", fit_time(napped.end)),
-                    (3, "sint16", athlete.clock.offset_s(napped.end) // 60),
-                    (4, "enum", napped.feedback),
-                    (5, "enum", 0),
-                    (6, "enum", napped.source),
-                    (7, "uint32", fit_time(napped.end + timedelta(minutes=5))),
-                ],
+                {
+                    253: fit_time(napped.end),
+                    0: fit_time(napped.start),
+                    1: athlete.clock.offset_s(napped.start) // 60,
+                    2: fit_time(napped.end),
+                    3: athlete.clock.offset_s(napped.end) // 60,
+                    4: napped.feedback,
+                    5: 0,
+                    6: napped.source,
+                    7: fit_time(napped.end + timedelta(minutes=5)),
+                },
             )
         )
     events.sort(key=lambda e: (e[0], e[1]))
     first_monitoring = True
-    for t, _, mesg, fields in events:
+    for t, _, mesg, values in events:
         if mesg == 55 and first_monitoring:
             # The first monitoring message carries a full timestamp, later ones 16 bits only.
-            fields = [(253, "uint32", fit_time(t)), *fields[1:]]
+            values = {253: fit_time(t)} | {k: v for k, v in values.items() if k != 26}
             first_monitoring = False
-        writer.write(mesg, fields)
+        writer.message(mesg, values)
     return writer.close()
 
 
@@ -411,33 +566,22 @@ def sleep_fit(athlete: SyntheticAthlete, day: date) -> bytes:
     writer = FitWriter()
     _file_id(writer, athlete, SLEEP_FILE, night.start_utc)
     for start, _, stage in night.segments:
-        writer.write(275, [(253, "uint32", fit_time(start)), (0, "enum", SLEEP_LEVEL[stage])])
-    writer.write(275, [(253, "uint32", fit_time(night.end_utc)), (0, "enum", SLEEP_LEVEL[AWAKE])])
-    writer.write(
-        346,
-        [
-            (num, _ASSESSMENT_TYPES.get(num, "uint8"), v)
-            for num, v in sleep_assessment(athlete, day).items()
-        ],
-    )
-    t = sleep_score_time(athlete, day)
-    writer.write(
-        SLEEP_SCORE_MESG,
-        [
-            (253, _layout_type(SLEEP_SCORE_MESG, 253), fit_time(t)),
-            (0, _layout_type(SLEEP_SCORE_MESG, 0), night.score),
-        ],
+        writer.message(275, {253: fit_time(start), 0: SLEEP_LEVEL[stage]})
+    writer.message(275, {253: fit_time(night.end_utc), 0: SLEEP_LEVEL[AWAKE]})
+    writer.message(346, sleep_assessment(athlete, day))
+    writer.message(
+        SLEEP_SCORE_MESG, {253: fit_time(sleep_score_time(athlete, day)), 0: night.score}
     )
     deviation, week, nightly = skin_temperature(athlete, day)
-    writer.write(
+    writer.message(
         398,
-        [
-            (253, "uint32", fit_time(night.end_utc)),
-            (0, "uint32", athlete.clock.fit_local_time(night.end_utc)),
-            (1, "float32", deviation),
-            (2, "float32", week),
-            (4, "float32", nightly),
-        ],
+        {
+            253: fit_time(night.end_utc),
+            0: athlete.clock.fit_local_time(night.end_utc),
+            1: deviation,
+            2: week,
+            4: nightly,
+        },
     )
     return writer.close()
 
@@ -452,7 +596,7 @@ def hrv_fit(athlete: SyntheticAthlete, day: date) -> bytes | None:
     writer = FitWriter()
     _file_id(writer, athlete, HRV_FILE, night.end_utc)
     for t, value in night.hrv.readings:
-        writer.write(371, [(253, "uint32", fit_time(t)), (0, "uint16", value * 128)])
+        writer.message(371, {253: fit_time(t), 0: value})
     values = (
         summary["weeklyAvg"],
         summary["lastNightAvg"],
@@ -461,13 +605,13 @@ def hrv_fit(athlete: SyntheticAthlete, day: date) -> bytes | None:
         baseline["balancedLow"],
         baseline["balancedUpper"],
     )
-    writer.write(
+    writer.message(
         370,
-        [
-            (253, "uint32", fit_time(hrv_summary_time(athlete, day))),
-            *((num, "uint16", v * 128) for num, v in enumerate(values)),
-            (6, "enum", HRV_STATUS[summary["status"]]),
-        ],
+        {
+            253: fit_time(hrv_summary_time(athlete, day)),
+            **dict(enumerate(values)),
+            6: HRV_STATUS[summary["status"]],
+        },
     )
     return writer.close()
 
