@@ -39,7 +39,6 @@ decoder the corpus tests), taking what can be read when the file breaks off; rea
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import os
@@ -728,25 +727,20 @@ class RecordedActivities:
 class RecordedAthlete(SyntheticAthlete):
     """A synthetic athlete whose Connect activities are recorded FIT files (module docstring).
 
-    ``activity_files`` is read when the athlete is made (a missing path fails here); the files are
-    decoded on the first request that needs them. ``zone`` is where a file without its own UTC
-    offset was recorded (default: the profile's time zone); the other keyword arguments are
-    ``SyntheticAthlete``'s. Connect edits work on the files' activities as on synthetic ones
-    (``rename_activity``, ``delete_activity``).
+    ``activity_files`` are read and decoded when the athlete is made (a few seconds for the
+    corpus), so no request waits for it and a missing path fails here. ``zone`` is where a file
+    without its own UTC offset was recorded (default: the profile's time zone); the other keyword
+    arguments are ``SyntheticAthlete``'s. Connect edits work on the files' activities as on
+    synthetic ones (``rename_activity``, ``delete_activity``).
     """
 
     def __init__(
         self, activity_files: ActivityFiles, *, zone: ZoneInfo | None = None, **athlete: Any
     ) -> None:
         super().__init__(**athlete)
-        self._activity_files = collect_files(activity_files)
-        self._recorded_zone = zone
-
-    @functools.cached_property
-    def recorded(self) -> RecordedActivities:
-        zone = self._recorded_zone or ZoneInfo(self.profile.timezone)
+        zone = zone or ZoneInfo(self.profile.timezone)
         fallback = datetime.combine(self.last_day, FALLBACK_START).replace(tzinfo=zone)
-        return RecordedActivities(self._activity_files, zone, fallback)
+        self.recorded = RecordedActivities(collect_files(activity_files), zone, fallback)
 
     def _recorded(self, activity_id: int) -> RecordedActivity | None:
         return self.recorded.get(activity_id)
