@@ -104,10 +104,31 @@ def profile_timezone(name: str) -> str:
     metavar="SPEC",
     help="Inject a fault (repeatable): PATH[:ITEM]..., see below.",
 )
+@click.option(
+    "--activity-files",
+    "activity_files",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="PATH",
+    help="Serve these FIT files (a folder: every *.fit under it; repeatable) as the activities.",
+)
+@click.option("--quirks", is_flag=True, help="Serve the generated quirk FIT files as activities.")
 def emulator(
-    port: int, host: str, seed: int, days: int, end_date: object, timezone: str, faults: object
+    port: int,
+    host: str,
+    seed: int,
+    days: int,
+    end_date: object,
+    timezone: str,
+    faults: object,
+    activity_files: tuple[Path, ...],
+    quirks: bool,
 ) -> None:
     """Serve a synthetic athlete over the Garmin Connect API on loopback.
+
+    With --activity-files and/or --quirks the athlete's activities are those FIT files (their
+    own start times and sports, the ORIGINAL zip holding each file's bytes) instead of the
+    synthetic ones; the daily data stays the synthetic athlete's.
 
     A --fault SPEC is a path prefix and ':'-separated items: an HTTP status (429), a flag
     (truncate, corrupt, malformed, reset) or KEY=VALUE with KEY one of status, times (a count,
@@ -130,6 +151,13 @@ def emulator(
 
     last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
     athlete = SyntheticAthlete(seed=seed, end_date=last, days=days, timezone=timezone)
+    if activity_files or quirks:
+        from garmin_pipeline.sources.emulator.quirks import quirk_files
+        from garmin_pipeline.sources.emulator.recorded import RecordedAthlete
+
+        sources = [*activity_files, *([quirk_files()] if quirks else [])]
+        athlete = RecordedAthlete(sources, seed=seed, end_date=last, days=days, timezone=timezone)
+        click.echo(f"activities: {len(athlete.recorded)} FIT files")
     from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
 
     tokens = settings().token_store

@@ -29,7 +29,8 @@ from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 DATA = Path(__file__).parent / "data" / "fit"
 pytestmark = pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")
 
-ACTIVITY_FILES = sorted(p.name for p in DATA.glob("*.fit") if not p.name.startswith("monitoring_"))
+NOT_ACTIVITIES = ("monitoring_", "course_")  # a wellness file and a course: no activity in them
+ACTIVITY_FILES = sorted(p.name for p in DATA.glob("*.fit") if not p.name.startswith(NOT_ACTIVITIES))
 RUN = "run_garmin-fenix5_gps-hr-hrv_short.fit"
 INDOOR_BIKE = "bike-indoor_garmin-edge530_hrv.fit"
 POOL_CHAINED = "swim-pool_garmin-fr735xt_chained5.fit"

@@ -9,12 +9,14 @@ The real ``garminconnect`` client talks to it over HTTP; only the base URL diffe
     serve(athlete, port=8765)                 # blocking, for `garmin-pipeline emulator`
     Emulator(athlete, others={"bob": SyntheticAthlete(seed=8)})   # two accounts, see accounts
     SyntheticAthlete(seed=7, timezone="Pacific/Auckland")   # days are that profile zone's days
+    Emulator(RecordedAthlete("tests/data/fit", seed=42))  # FIT files as activities, see recorded
 
 Modules: ``athlete`` (synthetic values), ``activity`` (tracks and their summaries), ``fitgen``
 (FIT encoding), ``shapes`` (response bodies), ``auth`` (tokens), ``accounts`` (several athletes,
 each its own Garmin account), ``faults``, ``server``;
 ``personal_auth`` and ``personal_routes`` serve Garmin's Personal API under ``/personal-api``
-(``emu.personal_api_url``, key ``emu.personal_api_key``).
+(``emu.personal_api_url``, key ``emu.personal_api_key``); ``recorded`` serves FIT files (a real
+device corpus, ``quirks``' generated hard cases) as an athlete's activities.
 """
 
 from garmin_pipeline.sources.emulator.accounts import Account
@@ -25,6 +27,7 @@ from garmin_pipeline.sources.emulator.personal_auth import (
     DEFAULT_PERSONAL_API_KEY,
     PersonalApiAuthority,
 )
+from garmin_pipeline.sources.emulator.recorded import RecordedAthlete
 from garmin_pipeline.sources.emulator.server import Emulator, RequestRecord, serve
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "FaultPlan",
     "FaultRule",
     "PersonalApiAuthority",
+    "RecordedAthlete",
     "RequestRecord",
     "SyntheticActivity",
     "SyntheticAthlete",

@@ -197,7 +197,9 @@ _SUMMARY_KEYS = {
 def activity_summary(athlete: SyntheticAthlete, activity_id: int) -> dict[str, Any]:
     """GET /activity-service/activity/{id} (garth data/test_activity_get.yaml, trimmed to the
     DTOs and summary values): every value is the activity list item's, renamed as recorded."""
-    a = athlete.activity(activity_id)
+    a = athlete.plan(activity_id)  # the start times (a recorded file has no SyntheticActivity)
+    if a is None:
+        raise KeyError(f"no activity {activity_id}")
     item = athlete.activity_list_item(activity_id)
     p = athlete.profile
     summary = {
