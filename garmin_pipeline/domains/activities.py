@@ -268,12 +268,27 @@ def _type_key(entry: Mapping[str, Any]) -> Any:
     return json_object(entry.get("activityType") or None, "activityType").get("typeKey")
 
 
+# The list Garmin served until about 2021 (garmin-connect-export's recordings) gave
+# elapsedDuration in milliseconds and had no endTimeGMT; today's gives seconds. Elapsed time is
+# never shorter than the timer's `duration` and, in seconds, never hundreds of times longer.
+_END_TIME = "endTimeGMT"
+_MS_ELAPSED_RATIO = 500
+
+
+def _elapsed_s() -> pl.Expr:
+    elapsed = pl.col("elapsed_duration_s").cast(pl.Float64)
+    duration = pl.col("duration_s").cast(pl.Float64)
+    in_ms = pl.col(_END_TIME).is_null() & (duration > 0) & (elapsed >= _MS_ELAPSED_RATIO * duration)
+    return pl.when(in_ms).then(elapsed / 1000).otherwise(elapsed).alias("elapsed_duration_s")
+
+
 def build_activities(entries: list[dict[str, Any]]) -> pl.DataFrame:
     if not entries:
         return empty_frame(ACTIVITIES.columns)
     flat = [{**e, "activityType": _type_key(e)} for e in entries]
     frame = pl.DataFrame(
-        {col: json_column(flat, key, ACTIVITY_LIST) for col, key in ACTIVITY_FIELDS.items()},
+        {col: json_column(flat, key, ACTIVITY_LIST) for col, key in ACTIVITY_FIELDS.items()}
+        | {_END_TIME: json_column(flat, _END_TIME, ACTIVITY_LIST)},
         strict=False,
     )
     return frame.select(
@@ -288,7 +303,10 @@ def build_activities(entries: list[dict[str, Any]]) -> pl.DataFrame:
         pl.col("start_time_local")
         .cast(pl.String)
         .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False),
-        *(pl.col(c.name).cast(pl.Float64) for c in ACTIVITIES.columns[5:]),
+        *(
+            _elapsed_s() if c.name == "elapsed_duration_s" else pl.col(c.name).cast(pl.Float64)
+            for c in ACTIVITIES.columns[5:]
+        ),
     )
 
 
