@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.catalog import feed as catalog_feed
 from garmin_pipeline.domains import activities
 from garmin_pipeline.feeds import CONNECT, PERSONAL_API, Dataset
@@ -1268,3 +1269,19 @@ def test_every_recording_is_read_by_a_feed_or_listed_as_not_read():
         assert keys == set(recorded(file)), f"{file}: an answer of it is not put through a feed"
     sources = (DATA / "SOURCES.md").read_text(encoding="utf-8")
     assert [f for f in sorted(files) if f"\n| `{f}`" not in sources] == []
+
+
+def test_each_feed_says_which_recordings_back_its_shape_or_what_it_assumes():
+    """The catalog's `Shape` (what the data dictionary prints) names exactly the recordings
+    this module puts through the feed; a feed without any says what its parser assumes, and
+    every feed the Personal API serves says what its unrecorded answers are taken to be."""
+    used: dict[str, set[str]] = {}
+    for answer in ANSWERS:
+        if answer.recording:
+            used.setdefault(answer.feed, set()).add(answer.recording.partition("#")[0])
+    used["activities"] = {r for r, _ in ACTIVITY_LISTS} | {DOWNLOAD}
+    for feed in FEEDS:
+        assert set(feed.shape.recorded) == used.get(feed.name, set()), feed.name
+        assert len(feed.shape.recorded) == len(set(feed.shape.recorded)), feed.name
+        assert feed.shape.recorded or feed.shape.assumed, f"{feed.name}: shape not stated"
+        assert bool(feed.shape.personal_api) == (feed.personal_api is not None), feed.name

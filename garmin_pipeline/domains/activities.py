@@ -35,7 +35,7 @@ import polars as pl
 
 from garmin_pipeline.domains.fetching import refused
 from garmin_pipeline.errors import MalformedPayloadError, UnsafeValueError
-from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
+from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, RawPayload, Shape, Stored
 from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_KEYS, TABLES, FitDecodeError
 from garmin_pipeline.fit.decode import check_structure
 from garmin_pipeline.lake.parsers import (
@@ -370,4 +370,17 @@ FEED = Feed(
     intact=lambda name, payload: not name.endswith(".zip") or intact(payload),
     # The same list walk and downloads: both sources offer activity_list and activity_original.
     personal_api=fetch_activities,
+    shape=Shape(
+        recorded=(
+            "activity_list.json",
+            "activity_list_page2.json",
+            "activity_list_2018.json",
+            "activity_list_2021.json",
+            "activity_overview_2541953812.json",
+            "activity_original_11998957007.zip",
+        ),
+        assumed="the list is recorded only paged by start and limit; asked by startDate and "
+        "endDate (get_activities_by_date) it is taken to answer the same entries",
+        personal_api=SAME_AS_CONNECT,
+    ),
 )

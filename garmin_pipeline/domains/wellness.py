@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from garmin_pipeline.domains.fetching import per_day_download
-from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.feeds import Dataset, Feed, Shape
 from garmin_pipeline.fit.wellness import (
     WELLNESS_TABLES,
     WellnessTable,
@@ -96,6 +96,9 @@ FEED = Feed(
     parse=parse_wellness,
     datasets=DATASETS,
     provisional_days=2,
+    shape=Shape(
+        assumed="the download is a zip of the day's WELLNESS, SLEEP_DATA and HRV_STATUS FIT files"
+    ),
 )
 FEEDS: tuple[Feed, ...] = (FEED,)
 
