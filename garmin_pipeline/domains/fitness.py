@@ -168,14 +168,15 @@ TRAINING_STATUS = Dataset(
         Column(
             "training_status",
             pl.Int32,
-            "Garmin's status code (0 none, 1 detraining, 4 maintaining, 5 recovery, "
-            "7 productive, as recorded; other codes pass through).",
+            "Garmin's status code (0 none, 1 detraining, 2 unproductive, 4 maintaining, "
+            "5 recovery, 6 peaking, 7 productive, 8 strained, as recorded; other codes pass "
+            "through).",
             None,
             in_range(0, 20),
         ),
         Column("training_status_phrase", pl.String, "Garmin's phrase key, e.g. PRODUCTIVE_2."),
         Column("training_paused", pl.Boolean, "Whether the user paused training status."),
-        Column("fitness_trend", pl.Int32, "Garmin's fitness trend code (recorded: 2)."),
+        Column("fitness_trend", pl.Int32, "Garmin's fitness trend code (recorded: 0 to 3)."),
         Column("acute_load", pl.Int32, "Acute (7-day) training load.", "load", in_range(0, 10_000)),
         Column(
             "chronic_load", pl.Int32, "Chronic (4-week) training load.", "load", in_range(0, 10_000)
