@@ -69,6 +69,38 @@ Parse = Callable[[RawDay, date], ParsedDay]
 
 CONNECT = "connect"
 PERSONAL_API = "personal_api"
+RECORDINGS = "tests/data/garmin_connect"
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where the answer shape a feed's parser reads comes from, as the data dictionary says.
+
+    `recorded`: real answers (in `RECORDINGS`, their origins in its SOURCES.md) that the feed's
+    fetch, parse and lake validation are tested on. `assumed`: what no recording shows and what
+    is read instead. `personal_api`: what the Personal API answers are taken to be; none of them
+    is recorded, so a feed the Personal API serves always says it."""
+
+    recorded: tuple[str, ...] = ()
+    assumed: str = ""
+    personal_api: str = ""
+
+    @property
+    def text(self) -> str:
+        """The data dictionary's sentence on it."""
+        if self.recorded:
+            names = ", ".join(f"`{name}`" for name in self.recorded)
+            text = f"Answer shape: recorded ({names} in {RECORDINGS})."
+            text += f" Assumed: {self.assumed}." if self.assumed else ""
+        else:
+            text = f"Answer shape: assumed, none recorded: {self.assumed}."
+        if self.personal_api:
+            text += f" Personal API: assumed, none recorded: {self.personal_api}."
+        return text
+
+
+# A Personal API path Garmin Connect serves too.
+SAME_AS_CONNECT = "the same path as Connect's, taken to answer the same body"
 
 
 @dataclass(frozen=True)
@@ -94,6 +126,7 @@ class Feed:
     personal_api: Fetch | None = None
     # The source hybrid mode takes first: the Personal API, unless it costs far more requests.
     hybrid_source: str = PERSONAL_API
+    shape: Shape = Shape()
     # A column every dataset of the feed has, naming one thing they describe together (an
     # activity): its rows land in all of them or are quarantined from all, with one reason.
     entity: str | None = None

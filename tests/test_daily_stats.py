@@ -334,6 +334,21 @@ def test_range_bodies_have_the_recorded_keys(athlete):
     assert set(weights["totalAverage"]) == set(
         recorded("body_composition_empty.json")["totalAverage"]
     )
+    # The other recorded answers of these endpoints (tests/test_recorded_answers.py) too.
+    assert keys(stats_shapes.daily_steps(athlete, days)) == keys(
+        recorded("stats_steps_daily_one_day.json")
+    )
+    stress = keys(stats_shapes.daily_stress(athlete, days))
+    assert stress == keys(recorded("stats_stress_daily_one_day.json"))
+    assert all(keys(page) == stress for page in recorded("stats_stress_daily_pages.json").values())
+    hrv = keys(stats_shapes.hrv_range(athlete, days))
+    assert all(keys(page) == hrv for page in recorded("hrv_daily_range_pages.json").values())
+    assert keys(weights) == keys(recorded("weight_dayview_manual.json"))
+    assert set(weights) == set(recorded("weight_dayview_empty.json"))
+    weight_range = stats_shapes.weight_range(athlete, days)
+    for name in ("weight_range.json", "weight_range_single_day.json"):
+        assert keys(weight_range) == keys(recorded(name))
+    assert set(weight_range) == set(recorded("weight_range_empty.json"))
     report = stats_shapes.body_battery_reports(athlete, days)
     assert set(recorded("body_battery_report.json")[0]) <= set(report[0])
     event = recorded("body_battery_events.json")[0]

@@ -97,6 +97,13 @@ def without(body: dict[str, Any], keys: set[str]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in keys}
 
 
+def keys_of(value: Any) -> Any:
+    """The nested key structure of a body (its objects' keys), without values."""
+    if isinstance(value, dict):
+        return {k: keys_of(v) for k, v in value.items()}
+    return None
+
+
 # ---------------------------------------------------------------------------- shape parity
 def test_profile_and_settings_have_the_recorded_shape(athlete60):
     # hasPremiumSocialIcon is in the newer python-garminconnect recording, not in garth's.
@@ -130,6 +137,14 @@ def test_heart_rate_stress_and_hrv_have_the_recorded_shape(athlete60):
     assert shape_problems(recorded("hrv.json"), athlete60.hrv(day)) == []
 
 
+def test_heart_rate_zones_have_the_recorded_shape(emu, athlete60, clean):
+    (served,) = get(emu, "/biometric-service/heartRateZones").json()
+    (ref,) = recorded("heart_rate_zones.json")  # garth core/test_put.yaml
+    assert shape_problems(ref, served) == []
+    assert list(served) == list(ref)
+    assert served["maxHeartRateUsed"] == athlete60.profile.max_hr
+
+
 def test_days_without_data_look_like_garmins(athlete60):
     outside = athlete60.first_day - timedelta(days=1)
     assert athlete60.stress(outside) is None
@@ -147,13 +162,20 @@ def test_days_without_data_look_like_garmins(athlete60):
 
 def test_sleep_has_the_recorded_shape(athlete60):
     old = recorded("daily_sleep.json")  # this very path, recorded in 2021
+    nights = recorded("sleep_nights_2021-07.json").values()  # the 19 nights before it
+    assert all(keys_of(night) == keys_of(old) for night in nights)
     new = recorded("daily_sleep_v2.json")  # the 2025 body with sleep scores
+    newest = recorded("daily_sleep_v2_2025-07-06.json")  # the night before: one key more
     assert set(old["dailySleepDTO"]) <= set(new["dailySleepDTO"])
+    assert set(newest["dailySleepDTO"]) - set(new["dailySleepDTO"]) == {
+        "breathingDisruptionSeverity"
+    }
     served = athlete60.sleep(DAY)
     # Keys newer than both recordings (garminconnect 0.3.20 documents them) are extra.
     newer = {"restlessMomentsCount", "avgOvernightHrv", "hrvStatus"}
     assert newer <= set(served)
-    assert shape_problems({**old, **new}, {k: v for k, v in served.items() if k not in newer}) == []
+    union = {**old, **new, "dailySleepDTO": {**new["dailySleepDTO"], **newest["dailySleepDTO"]}}
+    assert shape_problems(union, {k: v for k, v in served.items() if k not in newer}) == []
     levels = served["sleepLevels"]
     assert {lvl["activityLevel"] for lvl in levels} <= {0.0, 1.0, 2.0, 3.0}
     assert (
@@ -412,6 +434,8 @@ def test_the_original_download_is_the_zip_of_the_fit_file(emu, athlete60, tmp_pa
         str(activity.activity_id), dl_fmt=Garmin.ActivityDownloadFormat.ORIGINAL
     )
     assert data == athlete60.activity_zip(activity.activity_id)
+    with zipfile.ZipFile(DATA / "activity_original_11998957007.zip") as answer:
+        assert answer.namelist() == ["11998957007_ACTIVITY.fit"]  # garth core/test_download.yaml
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == [f"{activity.activity_id}_ACTIVITY.fit"]
         assert archive.testzip() is None

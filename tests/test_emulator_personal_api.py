@@ -24,27 +24,16 @@ from garmin_pipeline.sources.emulator import (
     Emulator,
     SyntheticAthlete,
 )
-from tests.conftest import ATHLETE_END, bearer
+from tests.conftest import ATHLETE_END, REPO_ROOT, bearer
 
 TOKEN_PATH = "/personal-api/personalapitoken-service/personal-api/personal-api-key/token"
 FIRST = ATHLETE_END - timedelta(days=20)  # the conftest athlete's first day of history
 DAY = date(2024, 6, 20)
 BEFORE = date(2024, 6, 5)  # five nights before the history starts
 # The recorded /biometric-service/heartRateZones item (garth core/test_put.yaml).
-ZONE_KEYS = {
-    "trainingMethod",
-    "restingHeartRateUsed",
-    "lactateThresholdHeartRateUsed",
-    "zone1Floor",
-    "zone2Floor",
-    "zone3Floor",
-    "zone4Floor",
-    "zone5Floor",
-    "maxHeartRateUsed",
-    "restingHrAutoUpdateUsed",
-    "sport",
-    "changeState",
-}
+ZONE_KEYS = set(
+    json.loads((REPO_ROOT / "tests/data/garmin_connect/heart_rate_zones.json").read_text())[0]
+)
 
 
 @pytest.fixture(scope="module")

@@ -317,17 +317,28 @@ def recorded(name: str):
 def test_emulated_bodies_have_the_recorded_keys(athlete):
     day = athlete.last_day
     readiness = shapes.training_readiness(athlete, [day])[0]
-    assert list(readiness) == list(recorded("training_readiness.json")[0])
-    status = recorded("weekly_training_status.json")
+    for name in (
+        "training_readiness.json",
+        "training_readiness_2024-07-07.json",
+        "training_readiness_2025-07-06.json",
+    ):
+        assert list(readiness) == list(recorded(name)[0])
     body = shapes.weekly_training_status(athlete, [day])
-    assert list(body) == list(status)
     entry = next(iter(body["reportData"].values()))[0]
-    assert list(entry) == list(next(iter(status["reportData"].values()))[0])
-    assert list(entry["acuteTrainingLoadDTO"]) == list(
-        next(iter(status["reportData"].values()))[0]["acuteTrainingLoadDTO"]
-    )
+    pages = recorded("weekly_training_status_pages.json").values()
+    for status in (recorded("weekly_training_status.json"), *pages):
+        assert list(body) == list(status)
+        recorded_entry = next(iter(status["reportData"].values()))[0]
+        assert list(entry) == list(recorded_entry)
+        assert list(entry["acuteTrainingLoadDTO"]) == list(recorded_entry["acuteTrainingLoadDTO"])
     hill = shapes.hill_score_stats(athlete, [day])["hillScoreDTOList"][0]
     assert list(hill) == list(recorded("hill_score.json"))
+    assert list(hill) == list(recorded("hill_score_2025-07-06.json"))
+    # maxmet/daily is not recorded: its entries are shaped as the recorded maxmet/latest body.
+    latest = recorded("max_metrics_latest.json")
+    max_metrics = shapes.max_metrics(athlete, athlete.history())[0]
+    assert list(max_metrics) == list(latest)
+    assert list(max_metrics["generic"]) == list(latest["generic"])
     assert list(shapes.endurance_score_dto(athlete, day)) == list(recorded("endurance_score.json"))
 
 

@@ -35,7 +35,7 @@ import polars as pl
 
 from garmin_pipeline.domains.fetching import refused
 from garmin_pipeline.errors import MalformedPayloadError, UnsafeValueError
-from garmin_pipeline.feeds import Dataset, Feed, RawPayload, Stored
+from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, RawPayload, Shape, Stored
 from garmin_pipeline.fit import ACTIVITY_TABLES, TABLE_KEYS, TABLES, FitDecodeError
 from garmin_pipeline.fit.decode import check_structure
 from garmin_pipeline.lake.parsers import (
@@ -316,12 +316,27 @@ def _type_key(entry: Mapping[str, Any]) -> Any:
     return json_object(entry.get("activityType") or None, "activityType").get("typeKey")
 
 
+# The list Garmin served until about 2021 (garmin-connect-export's recordings) gave
+# elapsedDuration in milliseconds and had no endTimeGMT; today's gives seconds. Elapsed time is
+# never shorter than the timer's `duration` and, in seconds, never hundreds of times longer.
+_END_TIME = "endTimeGMT"
+_MS_ELAPSED_RATIO = 500
+
+
+def _elapsed_s() -> pl.Expr:
+    elapsed = pl.col("elapsed_duration_s").cast(pl.Float64)
+    duration = pl.col("duration_s").cast(pl.Float64)
+    in_ms = pl.col(_END_TIME).is_null() & (duration > 0) & (elapsed >= _MS_ELAPSED_RATIO * duration)
+    return pl.when(in_ms).then(elapsed / 1000).otherwise(elapsed).alias("elapsed_duration_s")
+
+
 def build_activities(entries: list[dict[str, Any]]) -> pl.DataFrame:
     if not entries:
         return empty_frame(ACTIVITIES.columns)
     flat = [{**e, "activityType": _type_key(e)} for e in entries]
     frame = pl.DataFrame(
-        {col: json_column(flat, key, ACTIVITY_LIST) for col, key in ACTIVITY_FIELDS.items()},
+        {col: json_column(flat, key, ACTIVITY_LIST) for col, key in ACTIVITY_FIELDS.items()}
+        | {_END_TIME: json_column(flat, _END_TIME, ACTIVITY_LIST)},
         strict=False,
     )
     return frame.select(
@@ -336,7 +351,10 @@ def build_activities(entries: list[dict[str, Any]]) -> pl.DataFrame:
         pl.col("start_time_local")
         .cast(pl.String)
         .str.to_datetime("%Y-%m-%d %H:%M:%S", time_unit="us", strict=False),
-        *(pl.col(c.name).cast(pl.Float64) for c in ACTIVITIES.columns[5:]),
+        *(
+            _elapsed_s() if c.name == "elapsed_duration_s" else pl.col(c.name).cast(pl.Float64)
+            for c in ACTIVITIES.columns[5:]
+        ),
     )
 
 
@@ -400,6 +418,19 @@ FEED = Feed(
     intact=lambda name, payload: not name.endswith(".zip") or intact(payload),
     # The same list walk and downloads: both sources offer activity_list and activity_original.
     personal_api=fetch_activities,
+    shape=Shape(
+        recorded=(
+            "activity_list.json",
+            "activity_list_page2.json",
+            "activity_list_2018.json",
+            "activity_list_2021.json",
+            "activity_overview_2541953812.json",
+            "activity_original_11998957007.zip",
+        ),
+        assumed="the list is recorded only paged by start and limit; asked by startDate and "
+        "endDate (get_activities_by_date) it is taken to answer the same entries",
+        personal_api=SAME_AS_CONNECT,
+    ),
     # Never half an activity: in `activities` and every FIT dataset, or quarantined from all.
     entity=ACTIVITY_ID.name,
 )

@@ -20,7 +20,7 @@ from garmin_pipeline.domains.fetching import (
     ranged,
 )
 from garmin_pipeline.domains.health import CALENDAR_DATE, gmt_string_to_utc
-from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, Shape
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
@@ -133,8 +133,7 @@ BODY_BATTERY_EVENTS = Dataset(
     name="body_battery_events",
     description=(
         "One row per Body Battery event (sleep, activity, nap, recovery...) carried in the "
-        "get_body_battery report entries (bodyBatteryActivityEvent); item keys as recorded "
-        "for get_body_battery_events' `event` object."
+        "get_body_battery report entries (bodyBatteryActivityEvent)."
     ),
     key=("event_start", "event_type"),
     columns=(
@@ -242,6 +241,20 @@ WEIGH_INS_FEED = range_feed(
     weigh_ins_by_day,
     build_weigh_ins,
     personal_api=PersonalApiRange("get_weight_measurements", split=weigh_ins_from_summaries),
+    shape=Shape(
+        recorded=(
+            "body_composition_empty.json",
+            "weight_dayview.json",
+            "weight_dayview_manual.json",
+            "weight_dayview_empty.json",
+            "weight_range.json",
+            "weight_range_empty.json",
+            "weight_range_single_day.json",
+        ),
+        assumed="dateRange is recorded only empty; its dateWeightList items are taken to be "
+        "those weight/dayview answers in the same envelope",
+        personal_api="weight/range is taken to answer as Connect's recorded weight/range",
+    ),
 )
 BODY_BATTERY_FEED = Feed(
     name="body_battery",
@@ -259,6 +272,13 @@ BODY_BATTERY_FEED = Feed(
         PERSONAL_API_RANGE_DAYS,
         by_calendar_date("date"),
         "body_battery.json",
+    ),
+    shape=Shape(
+        recorded=("body_battery_report.json",),
+        assumed="the recording's levels were scrubbed to null upstream and it has no "
+        "bodyBatteryActivityEvent; event items are taken to have the keys of the recorded "
+        "get_body_battery_events `event` object and its activity fields",
+        personal_api=SAME_AS_CONNECT,
     ),
 )
 

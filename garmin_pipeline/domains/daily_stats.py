@@ -23,7 +23,7 @@ from garmin_pipeline.domains.fetching import (
     range_feed,
 )
 from garmin_pipeline.domains.health import CALENDAR_DATE, STRESS
-from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, Shape
 from garmin_pipeline.lake.parsers import json_object, one_row
 from garmin_pipeline.lake.schema import Column, empty_frame, in_range
 
@@ -40,6 +40,8 @@ def daily_series_feed(
     window_days: int = RANGE_WINDOW_DAYS,
     split: Split | None = None,
     personal_api: PersonalApiRange | None = None,
+    *,
+    shape: Shape,
 ) -> Feed:
     """A range feed whose per-day payload is one JSON entry, read into one row by `fields`."""
 
@@ -58,6 +60,7 @@ def daily_series_feed(
         build,
         window_days=window_days,
         personal_api=personal_api,
+        shape=shape,
     )
 
 
@@ -83,11 +86,7 @@ DAILY_STEPS = Dataset(
 )
 DAILY_FLOORS = Dataset(
     name="daily_floors",
-    description=(
-        "One row per day: floors climbed and descended (1 floor = 3 m). Not recorded: the "
-        "{calendarDate, values} form follows the recorded stress series, the value keys what "
-        "public clients read."
-    ),
+    description="One row per day: floors climbed and descended (1 floor = 3 m).",
     key=("calendar_date",),
     columns=(
         CALENDAR_DATE,
@@ -124,8 +123,7 @@ RESPIRATION = in_range(0, 80)
 DAILY_RESPIRATION = Dataset(
     name="daily_respiration",
     description=(
-        "One row per day: mean waking breathing rate and that of the night that ended that "
-        "morning. Not recorded: keys as garminconnect documents and public clients read them."
+        "One row per day: mean waking breathing rate and that of the night that ended that morning."
     ),
     key=("calendar_date",),
     columns=(
@@ -198,6 +196,10 @@ FEEDS = (
             "step_goal": "stepGoal",
         },
         personal_api=PersonalApiRange("get_daily_steps"),
+        shape=Shape(
+            recorded=("stats_steps_daily.json", "stats_steps_daily_one_day.json"),
+            personal_api=SAME_AS_CONNECT,
+        ),
     ),
     daily_series_feed(
         DAILY_FLOORS,
@@ -209,6 +211,10 @@ FEEDS = (
             "floors_descended": "values.wellnessFloorsDescended",
             "floors_goal": "values.wellnessUserFloorsAscendedGoal",
         },
+        shape=Shape(
+            assumed="stats/floors/daily answers the {calendarDate, values} entries of the "
+            "recorded stress series, with the value keys public clients read"
+        ),
     ),
     daily_series_feed(
         DAILY_INTENSITY_MINUTES,
@@ -220,6 +226,7 @@ FEEDS = (
             "vigorous_minutes": "vigorousValue",
             "weekly_goal_minutes": "weeklyGoal",
         },
+        shape=Shape(recorded=("stats_im_daily.json",)),
     ),
     daily_series_feed(
         DAILY_STRESS,
@@ -234,6 +241,14 @@ FEEDS = (
             "high_stress_s": "values.highStressDuration",
         },
         personal_api=PersonalApiRange("get_daily_stress"),
+        shape=Shape(
+            recorded=(
+                "stats_stress_daily.json",
+                "stats_stress_daily_pages.json",
+                "stats_stress_daily_one_day.json",
+            ),
+            personal_api=SAME_AS_CONNECT,
+        ),
     ),
     daily_series_feed(
         DAILY_RESPIRATION,
@@ -244,6 +259,10 @@ FEEDS = (
             "avg_waking_respiration_brpm": "values.avgWakingRespiration",
             "avg_sleep_respiration_brpm": "values.avgSleepRespiration",
         },
+        shape=Shape(
+            assumed="stats/respiration/daily answers {calendarDate, values} entries with the "
+            "keys garminconnect documents and public clients read"
+        ),
     ),
     daily_series_feed(
         RESTING_HEART_RATE,
@@ -251,6 +270,10 @@ FEEDS = (
         "userstats-service/wellness/daily/{displayName}?metricId=60",
         {"calendar_date": "calendarDate", "resting_heart_rate_bpm": "value"},
         window_days=RHR_WINDOW_DAYS,
+        shape=Shape(
+            assumed="userstats-service/wellness/daily answers metric 60 as {calendarDate, "
+            "value} entries, as garminconnect's get_rhr_daily reads them"
+        ),
     ),
     daily_series_feed(
         HYDRATION,
@@ -258,6 +281,7 @@ FEEDS = (
         "usersummary-service/stats/hydration/daily/{start}/{end}",
         {"calendar_date": "calendarDate", "intake_ml": "valueInML", "goal_ml": "goalInML"},
         personal_api=PersonalApiRange("get_daily_hydration"),
+        shape=Shape(recorded=("stats_hydration_daily.json",), personal_api=SAME_AS_CONNECT),
     ),
     daily_series_feed(
         HRV,
@@ -275,5 +299,9 @@ FEEDS = (
         },
         split=_in_key("hrvSummaries", by_calendar_date()),
         personal_api=PersonalApiRange("get_daily_hrv_summaries", PERSONAL_API_DAILIES_DAYS),
+        shape=Shape(
+            recorded=("hrv_daily_range.json", "hrv_daily_range_pages.json"),
+            personal_api=SAME_AS_CONNECT,
+        ),
     ),
 )

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from garmin_pipeline.errors import MalformedPayloadError
-from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Stored
+from garmin_pipeline.feeds import Dataset, Feed, Fetch, RawPayload, Shape, Stored
 from garmin_pipeline.lake.parsers import parse_json_day
 from garmin_pipeline.raw.canonical import canonical_json
 
@@ -201,6 +201,8 @@ def range_feed(
     args: RangeArgs = iso_range,
     provisional_days: int = 2,
     personal_api: PersonalApiRange | None = None,
+    *,
+    shape: Shape,
     **kwargs: Any,
 ) -> Feed:
     """A feed of one dataset from a range endpoint: `ranged` windows, one payload per day
@@ -220,4 +222,5 @@ def range_feed(
         datasets=(dataset,),
         provisional_days=provisional_days,
         personal_api=personal_api.fetch(split, payload) if personal_api else None,
+        shape=shape,
     )

@@ -24,7 +24,7 @@ from garmin_pipeline.domains.fetching import (
 )
 from garmin_pipeline.domains.frames import date_prefix, day_literal, json_frame, typed
 from garmin_pipeline.domains.health import CALENDAR_DATE
-from garmin_pipeline.feeds import CONNECT, Dataset, Feed, RawPayload, Stored
+from garmin_pipeline.feeds import CONNECT, Dataset, Feed, RawPayload, Shape, Stored
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_utc,
     json_column,
@@ -38,6 +38,8 @@ from garmin_pipeline.raw.canonical import canonical_json
 # The caps the emulator enforces (see `sources/emulator/metrics_routes.py`): garminconnect
 # documents one year for race predictions; the rest use 28 days.
 RACE_PREDICTION_WINDOW_DAYS = 366
+# What the endpoints no recording shows are read as.
+PUBLIC = "the keys garminconnect's docstrings and public clients read"
 
 SNAPSHOT_DATE = Column(
     "snapshot_date", pl.Date, "The last day of the sync that read this state.", nullable=False
@@ -166,14 +168,15 @@ TRAINING_STATUS = Dataset(
         Column(
             "training_status",
             pl.Int32,
-            "Garmin's status code (0 none, 1 detraining, 4 maintaining, 5 recovery, "
-            "7 productive, as recorded; other codes pass through).",
+            "Garmin's status code (0 none, 1 detraining, 2 unproductive, 4 maintaining, "
+            "5 recovery, 6 peaking, 7 productive, 8 strained, as recorded; other codes pass "
+            "through).",
             None,
             in_range(0, 20),
         ),
         Column("training_status_phrase", pl.String, "Garmin's phrase key, e.g. PRODUCTIVE_2."),
         Column("training_paused", pl.Boolean, "Whether the user paused training status."),
-        Column("fitness_trend", pl.Int32, "Garmin's fitness trend code (recorded: 2)."),
+        Column("fitness_trend", pl.Int32, "Garmin's fitness trend code (recorded: 0 to 3)."),
         Column("acute_load", pl.Int32, "Acute (7-day) training load.", "load", in_range(0, 10_000)),
         Column(
             "chronic_load", pl.Int32, "Chronic (4-week) training load.", "load", in_range(0, 10_000)
@@ -249,8 +252,7 @@ def build_training_status(entry: dict[str, Any] | None, day: date) -> pl.DataFra
 MAX_METRICS = Dataset(
     name="max_metrics",
     description=(
-        "One row per day Garmin updated a VO2max (after a run or a ride); other days are "
-        "empty. Shape: the recorded maxmet/latest entry (the range form was not recorded)."
+        "One row per day Garmin updated a VO2max (after a run or a ride); other days are empty."
     ),
     key=("calendar_date",),
     columns=(
@@ -299,10 +301,7 @@ def build_max_metrics(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
 # ---------------------------------------------------------------------- fitness age
 FITNESS_AGE = Dataset(
     name="fitness_age",
-    description=(
-        "One row per day: Garmin's fitness age and what it is made of. Shape from public "
-        "clients (fitnessage-service/stats/daily was not recorded)."
-    ),
+    description="One row per day: Garmin's fitness age and what it is made of.",
     key=("calendar_date",),
     columns=(
         CALENDAR_DATE,
@@ -366,10 +365,7 @@ def build_fitness_age(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
 # ---------------------------------------------------------------------- race predictions
 RACE_PREDICTIONS = Dataset(
     name="race_predictions",
-    description=(
-        "One row per day: Garmin's predicted race times. Shape from public clients "
-        "(racepredictions/daily was not recorded)."
-    ),
+    description="One row per day: Garmin's predicted race times.",
     key=("calendar_date",),
     columns=(
         CALENDAR_DATE,
@@ -478,7 +474,7 @@ DEVICES = Dataset(
     name="devices",
     description=(
         "The registered devices as of a sync (kept on its last day). Serial numbers are "
-        "identifiers, not data, and are left out. Shape from public clients (not recorded)."
+        "identifiers, not data, and are left out."
     ),
     key=("device_id",),
     columns=(
@@ -525,7 +521,7 @@ GEAR = Dataset(
     name="gear",
     description=(
         "The user's gear as of a sync (kept on its last day), with each item's totals from "
-        "gear/stats. Shapes from public clients (neither endpoint was recorded)."
+        "gear/stats."
     ),
     key=("gear_uuid",),
     columns=(
@@ -608,6 +604,7 @@ _FITNESS_AGE_CONNECT = range_feed(
     "get_fitness_age_daily",
     by_calendar_date(),
     build_fitness_age,
+    shape=Shape(assumed=f"fitnessage-service/stats/daily answers {PUBLIC}"),
 )
 # The Personal API serves fitness age a day at a time (fitnessage/v2/{date}), kept as received
 # and read by the same parser; hybrid mode keeps Connect's 28 days a request for it.
@@ -617,6 +614,11 @@ FITNESS_AGE_FEED = replace(
     + " Personal API: get_fitness_age, one request per day (hybrid mode uses Connect).",
     personal_api=per_day("get_fitness_age", "fitness_age.json"),
     hybrid_source=CONNECT,
+    shape=replace(
+        _FITNESS_AGE_CONNECT.shape,
+        personal_api="fitnessage/v2/{date} is taken to answer get_fitnessage_data's keys "
+        "(fitnessAge, achievableFitnessAge, components.*.value)",
+    ),
 )
 
 
@@ -624,7 +626,7 @@ def _iso_with(*extra: Any) -> Callable[[date, date], tuple[Any, ...]]:
     return lambda first, last: (first.isoformat(), last.isoformat(), *extra)
 
 
-def _snapshot_feed(dataset: Dataset, endpoint: str, fetch: Any, build: Any) -> Feed:
+def _snapshot_feed(dataset: Dataset, endpoint: str, fetch: Any, build: Any, shape: Shape) -> Feed:
     return Feed(
         name=dataset.name,
         description=f"GET {endpoint}, once per sync (state without history).",
@@ -632,6 +634,7 @@ def _snapshot_feed(dataset: Dataset, endpoint: str, fetch: Any, build: Any) -> F
         parse=parse_json_day(f"{dataset.name}.json", build, dataset.name),
         datasets=(dataset,),
         snapshot=True,
+        shape=shape,
     )
 
 
@@ -642,6 +645,16 @@ FEEDS = (
         "get_training_readiness_range",
         _group_by_date(),
         build_training_readiness,
+        shape=Shape(
+            recorded=(
+                "training_readiness.json",
+                "training_readiness_2024-07-07.json",
+                "training_readiness_2025-07-06.json",
+                "training_readiness_no_data.json",
+            ),
+            assumed="only the one-day form trainingreadiness/{date} is recorded; the range "
+            "form is taken to list the same entries for every day of the window",
+        ),
     ),
     range_feed(
         TRAINING_STATUS,
@@ -649,6 +662,7 @@ FEEDS = (
         "get_weekly_training_status",
         split_training_status,
         build_training_status,
+        shape=Shape(recorded=("weekly_training_status.json", "weekly_training_status_pages.json")),
     ),
     range_feed(
         MAX_METRICS,
@@ -656,6 +670,11 @@ FEEDS = (
         "get_max_metrics_range",
         split_max_metrics,
         build_max_metrics,
+        shape=Shape(
+            recorded=("max_metrics_latest.json",),
+            assumed="maxmet/daily is not recorded; it is taken to list entries shaped as the "
+            "recorded maxmet/latest body, one per day VO2max changed",
+        ),
     ),
     FITNESS_AGE_FEED,
     range_feed(
@@ -666,6 +685,7 @@ FEEDS = (
         build_race_predictions,
         window_days=RACE_PREDICTION_WINDOW_DAYS,
         args=_iso_with("daily"),
+        shape=Shape(assumed=f"racepredictions/daily answers {PUBLIC}"),
     ),
     range_feed(
         ENDURANCE_SCORE,
@@ -674,6 +694,11 @@ FEEDS = (
         split_endurance_score,
         build_endurance_score,
         aggregation="daily",
+        shape=Shape(
+            assumed="endurancescore/stats answers a groupMap of daily groups (groupAverage), "
+            "as public clients read it; the recorded one-day endurancescore body is not what "
+            "this feed reads"
+        ),
     ),
     range_feed(
         HILL_SCORE,
@@ -681,17 +706,24 @@ FEEDS = (
         "get_hill_score",
         split_hill_score,
         build_hill_score,
+        shape=Shape(
+            recorded=("hill_score.json", "hill_score_2025-07-06.json"),
+            assumed="only the one-day form hillscore?calendarDate is recorded; hillscore/stats "
+            "is taken to list those bodies in hillScoreDTOList",
+        ),
     ),
     _snapshot_feed(
         DEVICES,
         "device-service/deviceregistration/devices",
         snapshot("get_devices", "devices.json"),
         build_devices,
+        Shape(assumed=f"deviceregistration/devices answers {PUBLIC}"),
     ),
     _snapshot_feed(
         GEAR,
         "gear-service/gear/filterGear and gear-service/gear/stats/{uuid} per item",
         fetch_gear,
         build_gear,
+        Shape(assumed=f"gear/filterGear and gear/stats answer {PUBLIC}"),
     ),
 )

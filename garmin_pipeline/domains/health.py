@@ -22,7 +22,7 @@ from garmin_pipeline.domains.fetching import (
     ranged,
 )
 from garmin_pipeline.errors import PayloadParseError
-from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, Shape
 from garmin_pipeline.lake.parsers import (
     epoch_ms_to_local,
     epoch_ms_to_utc,
@@ -183,9 +183,7 @@ SLEEP = Dataset(
     name="sleep",
     description=(
         "One row per night, dated by the day the sleeper woke up (Garmin's rule): stages, sleep "
-        "score and its components, SpO2, breathing, overnight HRV and Body Battery gained. "
-        "avgOvernightHrv and restlessMomentsCount are top-level keys of today's get_sleep_data "
-        "answer that the recordings predate."
+        "score and its components, SpO2, breathing, overnight HRV and Body Battery gained."
     ),
     key=("calendar_date",),
     columns=(
@@ -259,9 +257,7 @@ STAGES = {0: "deep", 1: "light", 2: "rem", 3: "awake"}  # sleepLevels' activityL
 SLEEP_STAGES = Dataset(
     name="sleep_stages",
     description=(
-        "One row per sleep-stage interval of the night (sleepLevels), dated by the wake-up day. "
-        "The recordings hold sleepLevels only empty; items are {startGMT, endGMT, "
-        "activityLevel} with 0 deep, 1 light, 2 REM, 3 awake."
+        "One row per sleep-stage interval of the night (sleepLevels), dated by the wake-up day."
     ),
     key=("stage_start",),
     columns=(
@@ -364,6 +360,17 @@ DAILY_SUMMARY_FEED = range_feed(
     _summaries_by_day,
     build_daily_summary,
     personal_api=PersonalApiRange("get_daily_summaries", PERSONAL_API_DAILIES_DAYS),
+    shape=Shape(
+        recorded=(
+            "daily_summary.json",
+            "daily_summary_2025-06-13.json",
+            "daily_summary_display_name.json",
+        ),
+        assumed="v2/dailysummaries itself is not recorded; its `data` entries are taken to be "
+        "the recorded one-day usersummary bodies (garminconnect: 'same fields as "
+        "get_user_summary')",
+        personal_api=SAME_AS_CONNECT,
+    ),
 )
 SLEEP_FEED = Feed(
     name="sleep",
@@ -379,6 +386,21 @@ SLEEP_FEED = Feed(
     parse=parse_json_frames("sleep.json", build_sleep_frames),
     datasets=(SLEEP, SLEEP_STAGES),
     provisional_days=3,
+    shape=Shape(
+        recorded=(
+            "daily_sleep.json",
+            "sleep_nights_2021-07.json",
+            "daily_sleep_v2.json",
+            "daily_sleep_v2_2025-07-06.json",
+            "daily_sleep_no_data.json",
+        ),
+        assumed="avgOvernightHrv and restlessMomentsCount, top-level keys of today's answer "
+        "(garminconnect documents them), are newer than the recordings; the recordings hold "
+        "sleepLevels only empty, its items are read as {startGMT, endGMT, activityLevel} with "
+        "0 deep, 1 light, 2 REM, 3 awake",
+        personal_api="sleep-service/sleep/dailySleepSummariesByDate is taken to answer a list "
+        "of Connect's per-night bodies, each dailySleepDTO.calendarDate naming its night",
+    ),
 )
 
 FEEDS = (DAILY_SUMMARY_FEED, SLEEP_FEED)

@@ -19,7 +19,7 @@ import polars as pl
 from garmin_pipeline.domains.fetching import snapshot
 from garmin_pipeline.domains.fitness import SNAPSHOT_DATE, VO2MAX
 from garmin_pipeline.domains.frames import date_prefix, day_literal, json_frame, typed
-from garmin_pipeline.feeds import Dataset, Feed, Fetch
+from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, Fetch, Shape
 from garmin_pipeline.lake.parsers import json_object, json_objects, parse_json_day
 from garmin_pipeline.lake.schema import Column, empty_frame, in_range
 
@@ -35,8 +35,7 @@ PROFILE = Dataset(
     name="profile",
     description=(
         "The user profile settings as of a sync (kept on its last day): one row. Garmin sends "
-        "the weight in grams, stored here in kg. Shape: Connect's recorded user-settings body "
-        "plus the time zone (userprofile/settings itself was not recorded)."
+        "the weight in grams, stored here in kg."
     ),
     key=("snapshot_date",),
     columns=(
@@ -207,6 +206,7 @@ def _snapshot_feed(
     build: Any,
     connect: tuple[str, Fetch],
     personal_api: tuple[str, Fetch],
+    shape: Shape,
 ) -> Feed:
     """A snapshot feed both sources serve; each `(endpoint, fetch)` yields the same payload."""
     (connect_endpoint, connect_fetch), (personal_endpoint, personal_fetch) = connect, personal_api
@@ -221,6 +221,7 @@ def _snapshot_feed(
         datasets=(dataset,),
         snapshot=True,
         personal_api=personal_fetch,
+        shape=shape,
     )
 
 
@@ -235,6 +236,12 @@ FEEDS = (
         personal_api=(
             "userprofile-service/userprofile/settings (get_user_profile_settings)",
             snapshot("get_user_profile_settings", "profile.json"),
+        ),
+        shape=Shape(
+            recorded=("user_settings.json", "user_settings_garth.json"),
+            assumed="userprofile/settings is not recorded; it is taken to be the recorded "
+            "user-settings body (which the login reads) plus a top-level timeZone",
+            personal_api=SAME_AS_CONNECT,
         ),
     ),
     _snapshot_feed(
@@ -251,6 +258,10 @@ FEEDS = (
         personal_api=(
             "biometric-service/heartRateZones/v2 (get_heart_rate_zones)",
             snapshot("get_heart_rate_zones", "heart_rate_zones.json"),
+        ),
+        shape=Shape(
+            recorded=("heart_rate_zones.json",),
+            personal_api="heartRateZones/v2 is taken to answer the recorded Connect items",
         ),
     ),
 )

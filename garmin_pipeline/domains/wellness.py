@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import date
 
 from garmin_pipeline.domains.fetching import per_day_download
-from garmin_pipeline.feeds import Dataset, Feed
+from garmin_pipeline.feeds import Dataset, Feed, Shape
 from garmin_pipeline.fit.wellness import (
     WELLNESS_TABLES,
     Field,
@@ -140,6 +140,9 @@ FEED = Feed(
     parse=parse_wellness,
     datasets=DATASETS,
     provisional_days=2,
+    shape=Shape(
+        assumed="the download is a zip of the day's WELLNESS, SLEEP_DATA and HRV_STATUS FIT files"
+    ),
 )
 FEEDS: tuple[Feed, ...] = (FEED,)
 

@@ -1,9 +1,10 @@
 """Render the data dictionary, `docs/data-dictionary.md`, so column meanings are written once.
 
-Lake datasets come from the catalog (each `Column`'s type, unit and description); warehouse
-marts come from their dbt YAML (`data_type`, `config.meta.unit`, `description`). A mart whose
-YAML sets `config.meta.dictionary.columns_from_lake: <dataset>` (a view over a lake dataset)
-also lists that dataset's columns it does not declare itself. `make dictionary` writes the
+Lake datasets come from the catalog (each `Column`'s type, unit and description, and each
+feed's answer shape: the recordings behind it, or what is assumed); warehouse marts come from
+their dbt YAML (`data_type`, `config.meta.unit`, `description`). A mart whose YAML sets
+`config.meta.dictionary.columns_from_lake: <dataset>` (a view over a lake dataset) also lists
+that dataset's columns it does not declare itself. `make dictionary` writes the
 file; a test fails if the committed file differs from a fresh render.
 """
 
@@ -182,6 +183,8 @@ def _lake_section(feed: Feed, dataset: Dataset) -> Iterator[str]:
     yield f"Key (unique within a partition): {key}. Partitions: {kept}."
     yield ""
     yield f"Feed `{feed.name}`: {_text(feed.description)}"
+    yield ""
+    yield _text(feed.shape.text)
     yield ""
     yield from _table(
         [(c.name, lake_type(c.dtype), c.unit, _lake_meaning(c)) for c in dataset.columns]

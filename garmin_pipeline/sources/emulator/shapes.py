@@ -806,6 +806,8 @@ def sleep(athlete: SyntheticAthlete, day: date) -> dict[str, Any]:
             "nextSleepNeed": _sleep_need(
                 athlete, day + timedelta(days=1), night.end_utc + timedelta(hours=8)
             ),
+            # In garth's 2025-07-06 night (data/test_daily_sleep_data_list.yaml), not in 07-07's.
+            "breathingDisruptionSeverity": "NONE",
         },
         "sleepMovement": [],
         "remSleepData": True,
