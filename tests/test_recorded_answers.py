@@ -32,7 +32,7 @@ from garmin_pipeline.raw.canonical import canonical_json
 
 DATA = Path(__file__).parent / "data" / "garmin_connect"
 DOWNLOAD = "activity_original_11998957007.zip"
-# Kept for the emulator's key parity: endpoints no feed reads (SOURCES.md says why).
+# Kept for the emulator: endpoints no feed reads (SOURCES.md says why).
 NOT_READ = {
     "social_profile.json",
     "token_exchange.json",
@@ -42,6 +42,7 @@ NOT_READ = {
     "hrv.json",
     "body_battery_events.json",
     "endurance_score.json",
+    "activity_types.json",  # the type keys the emulator lists recorded FIT files under
 }
 NO_CONTENT: dict[str, Any] = {}  # what garminconnect's connectapi returns for an HTTP 204
 
@@ -121,10 +122,12 @@ def landed(answer: Answer) -> dict[str, pl.DataFrame]:
 
 
 def checked(frame: pl.DataFrame, dataset: Dataset) -> pl.DataFrame:
-    """The frame has the declared dtypes and passes the lake's validation whole."""
+    """The frame has the declared dtypes and passes the lake's validation whole: no row
+    quarantined, no recorded value thought implausible."""
     assert frame.schema == dataset.polars_schema
-    result = validate(frame, dataset.schema)
+    result = validate(frame, dataset)
     assert result.quarantined.is_empty(), result.quarantined[QUARANTINE_REASON].to_list()
+    assert result.nulled == {}, (dataset.name, result.nulled)
     return result.valid
 
 
