@@ -176,6 +176,10 @@ def completeness_result(
             "pending_days": len(pending),
             "missing_count": len(missing),
             "failed_count": len(failed),
+            "payloads_quarantined": len(report.rejected_payloads),
+            "first_quarantined": next(
+                (f"{k}: {v}" for k, v in sorted(report.rejected_payloads.items())), ""
+            ),
             "quarantined_payloads": reasons_table(report.rejected_payloads),
         },
     )

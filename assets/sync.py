@@ -130,6 +130,20 @@ def _listed(counts: dict[str, int], unit: str) -> str:
     return f"{sum(counts.values()):,} {unit} ({text}{more})"
 
 
+def _payload_line(check: dg.AssetCheckEvaluation) -> str:
+    """'N payloads quarantined, e.g. <day/name>: <reason>' from a complete_days check."""
+    text = f"{_summed(check, 'payloads_quarantined'):,} payloads quarantined"
+    examples = [
+        str(value.value)
+        for name, value in sorted(check.metadata.items())
+        if name.endswith("first_quarantined") and value.value
+    ]
+    if examples:
+        reason = examples[0]
+        text += f", e.g. {reason[:117] + '...' if len(reason) > 120 else reason}"
+    return text + "; see quarantine/"
+
+
 def warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     """A few lines summing up what landed with a warning: implausible values nulled, rows and
     payloads quarantined, dbt tests that warned. Each points at where the details are."""
@@ -144,7 +158,7 @@ def warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:
             quarantined[asset.removeprefix("lake/")] = _summed(check, "quarantined_rows")
         elif check.check_name == COMPLETE_DAYS_CHECK and _summed(check, "failed_count"):
             # Every dataset of a feed names the same payloads: keep one line of them.
-            payloads.add((check.description or "").split(": ", 1)[-1])
+            payloads.add(_payload_line(check))
         elif "dagster_dbt/failed_row_count" in check.metadata:
             tests[f"{asset} {check.check_name}"] = _summed(check, "dagster_dbt/failed_row_count")
     lines = []
@@ -158,7 +172,7 @@ def warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:
             f"lake: {_listed(quarantined, 'rows quarantined')}, see quarantine/ and the "
             "valid_rows checks"
         )
-    lines += [f"lake: {text}"[:300] for text in sorted(payloads)[:WARNINGS_SHOWN]]
+    lines += [f"lake: {text}" for text in sorted(payloads)[:WARNINGS_SHOWN]]
     if tests:
         lines.append(f"warehouse: dbt tests warned: {_listed(tests, 'rows')}"[:300])
     return lines

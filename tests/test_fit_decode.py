@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import logging
 import random
 import struct
 import warnings
@@ -36,7 +37,9 @@ INVALID = DATA / "invalid"
 # The COROS fixture's known spec violation is asserted in its own test; elsewhere it is noise.
 pytestmark = pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")
 
-ACTIVITY_FILES = sorted(p.name for p in DATA.glob("*.fit") if not p.name.startswith("monitoring_"))
+# Files that are not activities (a monitoring file, a course) are refused: see the bad input.
+NOT_ACTIVITIES = ("monitoring_", "course_")
+ACTIVITY_FILES = sorted(p.name for p in DATA.glob("*.fit") if not p.name.startswith(NOT_ACTIVITIES))
 RUN = "run_garmin-fenix5_gps-hr-hrv_short.fit"
 NO_CLOCK = "run_garmin-fr70_compressed-timestamps.fit"
 RIDE_POWER_CRC0 = "bike_garmin-edge810_vector-power_header-crc0.fit"
@@ -50,6 +53,7 @@ YOGA = "yoga_garmin-fenix6x_gc-download_12129115726_ACTIVITY.fit"
 ZWIFT = "bike-virtual_zwift_null-compressed-speed.fit"
 COROS = "bike_coros-pace2_misaligned-fields.fit"
 MONITORING = "monitoring_b_garmin-vivofit_MonitoringFile.fit"
+COURSE = "course_garmin-connect_cptr003_connect.fit"
 
 UTC = pl.Datetime("us", "UTC")
 # The original columns of the first three tables, which must stay first and unchanged (the
@@ -417,10 +421,17 @@ def test_zwift_prefers_the_device_written_field_over_the_null_compressed_one() -
     assert decoded(ZWIFT)["activity_records"]["distance_m"].null_count() == 0
 
 
-def test_recoverable_spec_violations_warn_and_decode() -> None:
-    with pytest.warns(UserWarning, match="invalid field size"):
-        tables = decode_activity(DATA / COROS, 1)
+def test_recoverable_spec_violations_are_logged_not_warned_and_decoded(caplog) -> None:
+    """A sync stays quiet about a file a real device wrote slightly off spec: the violations
+    are log lines (shown with -v), and every record is decoded."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping the decoder fails the test
+        with caplog.at_level(logging.INFO, logger="garmin_pipeline.fit.decode"):
+            tables = decode_activity(DATA / COROS, 1)
     assert tables["activity_records"].height == 11272
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged and all(m.startswith("FIT spec violation, decoded anyway: ") for m in logged)
+    assert any("invalid field size" in m for m in logged)
 
 
 def test_source_may_be_bytes_str_or_path() -> None:
@@ -460,6 +471,7 @@ def assert_one_line_error(excinfo: pytest.ExceptionInfo[FitDecodeError], *words:
         ("bad-file-crc_activity-filecrc.fit", ("CRC", "re-download")),
         ("truncated_course_invalid_truncated.fit", ("truncated", "327")),
         ("undefined-local-mesg_strava-android.fit", ("truncated",)),
+        ("not-fit-after-header_sports-lib-broken.fit", ("declares no messages", "86002")),
     ],
 )
 def test_invalid_fixtures_raise_fit_decode_error(name: str, words: tuple[str, ...]) -> None:
@@ -470,7 +482,7 @@ def test_invalid_fixtures_raise_fit_decode_error(name: str, words: tuple[str, ..
 
 def test_every_invalid_fixture_is_covered() -> None:
     names = {p.name for p in INVALID.glob("*.fit")}
-    assert len(names) == 3
+    assert len(names) == 4
 
 
 def _zip_of(name: str) -> bytes:
@@ -506,8 +518,8 @@ BAD_INPUTS = {
     "bad-header-crc": (RUN_BYTES[:12] + b"\x01\x00" + RUN_BYTES[14:], ("header CRC",)),
     "trailing-garbage": (RUN_BYTES + b"garbage after the end", ("unexpected bytes", "5597")),
     "non-activity": ((DATA / MONITORING).read_bytes(), ("not an activity", "monitoring_b")),
-    # A header that declares no messages, then data (sports-lib's broken.fit, rebuilt here
-    # rather than copied because that fixture is AGPL-licensed).
+    "course": ((DATA / COURSE).read_bytes(), ("not an activity", "'course'")),
+    # A header that declares no messages, then data (as sports-lib's broken.fit, in invalid/).
     "no-messages-after-header": (
         _empty_header(RUN_BYTES) + RUN_BYTES[14:],
         ("declares no messages",),

@@ -292,3 +292,34 @@ def test_raw_put_of_identical_payload_writes_nothing(tmp_path):
     assert entry.size == 3
     with pytest.raises(ValueError, match="invalid raw payload name"):
         raw.put("f", ACCOUNT, DAY, "../escape", b"x")
+
+
+def test_a_manual_activity_lands_whole_without_a_file_and_a_missing_file_holds_its_activity(
+    stores,
+):
+    """An activity typed in by hand has no FIT file: it is whole as listed. A recorded one
+    whose file is not in raw is held back from every activity dataset, with one reason."""
+    raw, lake, quarantine = stores
+    entries = [
+        {
+            "activityId": activity_id,
+            "activityName": name,
+            "activityType": {"typeKey": "strength_training"},
+            "startTimeGMT": "2024-03-05 17:00:00",
+            "startTimeLocal": "2024-03-05 18:00:00",
+            "duration": 1800.0,
+            "manualActivity": manual,
+        }
+        for activity_id, name, manual in ((1, "Gym", True), (2, "Recorded", False))
+    ]
+    raw.put("activities", ACCOUNT, DAY, "activity_list.json", json.dumps(entries).encode())
+    report = build_lake(feed("activities"), raw, lake, quarantine, ACCOUNT, [DAY])
+    assert lake.read("activities")["activity_name"].to_list() == ["Gym"]
+    held = quarantine.read("activities")
+    assert held["activity_id"].to_list() == [2]
+    assert held[QUARANTINE_REASON].to_list() == [
+        "activity_id 2: activity 2 is listed but its file is not in raw"
+    ]
+    assert report.rejected_payloads == {
+        "2024-03-05/activity-2.zip": "activity 2 is listed but its file is not in raw"
+    }

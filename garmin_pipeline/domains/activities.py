@@ -233,6 +233,11 @@ def entry_problem(entry: Any) -> str | None:
     return None
 
 
+def is_manual(entry: Mapping[str, Any]) -> bool:
+    """An activity entered by hand in Connect: whole without a FIT file (it has none)."""
+    return entry.get("manualActivity") is True
+
+
 def intact(download: bytes | None) -> bool:
     """A download whose zip opens and whose FIT member passes the zip's CRC-32."""
     if download is None:
@@ -302,6 +307,8 @@ def fetch_activities(source: Any, days: Sequence[date], stored: Stored) -> Itera
             activity_id = activity_id_of(entry)
             if activity_id is None:
                 continue  # never a path: the lake quarantines the entry from the list
+            if is_manual(entry):
+                continue  # typed in, not recorded: there is no file to download
             name = activity_zip_name(activity_id)
             if intact(stored(day, name)):
                 continue
@@ -395,9 +402,8 @@ def parse_activities(raw: RawDay, day: date) -> ParsedDay:
         )
     if problems:
         rejected[ACTIVITY_LIST] = left_out(ACTIVITY_LIST, problems)
-    parsed = decode_activity_payloads(
-        raw, activities["activity_id"].to_list(), {d.name: d.columns for d in FIT_DATASETS}
-    )
+    recorded = [activity_id_of(e) for e in good if not is_manual(e)]
+    parsed = decode_activity_payloads(raw, recorded, {d.name: d.columns for d in FIT_DATASETS})
     parsed.frames[ACTIVITIES.name] = activities
     parsed.rejected.update(rejected)
     return parsed

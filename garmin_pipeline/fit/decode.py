@@ -12,12 +12,15 @@ hrv messages become one row each.
 from __future__ import annotations
 
 import array
+import contextlib
 import datetime as dt
 import io
 import json
+import logging
 import operator
 import os
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -35,6 +38,8 @@ from garmin_pipeline.fit.tables import (
     to_utc_micros,
 )
 from garmin_pipeline.settings import max_payload_bytes
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["FitDecodeError", "decode_activity", "fit_crc"]
 
@@ -748,6 +753,18 @@ class LeanDataProcessor(fitdecode.DefaultDataProcessor):
             self.process_message_hr(reader, data_message)
 
 
+@contextlib.contextmanager
+def spec_violations_logged() -> Iterator[None]:
+    """fitdecode's warnings about recoverable spec violations (a field size that is not a
+    multiple of its type, as a COROS writes) as log lines, shown with `-v`: the file is decoded
+    as fitdecode and the FIT SDK do, and a sync stays quiet about it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    for warning in caught:
+        _log.info("FIT spec violation, decoded anyway: %s", warning.message)
+
+
 def fit_reader(data: bytes) -> fitdecode.FitReader:
     """The fitdecode reader the decoder uses (the benchmark's bare iteration uses it too)."""
     return fitdecode.FitReader(
@@ -757,7 +774,8 @@ def fit_reader(data: bytes) -> fitdecode.FitReader:
         # fitdecode's own check would compute them all again, slowly (a tenth of its time).
         check_crc=fitdecode.CrcCheck.DISABLED,
         # Recoverable spec violations (e.g. a field size that is not a multiple of its type)
-        # are decoded as fitdecode/the FIT SDK do, and reported as Python warnings.
+        # are decoded as fitdecode/the FIT SDK do, and reported as Python warnings (logged by
+        # `spec_violations_logged`).
         error_handling=fitdecode.ErrorHandling.WARN,
     )
 
@@ -787,7 +805,7 @@ def decode_activity(
     unclaimed = _UnclaimedTable()
     utc_offset: int | None = None
     checked_part = -1
-    with fit_reader(data) as reader:
+    with spec_violations_logged(), fit_reader(data) as reader:
         for frame in _frames(reader, len(data)):
             if frame.frame_type != fitdecode.FIT_FRAME_DATA:
                 continue

@@ -43,6 +43,7 @@ from garmin_pipeline.fit.decode import (
     FitDecodeError,
     check_structure,
     fit_reader,
+    spec_violations_logged,
     zip_fit_members,
 )
 
@@ -824,7 +825,7 @@ def _messages(data: bytes, member: str) -> Iterator[Any]:
     checks the same bytes against the same stored CRCs, so it could only fail where that check
     already has.
     """
-    with fit_reader(data) as reader:
+    with spec_violations_logged(), fit_reader(data) as reader:
         frames = iter(reader)
         while True:
             try:

@@ -255,7 +255,7 @@ def build_days(
         )
         for name, reason in parsed.rejected.items():
             report.rejected_payloads[f"{day}/{name}"] = reason
-            log.warning("%s %s: quarantined %s: %s", feed.name, day, name, reason)
+            log.info("%s %s: quarantined %s: %s", feed.name, day, name, reason)
         report.days_built.append(day)
         report.digests[day] = digest
     return report

@@ -174,7 +174,7 @@ def _summary(records: list[dict[str, Any]], name: str) -> tuple[int | None, int 
     return (sum(values) + len(values) // 2) // len(values), max(values)
 
 
-def _activity(
+def activity_fit(
     start_utc: datetime,
     sport: str,
     sub_sport: str,
@@ -260,7 +260,7 @@ def heart_rate_constant(start_utc: datetime, bpm: int, sport: str, sub_sport: st
         }
         for i in range(1200 if rowing else 1800)
     ]
-    return _activity(start_utc, sport, sub_sport, records)
+    return activity_fit(start_utc, sport, sub_sport, records)
 
 
 def left_running(start_utc: datetime, days: int = 27, step_s: int = 600) -> bytes:
@@ -279,7 +279,7 @@ def left_running(start_utc: datetime, days: int = 27, step_s: int = 600) -> byte
                 "heart_rate": 96 if moving else 58 + i % 9,
             }
         )
-    return _activity(start_utc, "walking", "generic", records)
+    return activity_fit(start_utc, "walking", "generic", records)
 
 
 def sentinels(start_utc: datetime) -> bytes:
@@ -313,7 +313,7 @@ def sentinels(start_utc: datetime) -> bytes:
         elif 600 <= i < 630:
             record["heart_rate"] = 0xFF
         records.append(record)
-    return _activity(start_utc, "cycling", "road", records)
+    return activity_fit(start_utc, "cycling", "road", records)
 
 
 def timestamps_backwards(start_utc: datetime) -> bytes:
@@ -337,7 +337,7 @@ def timestamps_backwards(start_utc: datetime) -> bytes:
                 "cadence": 84 + i % 4,
             }
         )
-    return _activity(start_utc, "running", "generic", records)
+    return activity_fit(start_utc, "running", "generic", records)
 
 
 def without_file_type(start_utc: datetime) -> bytes:
@@ -354,7 +354,7 @@ def without_file_type(start_utc: datetime) -> bytes:
         }
         for i in range(600)
     ]
-    return _activity(start_utc, "running", "generic", records, file_type=None)
+    return activity_fit(start_utc, "running", "generic", records, file_type=None)
 
 
 def course(start_utc: datetime) -> bytes:
