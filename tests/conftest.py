@@ -113,22 +113,27 @@ def synced(emulator, athlete, tmp_path_factory) -> SyncRun:
     return SyncRun(env, root / "data", root / "dagster_home", completed, emulator.request_log)
 
 
-@pytest.fixture(scope="session")
-def connect_source(emulator, tmp_path_factory):
-    """The real garminconnect client, logged in to the session emulator, as feeds use it."""
+def source_for(emu: Emulator, root: Path):
+    """The pipeline's Connect source (the real garminconnect client) logged in to `emu`, as
+    the feeds use it."""
     from garmin_pipeline.settings import Settings
     from garmin_pipeline.sources.connect.client import ConnectSource
 
-    root = tmp_path_factory.mktemp("source")
-    tokens = emulator.write_token_store(root / "garmin_tokens.json")
+    tokens = emu.write_token_store(root / "garmin_tokens.json")
     settings = Settings.from_env(
         {
             "GARMIN_DATA_DIR": str(root / "data"),
-            "GARMIN_API_URL": emulator.base_url,
+            "GARMIN_API_URL": emu.base_url,
             "GARMIN_TOKENS": str(tokens),
         }
     )
     return ConnectSource(settings)
+
+
+@pytest.fixture(scope="session")
+def connect_source(emulator, tmp_path_factory):
+    """The pipeline's Connect source, logged in to the session emulator."""
+    return source_for(emulator, tmp_path_factory.mktemp("source"))
 
 
 @contextlib.contextmanager

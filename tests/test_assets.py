@@ -11,7 +11,7 @@ import dagster as dg
 
 from assets.definitions import defs
 from assets.jobs import range_tags
-from assets.lake import COMPLETE_DAYS_CHECK, LAKE_ASSETS, VALID_ROWS_CHECK
+from assets.lake import COMPLETE_DAYS_CHECK, LAKE_ASSETS, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
 from assets.partitions import PARTITION_TAG, range_key
 from assets.resources import DataDir
 from garmin_pipeline.catalog import DATASETS, FEEDS
@@ -45,7 +45,9 @@ def materialize_daily_summary(data_dir: Path, tags: dict[str, str]) -> dg.Execut
     )
 
 
-def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeeds(tmp_path):
+def test_a_lake_check_warns_with_the_nulled_count_and_the_run_still_succeeds(tmp_path):
+    """Steps of -1 are no measurement: nulled, counted by the plausible_values check (a
+    warning naming the column), and the day's row lands with its other values."""
     raw = RawStore(tmp_path / "raw")
     body = {"calendarDate": DAY.isoformat(), "totalSteps": -1, "restingHeartRate": 51}
     raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", json.dumps(body).encode())
@@ -54,14 +56,22 @@ def test_a_lake_check_warns_with_the_quarantined_count_and_the_run_still_succeed
     )
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    evaluation = evaluations[VALID_ROWS_CHECK]
-    assert evaluation.passed is False
-    assert evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert evaluation.metadata["quarantined_rows"].value == 1
+    plausible = evaluations[PLAUSIBLE_CHECK]
+    assert plausible.passed is False
+    assert plausible.severity == dg.AssetCheckSeverity.WARN
+    assert plausible.metadata["nulled_values"].value == 1
+    assert plausible.description == (
+        "lake/daily_summary: 1 implausible values nulled, rows kept (raw keeps them): "
+        "total_steps 1 on 1 day"
+    )
+    assert evaluations[VALID_ROWS_CHECK].passed is True
     (materialization,) = result.asset_materializations_for_node("lake")
-    assert materialization.metadata["dagster/row_count"].value == 0
-    assert (tmp_path / "quarantine" / "daily_summary" / f"account={ACCOUNT}").exists()
-    # The day itself is in raw, so completeness passes: the bad row is the valid_rows check's.
+    assert materialization.metadata["dagster/row_count"].value == 1
+    assert materialization.metadata["nulled_values"].value == 1
+    assert materialization.metadata["nulled_by_column_and_day"].value == {
+        ACCOUNT: {"total_steps": {DAY.isoformat(): 1}}
+    }
+    assert not (tmp_path / "quarantine" / "daily_summary").exists()
     complete = evaluations[COMPLETE_DAYS_CHECK]
     assert complete.passed is True
     assert complete.metadata["missing_days"].value == "none"

@@ -35,7 +35,7 @@ from garmin_pipeline.sources.emulator.recorded import (
     collect_files,
     fitdecode_record_count,
 )
-from tests.conftest import bearer, client_for
+from tests.conftest import bearer, client_for, source_for
 
 DATA = Path(__file__).parent / "data" / "fit"
 ACTIVITY_TYPES_JSON = Path(__file__).parent / "data" / "garmin_connect" / "activity_types.json"
@@ -158,19 +158,7 @@ def garmin(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Garmin:
 @pytest.fixture(scope="module")
 def source(emu: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The pipeline's Connect source, as the activity feeds use it."""
-    from garmin_pipeline.settings import Settings
-    from garmin_pipeline.sources.connect.client import ConnectSource
-
-    root = tmp_path_factory.mktemp("source")
-    tokens = emu.write_token_store(root / "garmin_tokens.json")
-    settings = Settings.from_env(
-        {
-            "GARMIN_DATA_DIR": str(root / "data"),
-            "GARMIN_API_URL": emu.base_url,
-            "GARMIN_TOKENS": str(tokens),
-        }
-    )
-    return ConnectSource(settings)
+    return source_for(emu, tmp_path_factory.mktemp("source"))
 
 
 @pytest.fixture(scope="module")

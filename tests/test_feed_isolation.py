@@ -1,7 +1,8 @@
 """A feed that fails fails alone: Garmin removing one endpoint (a 404 on every request) costs
-that feed only. The other feeds land, the lake and the warehouse are built, the sync ends
-"partial" (exit 3) naming the feed, `status` shows it, and the next sync with the endpoint back
-fetches only that feed."""
+that feed only, and so does one whose endpoint answers 503 whatever the retries. The other
+feeds land, the lake and the warehouse are built, the sync ends "partial" (exit 3) naming each
+failed feed, `status` shows them, and the next sync with the endpoints back fetches only
+those feeds."""
 
 import subprocess
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from garmin_pipeline.sources.governor import endpoint_of
 from tests.conftest import fault_plan, latest_check, pipeline_env, run_cli
 
 FLOORS_PATH = "/usersummary-service/stats/floors/daily/"
+INTENSITY_PATH = "/usersummary-service/stats/im/daily/"
 DAYS = 3
 
 
@@ -64,6 +66,7 @@ def removed_floors(emulator, athlete, tmp_path_factory) -> dict[str, Observed]:
     runs = {}
     with fault_plan(emulator) as plan:
         plan.add(FLOORS_PATH, status=404, times=None)
+        plan.add(INTENSITY_PATH, status=503, times=None)
         runs["removed"] = sync()
         runs["status"] = Observed(run_cli(env, "status"), [])
     runs["back"] = sync()
@@ -72,7 +75,16 @@ def removed_floors(emulator, athlete, tmp_path_factory) -> dict[str, Observed]:
     return runs
 
 
-DATASETS = ("daily_floors", "daily_summary", "daily_steps", "sleep", "heart_rate", "hrv", "stress")
+DATASETS = (
+    "daily_floors",
+    "daily_intensity_minutes",
+    "daily_summary",
+    "daily_steps",
+    "sleep",
+    "heart_rate",
+    "hrv",
+    "stress",
+)
 
 
 def lake_days(data, dataset: str) -> set[str]:
@@ -88,20 +100,26 @@ def test_the_sync_ends_partial_naming_the_feed_and_what_to_do(removed_floors):
     stderr = removed.completed.stderr
     assert removed.completed.returncode == 3, stderr[-3000:]
     partial = [line for line in stderr.splitlines() if line.startswith("sync partial")]
-    assert len(partial) == 1, stderr[-3000:]
-    assert partial[0].startswith("sync partial: raw/daily_floors: Garmin answered 404 Not Found")
-    assert "usersummary-service/stats/floors/daily/{date}/{date}" in partial[0]
-    assert "next sync tries it again" in partial[0]
-    assert "Traceback" not in stderr and len(stderr.splitlines()) == 2, stderr[-3000:]
+    assert len(partial) == 2, stderr[-3000:]
+    floors, intensity = sorted(partial)
+    assert floors.startswith("sync partial: raw/daily_floors: Garmin answered 404 Not Found")
+    assert "usersummary-service/stats/floors/daily/{date}/{date}" in floors
+    assert "next sync tries it again" in floors
+    assert intensity.startswith("sync partial: raw/daily_intensity_minutes: Garmin Connect failed")
+    assert "try again later, already-synced data is kept" in intensity
+    assert "Traceback" not in stderr and len(stderr.splitlines()) == 3, stderr[-3000:]
     # Asked once: a removed endpoint is not asked again for every window of the range.
     assert [r.status for r in removed.requests if r.path.startswith(FLOORS_PATH)] == [404]
+    # A 503 is retried (a burst passes), a persistent one fails the feed after the retries.
+    assert [r.status for r in removed.requests if r.path.startswith(INTENSITY_PATH)] == [503] * 5
 
 
 def test_every_other_feed_lands_and_the_marts_are_built(removed_floors, athlete):
     removed = removed_floors["removed"]
     days = {str(athlete.first_day + timedelta(days=n)) for n in range(DAYS)}
     assert removed.lake_days.pop("daily_floors") == set()
-    assert removed.lake_days == dict.fromkeys(DATASETS[1:], days)
+    assert removed.lake_days.pop("daily_intensity_minutes") == set()
+    assert removed.lake_days == dict.fromkeys(DATASETS[2:], days)
     rows = removed.daily_health
     assert [str(day) for day, _, _ in rows] == sorted(days)
     # Steps as the emulator served them; floors descended (only the floors feed has them) not.
@@ -118,8 +136,11 @@ def test_the_feed_check_is_red_and_status_shows_it(removed_floors):
     status = removed_floors["status"].completed
     assert status.returncode == 0, status.stderr
     failing = status.stdout.split("failing feeds (each sync tries them again):\n", 1)[1]
-    assert failing.startswith("  daily_floors: since ")
-    assert ": Garmin answered 404 Not Found" in failing.splitlines()[0]
+    floors, intensity = failing.splitlines()[:2]
+    assert floors.startswith("  daily_floors: since ")
+    assert ": Garmin answered 404 Not Found" in floors
+    assert intensity.startswith("  daily_intensity_minutes: since ")
+    assert ": Garmin Connect failed during get_daily_intensity_minutes_stats" in intensity
     after = removed_floors["status_after"].completed.stdout
     assert "feeds:      every feed fetched at its last sync" in after
 
@@ -129,10 +150,11 @@ def test_the_next_sync_fetches_only_the_feed_that_failed(removed_floors, athlete
     assert back.completed.returncode == 0, back.completed.stderr[-3000:]
     assert nothing_new.completed.returncode == 0, nothing_new.completed.stderr[-3000:]
     assert endpoints(back.requests) - endpoints(nothing_new.requests) == {
-        "/usersummary-service/stats/floors/daily/{date}/{date}"
+        "/usersummary-service/stats/floors/daily/{date}/{date}",
+        "/usersummary-service/stats/im/daily/{date}/{date}",
     }
     days = {str(athlete.first_day + timedelta(days=n)) for n in range(DAYS)}
-    assert back.lake_days["daily_floors"] == days
+    assert back.lake_days["daily_floors"] == back.lake_days["daily_intensity_minutes"] == days
     assert [floors for _, _, floors in back.daily_health] == [
         athlete.wellness(athlete.first_day + timedelta(days=n)).floors_down for n in range(DAYS)
     ]

@@ -234,17 +234,18 @@ def build_days(
     results: dict[str, dict[date, ValidationResult]] = {}
     for dataset in feed.datasets:
         frames = {
-            day: parsed.frames[dataset.name]
+            day: parsed.frames.pop(dataset.name)  # validated, the parsed frame is done with
             for day, (parsed, _) in parsed_days.items()
             if dataset.name in parsed.frames  # absent: its payload was rejected, keep the old
         }
         results[dataset.name] = validate_days(frames, dataset)
+        if feed.entity is None:  # each dataset stands alone: land it now, memory stays flat
+            _land_days(dataset, results.pop(dataset.name), lake, quarantine, account, report)
     if feed.entity is not None:
         for day, (parsed, _) in parsed_days.items():
             _withhold_whole(feed, feed.entity, parsed.withheld, results, day)
-    for dataset in feed.datasets:
-        for day, result in results[dataset.name].items():
-            _land(dataset, result, lake, quarantine, account, day, report.datasets[dataset.name])
+        for dataset in feed.datasets:
+            _land_days(dataset, results.pop(dataset.name), lake, quarantine, account, report)
     for day, (parsed, digest) in parsed_days.items():
         rejected = pl.DataFrame(
             {"payload": list(parsed.rejected), "reason": list(parsed.rejected.values())},
@@ -306,6 +307,18 @@ def _withhold_whole(
             valid=result.valid.join(whole, on=entity, how="anti"),
             quarantined=pl.concat([held, moved]),
         )
+
+
+def _land_days(
+    dataset: Dataset,
+    results: Mapping[date, ValidationResult],
+    lake: PartitionStore,
+    quarantine: PartitionStore,
+    account: str,
+    report: BuildReport,
+) -> None:
+    for day, result in results.items():
+        _land(dataset, result, lake, quarantine, account, day, report.datasets[dataset.name])
 
 
 def _land(
