@@ -279,7 +279,7 @@ def _withhold_whole(
     reasons = dict(withheld)
     for dataset in feed.datasets:
         result = results[dataset.name].get(day)
-        if result is None or not keyed(result.quarantined):
+        if result is None or result.quarantined.is_empty() or not keyed(result.quarantined):
             continue
         placed = result.quarantined.filter(pl.col(entity).is_not_null())
         for value, reason in placed.select(entity, QUARANTINE_REASON).iter_rows():

@@ -10,6 +10,7 @@ to disk once before its build state records them as built. The root may be a fil
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from datetime import date
@@ -40,7 +41,19 @@ def parquet_bytes(frame: pl.DataFrame) -> bytes:
 
     polars' own writer: a lake partition is a small file, and for those it costs half of
     pyarrow's (whose per-column set-up dominates a day's few rows), on 80,000 files in five
-    years."""
+    years. A frame without rows is written once per schema (a day without activities writes
+    one per activity dataset)."""
+    if frame.is_empty():
+        return _empty_parquet(tuple(frame.schema.items()))
+    return _parquet(frame)
+
+
+@functools.cache
+def _empty_parquet(schema: tuple[tuple[str, pl.DataType], ...]) -> bytes:
+    return _parquet(pl.DataFrame(schema=dict(schema)))
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
     return buffer.getvalue()
@@ -63,7 +76,7 @@ class PartitionStore:
         self, dataset: str, account: str, day: date, frame: pl.DataFrame, sort_by: Sequence[str]
     ) -> bool:
         """Replace the partition with `frame`; zero rows too, so the schema is always known."""
-        ordered = frame.sort(list(sort_by), nulls_last=True) if sort_by else frame
+        ordered = frame.sort(list(sort_by), nulls_last=True) if sort_by and frame.height else frame
         return write_atomically(
             self.partition_file(dataset, account, day), parquet_bytes(ordered), durable=False
         )

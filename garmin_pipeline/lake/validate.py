@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 QUARANTINE_REASON = "quarantine_reason"
 _ROW_INDEX = "__row"
+NO_FAILURES = pl.DataFrame(
+    schema={"column": pl.String, "check": pl.String, "failing_rows": pl.UInt32}
+)
 
 
 @dataclass(frozen=True)
@@ -99,9 +102,7 @@ def split(
         return ValidationResult(
             frame,
             frame.clear().with_columns(pl.lit(None, pl.String).alias(QUARANTINE_REASON)),
-            pl.DataFrame(
-                schema={"column": pl.String, "check": pl.String, "failing_rows": pl.UInt32}
-            ),
+            NO_FAILURES.clone(),
             nulled,
         )
     failures = (
@@ -141,6 +142,13 @@ def validate_days(
         groups.setdefault(tuple(frame.schema.items()), []).append(day)
     results: dict[date, ValidationResult] = {}
     for days in groups.values():
+        if all(frames[day].is_empty() for day in days) and (
+            frames[days[0]].schema == dataset.polars_schema
+        ):
+            # Days without data, as declared: nothing a check could fail (most of a long
+            # history of activities, one empty frame per dataset and day).
+            results.update({day: split(frames[day], None) for day in days})
+            continue
         if len(days) == 1:
             results[days[0]] = validate(frames[days[0]], dataset)
             continue
