@@ -58,22 +58,21 @@ def download_path(activity) -> str:
     return f"/download-service/files/activity/{activity.activity_id}"
 
 
-def quarantined_payloads(data) -> dict[str, str]:
-    """The activity payloads in quarantine: name → reason."""
-    folder = data / "quarantine" / "activities_payloads"
-    if not list(folder.rglob("*.parquet")):
-        return {}
-    rejected = pl.read_parquet(str(folder / "**" / "*.parquet"))
-    return dict(zip(rejected["payload"], rejected["reason"], strict=True))
-
-
-def quarantined_activities(data) -> dict[int, str]:
-    """The activities held back from `activities`: id → reason."""
-    folder = data / "quarantine" / "activities"
+def quarantined(data, dataset: str, key: str, reason: str) -> dict:
+    """One quarantine table of the sync: each row's `key` → its `reason`."""
+    folder = data / "quarantine" / dataset
     if not list(folder.rglob("*.parquet")):
         return {}
     held = pl.read_parquet(str(folder / "**" / "*.parquet"))
-    return dict(zip(held["activity_id"], held["quarantine_reason"], strict=True))
+    return dict(zip(held[key], held[reason], strict=True))
+
+
+def quarantined_payloads(data) -> dict[str, str]:
+    return quarantined(data, "activities_payloads", "payload", "reason")
+
+
+def quarantined_activities(data) -> dict[int, str]:
+    return quarantined(data, "activities", "activity_id", "quarantine_reason")
 
 
 def activity_rows(data) -> dict[int, tuple[bool, int | None]]:

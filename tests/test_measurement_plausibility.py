@@ -12,12 +12,14 @@ import zipfile
 from datetime import UTC, date, datetime
 
 import fitdecode
+import polars as pl
 import pytest
 
-from garmin_pipeline.catalog import feed
+from garmin_pipeline.catalog import dataset, feed
 from garmin_pipeline.lake.build import build_lake
 from garmin_pipeline.lake.parsers import activity_zip_name
 from garmin_pipeline.lake.store import PartitionStore
+from garmin_pipeline.lake.validate import validate
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.sources.emulator import SyntheticAthlete
 from garmin_pipeline.sources.emulator.quirks import activity_fit
@@ -25,6 +27,7 @@ from garmin_pipeline.sources.emulator.timefmt import fit_time
 
 ACCOUNT = "default"
 DAY = date(2025, 3, 9)
+NEXT_DAY = date(2025, 3, 10)
 START = datetime(2025, 3, 9, 8, 0, tzinfo=UTC)
 ACTIVITY_ID = 21_000_000_001
 ODD_RECORD = 1  # the record holding the implausible values
@@ -162,3 +165,15 @@ def test_nothing_is_quarantined(built):
         assert all(d.quarantined_rows == 0 for d in report.datasets.values())
         assert report.rejected_payloads == {}
     assert not (quarantine.root / "activities").exists()
+
+
+def test_a_25_hour_day_can_hold_25_hours():
+    """The autumn day of a daylight-saving change lasts 25 hours: a day sedentary throughout
+    is data, not a fault; one second more is."""
+    summary = dataset("daily_summary")
+    values = {c.name: [None, None] for c in summary.columns}
+    values |= {"calendar_date": [DAY, NEXT_DAY], "sedentary_s": [25 * 3600, 25 * 3600 + 1]}
+    frame = pl.DataFrame(values, schema=summary.polars_schema)
+    result = validate(frame, summary)
+    assert result.valid["sedentary_s"].to_list() == [25 * 3600, None]
+    assert result.nulled == {"sedentary_s": 1}

@@ -25,11 +25,16 @@ from garmin_pipeline.domains.fetching import (
 from garmin_pipeline.domains.health import CALENDAR_DATE, STRESS
 from garmin_pipeline.feeds import SAME_AS_CONNECT, Dataset, Feed, Shape
 from garmin_pipeline.lake.parsers import json_object, one_row
-from garmin_pipeline.lake.schema import Column, empty_frame, in_range
+from garmin_pipeline.lake.schema import (
+    MINUTES_IN_DAY,
+    SECONDS_IN_DAY,
+    Column,
+    empty_frame,
+    in_range,
+)
 
 # get_rhr_daily: "fetch a range (up to ~1 year) in a single request".
 RHR_WINDOW_DAYS = 365
-SECONDS_IN_DAY = in_range(0, 86_400)
 
 
 def daily_series_feed(
@@ -101,8 +106,8 @@ DAILY_INTENSITY_MINUTES = Dataset(
     key=("calendar_date",),
     columns=(
         CALENDAR_DATE,
-        Column("moderate_minutes", pl.Int32, "Moderate intensity.", "min", in_range(0, 1_440)),
-        Column("vigorous_minutes", pl.Int32, "Vigorous intensity.", "min", in_range(0, 1_440)),
+        Column("moderate_minutes", pl.Int32, "Moderate intensity.", "min", MINUTES_IN_DAY),
+        Column("vigorous_minutes", pl.Int32, "Vigorous intensity.", "min", MINUTES_IN_DAY),
         Column("weekly_goal_minutes", pl.Int32, "Weekly goal.", "min", in_range(0, 10_080)),
     ),
 )

@@ -32,7 +32,15 @@ from garmin_pipeline.lake.parsers import (
     one_row,
     parse_json_frames,
 )
-from garmin_pipeline.lake.schema import LOCAL_TIME, UTC_TIME, Column, empty_frame, in_range
+from garmin_pipeline.lake.schema import (
+    LOCAL_TIME,
+    MINUTES_IN_DAY,
+    SECONDS_IN_DAY,
+    UTC_TIME,
+    Column,
+    empty_frame,
+    in_range,
+)
 
 CALENDAR_DATE = Column(
     "calendar_date", pl.Date, "The day, in the account's own timezone.", nullable=False
@@ -64,7 +72,6 @@ DAILY_SUMMARY_FIELDS = {
     "average_spo2_pct": "averageSpo2",
     "avg_waking_respiration_brpm": "avgWakingRespirationValue",
 }
-SECONDS_IN_DAY = in_range(0, 86_400)
 HEART_RATE = in_range(20, 250)
 STRESS = in_range(-2, 100)  # Garmin uses -1 and -2 for "too active to measure" and "no data"
 
@@ -93,14 +100,14 @@ DAILY_SUMMARY = Dataset(
             pl.Int32,
             "Moderate intensity minutes.",
             "min",
-            in_range(0, 1_440),
+            MINUTES_IN_DAY,
         ),
         Column(
             "vigorous_intensity_minutes",
             pl.Int32,
             "Vigorous intensity minutes.",
             "min",
-            in_range(0, 1_440),
+            MINUTES_IN_DAY,
         ),
         Column("highly_active_s", pl.Int64, "Time highly active.", "s", SECONDS_IN_DAY),
         Column("active_s", pl.Int64, "Time active.", "s", SECONDS_IN_DAY),

@@ -25,7 +25,7 @@ from garmin_pipeline.fit.wellness import (
     public_columns,
 )
 from garmin_pipeline.lake.parsers import PARSE_ERRORS, ParsedDay, RawDay
-from garmin_pipeline.lake.schema import in_range, lake_columns
+from garmin_pipeline.lake.schema import MINUTES_IN_DAY, in_range, lake_columns
 
 WELLNESS_ZIP = "wellness.zip"
 
@@ -45,8 +45,8 @@ PLAUSIBLE = {
     "active_calories_kcal": in_range(0, 50_000),
     "ascent_m": in_range(0, 20_000),
     "descent_m": in_range(0, 20_000),
-    "moderate_activity_min": in_range(0, 1_440),
-    "vigorous_activity_min": in_range(0, 1_440),
+    "moderate_activity_min": MINUTES_IN_DAY,
+    "vigorous_activity_min": MINUTES_IN_DAY,
     "rmssd_ms": in_range(0, 500),
     "weekly_average_ms": in_range(0, 500),
     "last_night_average_ms": in_range(0, 500),

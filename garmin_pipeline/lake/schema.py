@@ -104,6 +104,12 @@ def in_range(low: float, high: float) -> Plausible:
     return Plausible(low, high)
 
 
+# A calendar day lasts 23 to 25 hours (daylight saving time): what a day can hold.
+LONGEST_DAY_S = 25 * 3600
+SECONDS_IN_DAY = in_range(0, LONGEST_DAY_S)
+MINUTES_IN_DAY = in_range(0, LONGEST_DAY_S // 60)
+
+
 def polars_schema(columns: Sequence[Column]) -> pl.Schema:
     return pl.Schema({c.name: c.dtype for c in columns})
 
