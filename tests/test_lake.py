@@ -233,6 +233,19 @@ def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():
     assert "timestamp" in result.quarantined[QUARANTINE_REASON][0]
 
 
+def test_a_measurement_drifted_to_text_condemns_the_frame_not_the_build():
+    frame = pl.DataFrame(
+        {
+            "calendar_date": [DAY],
+            "timestamp": pl.Series([1]).cast(pl.Datetime("us", "UTC")),
+            "heart_rate_bpm": ["sixty"],
+        }
+    )
+    result = validate(frame, dataset("heart_rate"))
+    assert (result.valid.height, result.quarantined.height, result.nulled) == (0, 1, {})
+    assert "heart_rate_bpm" in result.quarantined[QUARANTINE_REASON][0]
+
+
 def test_bad_payloads_are_quarantined_and_raw_is_kept(stores):
     raw, lake, quarantine = stores
     daily = feed("daily_summary")

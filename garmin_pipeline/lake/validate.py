@@ -55,7 +55,14 @@ def null_implausible(
 
 
 def _checked(frame: pl.DataFrame, plausible: Mapping[str, Plausible]) -> dict[str, Plausible]:
-    return {name: rule for name, rule in plausible.items() if name in frame.columns}
+    """The measurements the frame holds as numbers: a drifted column (text where a number is
+    declared) is the schema's to refuse, whole."""
+    schema = frame.schema
+    return {
+        name: rule
+        for name, rule in plausible.items()
+        if name in schema and schema[name].is_numeric()
+    }
 
 
 def _nulled(
