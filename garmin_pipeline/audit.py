@@ -73,7 +73,7 @@ def record(
     }
     path = audit_log_path(data_dir)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         text = json.dumps(line, sort_keys=True) + "\n"
         os.write(fd, (_after_a_cut_line(fd) + text).encode())
