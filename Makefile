@@ -6,18 +6,25 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # One "planned" event per asset for a single-run backfill, not one per asset and day.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: install demo test lint format dev dbt-sources dictionary docs bench clean
+.PHONY: install lock demo test lint format dev dbt-sources dictionary docs bench clean
 
 install: $(VENV)/.installed
 
-# A fresh venv with the pinned versions (constraints.txt), then a parsed dbt manifest.
-$(VENV)/.installed: pyproject.toml constraints.txt
+# A fresh venv from the hash-locked requirements.lock (every package, pip and setuptools
+# included, pinned with its PyPI hashes; scripts/lock re-resolves it), then the project itself
+# without dependencies or build isolation (so its build uses the locked setuptools), then a
+# parsed dbt manifest. The interpreter: the newest safe 3.12/3.13 (scripts/find-python).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@python=$$(scripts/find-python) && echo "using $$python" && \
 	  "$$python" -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	cd dbt && ../$(BIN)/dbt parse --quiet --profiles-dir .
 	@touch $@
+
+# After changing a pin in pyproject.toml (needs PyPI; never touches the project's venv).
+lock:
+	scripts/lock
 
 $(DAGSTER_HOME)/dagster.yaml: assets/dagster.yaml
 	@mkdir -p $(DAGSTER_HOME) && cp $< $@
