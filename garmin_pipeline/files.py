@@ -14,9 +14,11 @@ them, which for a year of partitions is one sync instead of tens of thousands of
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 TEMP_SUFFIX = ".tmp"  # with a leading "." on the name: a half-written file (write_atomically)
 
@@ -48,6 +50,31 @@ def write_atomically(path: Path, payload: bytes, durable: bool = True) -> bool:
     if durable:
         _fsync_dir(path.parent)
     return True
+
+
+def copy_atomically(source: BinaryIO, path: Path, durable: bool = True) -> str:
+    """`write_atomically` for a stream too large to hold: copied in chunks (1 MiB at a time)
+    to the temp file, hashed on the way; returns the SHA-256 of what was written."""
+    _make_dirs(path.parent, durable)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
+    )
+    digest = hashlib.sha256()
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                handle.write(chunk)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if durable:
+        _fsync_dir(path.parent)
+    return digest.hexdigest()
 
 
 def flush_to_disk() -> None:

@@ -12,6 +12,7 @@ put gives.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import posixpath
 import shutil
@@ -116,6 +117,21 @@ def write_atomically(path: StoragePath, payload: bytes, durable: bool = True) ->
         return False
     fs.pipe_file(key, payload)
     return True
+
+
+def copy_atomically(source: Path, path: StoragePath) -> str:
+    """Copy the local file `source` to `path` in chunks, whole or not at all; return the
+    SHA-256 of the bytes copied. Local: `files.copy_atomically`. Remote: one streamed upload
+    (an object store shows the object once the upload completes)."""
+    with source.open("rb") as handle:
+        if isinstance(path, Path):
+            return files.copy_atomically(handle, path)
+        digest = hashlib.sha256()
+        with path.open("wb") as sink:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                sink.write(chunk)
+        return digest.hexdigest()
 
 
 def remove_tree(path: StoragePath) -> bool:

@@ -5,7 +5,8 @@ pushed (a file the user downloads) rather than fetched, so it does not sit behin
 fetchers, but it ends the same way. Each module does one job:
 
 - `discovery`: open a zip or an unpacked directory, open the nested `UploadedFiles*.zip`, and
-  classify every member by a pattern on its file name (never a fixed name or folder);
+  classify every member by a pattern on its file name (never a fixed name or folder), streaming
+  (an export runs to several GB) and quarantining zip bombs;
 - `mapping`: convert the JSON members into the per-day payloads the API serves, in its shape
   and units, so each feed's one parser reads them (the table of what maps where is there);
 - `fitlink`: link the uploaded FIT files (named by upload id) to activities by session start
@@ -34,7 +35,8 @@ from garmin_pipeline.sources.export.landing import (
 
 def import_archive(raw: RawStore, account: str, path: Path) -> ImportReport:
     """Land the export at `path` (a zip or a directory) in `raw` for `account`."""
-    return land_archive(raw, account, open_archive(path))
+    with open_archive(path) as archive:
+        return land_archive(raw, account, archive)
 
 
 __all__ = ["EXPORT", "ExportArchiveError", "ImportReport", "import_archive", "summary_lines"]

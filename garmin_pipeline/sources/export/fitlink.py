@@ -131,7 +131,7 @@ def link(fits: list[Member], activities: Mapping[int, Mapping[str, Any]]) -> Lin
     taken: dict[int, str] = {}
     for member in sorted(fits, key=lambda m: m.path):
         try:
-            info = inspect(member.data)
+            info = inspect(member.read())
         except (FitDecodeError, fitdecode.FitError, ValueError, EOFError, OSError) as error:
             reason = " ".join(str(error).split()) or type(error).__name__
             links.quarantined[member.path] = f"not a readable FIT file: {reason}"[:300]
@@ -216,7 +216,7 @@ def wellness_days(members: list[Member], links: Links) -> None:
     times: dict[str, WellnessTimes] = {}
     for path in list(links.wellness):
         try:
-            times[path] = wellness_times(by_path[path].data)
+            times[path] = wellness_times(by_path[path].read())
         except (fitdecode.FitError, ValueError, EOFError, OSError) as error:
             reason = " ".join(str(error).split()) or type(error).__name__
             links.quarantined[path] = f"not a readable FIT file: {reason}"[:300]

@@ -1,6 +1,7 @@
 """Land an export in raw: the archive itself, content-addressed, then its per-day payloads.
 
-    raw/_exports/account=<a>/<sha256>.zip          the archive as given (a directory: packed)
+    raw/_exports/account=<a>/<sha256>.zip          the archive as given (a directory: packed),
+                                                   copied in chunks
     raw/_exports/account=<a>/<sha256>.json         its manifest: every member's path, SHA-256,
                                                    size, kind and what it fed (feed/day), the
                                                    FIT links, unlinked and quarantined members
@@ -44,10 +45,15 @@ from garmin_pipeline.errors import UnsafeValueError
 from garmin_pipeline.lake.parsers import activity_zip_name
 from garmin_pipeline.raw.canonical import canonical_json
 from garmin_pipeline.raw.store import RawStore, StoredPayload
-from garmin_pipeline.sources.export.discovery import Archive, Member
+from garmin_pipeline.sources.export.discovery import (
+    Archive,
+    ExportArchiveError,
+    Member,
+    copy_capped,
+)
 from garmin_pipeline.sources.export.fitlink import Links, link, wellness_days, wellness_zip
 from garmin_pipeline.sources.export.mapping import DayPayload, Mapped, map_archive
-from garmin_pipeline.storage import StoragePath, inside, write_atomically
+from garmin_pipeline.storage import StoragePath, copy_atomically, inside, write_atomically
 from garmin_pipeline.zips import stored_zip
 
 log = logging.getLogger(__name__)
@@ -153,14 +159,15 @@ class Lander:
         if kept is not None:
             report.count(item.feed, kept)
             return
-        payload = item.value if isinstance(item.value, bytes) else canonical_json(item.value)
+        value = item.value() if callable(item.value) else item.value
+        payload = value if isinstance(value, bytes) else canonical_json(value)
         if self.put(item.feed, item.day, item.name, payload, item.members[0]):
             report.count(item.feed, LANDED)
             report.touched.add(item.day)
         else:
             report.count(item.feed, UNCHANGED)
 
-    def land_activities(self, mapped: Mapped, fits: dict[int, bytes], report: ImportReport):
+    def land_activities(self, mapped: Mapped, fits: dict[int, Member], report: ImportReport):
         by_day: dict[date, list[tuple[dict[str, Any], str]]] = {}
         if mapped.activity_members and mapped.span:  # its days without activities too
             first, last = mapped.span
@@ -183,7 +190,7 @@ class Lander:
                         ACTIVITIES_FEED,
                         day,
                         name,
-                        activity_zip(activity_id, fits[activity_id]),
+                        activity_zip(activity_id, fits[activity_id].read()),
                         member,
                     )
             existing = self.raw.manifest(ACTIVITIES_FEED, self.account, day).get(ACTIVITY_LIST)
@@ -222,7 +229,8 @@ class Lander:
 
 
 def wellness_payloads(fit_members: list[Member], links: Links) -> list[DayPayload]:
-    """Each day's wellness FIT uploads as the day's `wellness.zip`, as Connect serves it."""
+    """Each day's wellness FIT uploads as the day's `wellness.zip`, as Connect serves it; each
+    zip is made when it is landed, so only one day's files are in memory at a time."""
     by_path = {m.path: m for m in fit_members}
     days: dict[date, list[str]] = {}
     for path, day in links.wellness_days.items():
@@ -230,10 +238,12 @@ def wellness_payloads(fit_members: list[Member], links: Links) -> list[DayPayloa
     payloads = []
     for day in sorted(days):
         paths = sorted(days[day])
-        files = [(by_path[p].name, links.wellness_types.get(p), by_path[p].data) for p in paths]
-        payloads.append(
-            DayPayload(WELLNESS_FEED, day, WELLNESS_ZIP, wellness_zip(files), tuple(paths))
-        )
+        files = [(by_path[p], links.wellness_types.get(p)) for p in paths]
+
+        def day_zip(files: list[tuple[Member, str | None]] = files) -> bytes:
+            return wellness_zip([(m.name, file_type, m.read()) for m, file_type in files])
+
+        payloads.append(DayPayload(WELLNESS_FEED, day, WELLNESS_ZIP, day_zip, tuple(paths)))
     return payloads
 
 
@@ -257,7 +267,7 @@ def manifest_body(archive: Archive, report: ImportReport, mapped: Mapped) -> byt
     members = {
         m.path: {
             "sha256": m.sha256,
-            "size": len(m.data),
+            "size": m.size,
             "kind": m.kind,
             **({"fed": sorted(fed[m.path])} if m.path in fed else {}),
         }
@@ -265,7 +275,7 @@ def manifest_body(archive: Archive, report: ImportReport, mapped: Mapped) -> byt
     }
     body = {
         "sha256": archive.sha256,
-        "size": len(archive.data),
+        "size": archive.size,
         "as_of": report.as_of.isoformat() if report.as_of else None,
         "members": dict(sorted(members.items())),
         "fit_links": dict(sorted(report.links.linked.items())),
@@ -276,6 +286,19 @@ def manifest_body(archive: Archive, report: ImportReport, mapped: Mapped) -> byt
         "entries_left_out": dict(sorted(report.skipped.items())),
     }
     return (json.dumps(body, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def keep_archive(archive: Archive, target: StoragePath) -> None:
+    """The archive's bytes at `target` (named by their hash), copied in chunks. Already there
+    with that hash: left alone. The copy is hashed on the way and must be the archive that was
+    read: a file changed meanwhile is refused, not kept under a name it does not hash to."""
+    if target.exists():
+        with target.open("rb") as held:
+            if copy_capped(held, None, float("inf"))[0] == archive.sha256:
+                return
+    if copy_atomically(archive.path, target) != archive.sha256:
+        target.unlink()
+        raise ExportArchiveError(f"{archive.path} changed while it was imported; import it again")
 
 
 def land_archive(raw: RawStore, account: str, archive: Archive) -> ImportReport:
@@ -295,17 +318,17 @@ def land_archive(raw: RawStore, account: str, archive: Archive) -> ImportReport:
     lander = Lander(raw, account, archive, as_of or date(1970, 1, 1))
     report.archive_path = str(lander.base / f"{archive.sha256}.zip")
     # Provenance first: the archive is in raw before anything derived from it.
-    write_atomically(lander.base / f"{archive.sha256}.zip", archive.data)
+    keep_archive(archive, lander.base / f"{archive.sha256}.zip")
     by_path = {m.path: m for m in fit_members}
     for member in sorted(links.unlinked):
         flat = member.replace("/", "_").replace("!", "_")
-        write_atomically(lander.base / archive.sha256 / "unlinked" / flat, by_path[member].data)
+        write_atomically(lander.base / archive.sha256 / "unlinked" / flat, by_path[member].read())
     for item in sorted(mapped.payloads, key=lambda p: (p.feed, p.day)):
         try:
             lander.land(item, report)
         except UnsafeValueError as error:
             report.skipped[f"{item.feed}/{item.day}"] = str(error)
-    fits = {activity_id: by_path[m].data for m, activity_id in links.linked.items()}
+    fits = {activity_id: by_path[m] for m, activity_id in links.linked.items()}
     lander.land_activities(mapped, fits, report)
     write_atomically(lander.manifest_path(archive.sha256), manifest_body(archive, report, mapped))
     return report

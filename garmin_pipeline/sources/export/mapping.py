@@ -66,7 +66,7 @@ class DayPayload:
     feed: str
     day: date
     name: str
-    value: Any
+    value: Any  # bytes, a JSON value, or a callable giving the bytes when they are landed
     members: tuple[str, ...]
     # A day of the export's span this feed has no entry for: Garmin had nothing that day.
     # Landed (as the API's "nothing": null) only where raw holds nothing for it at all.
@@ -137,7 +137,7 @@ def spaced(epoch_ms: Any) -> str | None:
 
 def load_json(member: Member) -> Any:
     try:
-        return json.loads(member.data.decode("utf-8-sig"))
+        return json.loads(member.read().decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MemberError(f"not JSON: {' '.join(str(error).split())}") from None
 
