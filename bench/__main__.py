@@ -20,11 +20,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TypeVar
 
-from bench import fit_throughput, rebuild, requests_per_day, synthetic, warehouse
+from bench import fit_throughput, import_export, rebuild, requests_per_day, synthetic, warehouse
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORY_DAYS = 5 * 365 + 1  # the longest history measured; the 1-year figures take its end
-BENCHMARKS = ("fit", "requests", "rebuild")  # rebuild: then the warehouse on its lakes
+BENCHMARKS = ("fit", "requests", "rebuild", "import")  # rebuild: then the warehouse on its lakes
 T = TypeVar("T")
 
 
@@ -116,6 +116,11 @@ def rebuilds(history: synthetic.SyntheticHistory, root: Path) -> Part:
     )
 
 
+def imports(root: Path) -> Part:
+    figures = import_export.measure(root)
+    return Part(import_export.rows(figures), [import_export.breakdown(figures)])
+
+
 def delete_in_background(scratch: str) -> None:
     """Remove the scratch tree (some 250,000 files) without waiting: on a slow disk that takes
     a minute or more of nothing but I/O, and no figure depends on it."""
@@ -159,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.parts["rebuild"] = results.timed(
                     "rebuild", lambda: rebuilds(history, Path(tmp))
                 )
+        if "import" in selected:  # after the rest: it writes 4 GB, which would slow them
+            results.parts["import"] = results.timed("import", lambda: imports(Path(tmp)))
         total = time.perf_counter() - started
     finally:
         delete_in_background(tmp)

@@ -367,3 +367,14 @@ def test_the_catalog_marks_exactly_the_columns_read_from_messages_outside_the_pr
             assert f"`{name}`" in dataset.description and "assumed layout" in dataset.description
     marked = {d.name for d in DATASETS if "assumed layout" in d.description}
     assert marked == {"sleep_assessment", "resting_heart_rate_device"}
+
+
+def test_the_decoders_copied_enum_names_are_the_profiles():
+    """The library names FIT enum values from its own copy (the SDK is not a runtime
+    dependency); every enum a column reads is copied, and each copy is the profile's."""
+    from garmin_pipeline.fit.wellness import FIT_ENUMS
+
+    used = {c.enum for table in WELLNESS_TABLES.values() for c in table.columns if c.enum}
+    assert used == set(FIT_ENUMS)
+    for enum, names in FIT_ENUMS.items():
+        assert names == dict(Profile["types"][enum]), enum

@@ -37,7 +37,6 @@ from typing import Any, NamedTuple
 
 import fitdecode
 import polars as pl
-from garmin_fit_sdk import Profile
 
 from garmin_pipeline.fit.decode import (
     FitDecodeError,
@@ -525,15 +524,60 @@ def _number(value: Any, known: bool, raw_scale: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-_ENUM_NAMES: dict[str, dict[int, str]] = {}
+# The names of the FIT enums these tables read, as the FIT SDK profile (21.218) declares them,
+# copied here: the SDK is under Garmin's FIT licence, so the library never imports it (the
+# emulator and tests do; tests/test_wellness_profile.py checks these against its Profile).
+FIT_ENUMS: dict[str, dict[int, str]] = {
+    "spo2_measurement_type": {
+        0: "off_wrist",
+        1: "spot_check",
+        2: "continuous_check",
+        3: "periodic",
+    },
+    "activity_type": {
+        0: "generic",
+        1: "running",
+        2: "cycling",
+        3: "transition",
+        4: "fitness_equipment",
+        5: "swimming",
+        6: "walking",
+        8: "sedentary",
+        13: "wheelchair_pushing",
+        254: "all",
+    },
+    "activity_level": {0: "low", 1: "medium", 2: "high"},
+    "hrv_status": {0: "none", 1: "poor", 2: "low", 3: "unbalanced", 4: "balanced"},
+    "sleep_level": {0: "unmeasurable", 1: "awake", 2: "light", 3: "deep", 4: "rem"},
+    "nap_period_feedback": {
+        0: "none",
+        1: "multiple_naps_during_day",
+        2: "jetlag_ideal_timing_ideal_duration",
+        3: "jetlag_ideal_timing_long_duration",
+        4: "jetlag_late_timing_ideal_duration",
+        5: "jetlag_late_timing_long_duration",
+        6: "ideal_timing_ideal_duration_low_need",
+        7: "ideal_timing_ideal_duration_high_need",
+        8: "ideal_timing_long_duration_low_need",
+        9: "ideal_timing_long_duration_high_need",
+        10: "late_timing_ideal_duration_low_need",
+        11: "late_timing_ideal_duration_high_need",
+        12: "late_timing_long_duration_low_need",
+        13: "late_timing_long_duration_high_need",
+        14: "ideal_duration_low_need",
+        15: "ideal_duration_high_need",
+        16: "long_duration_low_need",
+        17: "long_duration_high_need",
+    },
+    "nap_source": {0: "automatic", 1: "manual_device", 2: "manual_gc"},
+}
 
 
 def _enum_name(value: Any, enum: str | None) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
-        names = _ENUM_NAMES.setdefault(enum or "", dict(Profile["types"].get(enum or "", {})))
-        return names.get(value, str(value))
+        return FIT_ENUMS.get(enum or "", {}).get(value, str(value))
     return None
 
 

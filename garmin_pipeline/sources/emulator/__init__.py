@@ -17,7 +17,21 @@ each its own Garmin account), ``faults``, ``server``;
 ``personal_auth`` and ``personal_routes`` serve Garmin's Personal API under ``/personal-api``
 (``emu.personal_api_url``, key ``emu.personal_api_key``); ``recorded`` serves FIT files (a real
 device corpus, ``quirks``' generated hard cases) as an athlete's activities.
+
+It writes FIT files with Garmin's FIT SDK (``garmin-fit-sdk``), which is under Garmin's FIT
+licence, not an open-source one: an optional extra (``garmin-pipeline[emulator]``, in ``dev``)
+that the library never needs. Without it, importing the emulator is a one-line error.
 """
+
+try:
+    import garmin_fit_sdk  # noqa: F401
+except ImportError:
+    from garmin_pipeline.errors import PipelineError
+
+    raise PipelineError(
+        "the emulator (and `demo`) needs Garmin's FIT SDK, an optional extra under Garmin's "
+        "FIT licence: pip install 'garmin-pipeline[emulator]'"
+    ) from None
 
 from garmin_pipeline.sources.emulator.accounts import Account
 from garmin_pipeline.sources.emulator.activity import SyntheticActivity
