@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	@python=$$(scripts/find-python) && echo "using $$python" && \
 	  "$$python" -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	cd dbt && ../$(BIN)/dbt parse --quiet --profiles-dir .
 	@touch $@
 
