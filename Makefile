@@ -16,7 +16,7 @@ install: $(VENV)/.installed
 # parsed dbt manifest. The interpreter: the newest safe 3.12/3.13 (scripts/find-python).
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@python=$$(scripts/find-python) && echo "using $$python" && \
-	  "$$python" -m venv $(VENV)
+	  "$$python" -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	cd dbt && ../$(BIN)/dbt parse --quiet --profiles-dir .
