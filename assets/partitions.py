@@ -11,6 +11,7 @@ from datetime import date
 
 import dagster as dg
 
+from garmin_pipeline.raw.forgotten import ForgottenDays
 from garmin_pipeline.settings import Settings
 
 ACCOUNT = "account"
@@ -53,11 +54,16 @@ def run_days_by_account(context: dg.AssetExecutionContext) -> dict[str, list[dat
 
 
 def _by_account(keys: Sequence[str]) -> dict[str, list[date]]:
+    """Each account's days among `keys`, without the days `forget` and retention removed
+    (their tombstones): nothing fetches or builds those again, and an account forgotten
+    whole is left out altogether."""
     days: dict[str, list[date]] = defaultdict(list)
     for key in keys:
         dimensions = account_days.get_partition_key_from_str(key).keys_by_dimension
         days[dimensions[ACCOUNT]].append(date.fromisoformat(dimensions[DATE]))
-    return {account: sorted(days[account]) for account in sorted(days)}
+    forgotten = ForgottenDays(Settings.from_env().layout.state_dir)
+    kept = {account: forgotten.remaining(account, sorted(days[account])) for account in days}
+    return {account: kept[account] for account in sorted(kept) if kept[account]}
 
 
 def range_key(account: str, day: str) -> str:

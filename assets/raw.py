@@ -163,8 +163,9 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
             metadata={
                 "source": via,
                 "accounts": ", ".join(days),
-                "first_day": str(every_day[0]),
-                "last_day": str(every_day[-1]),
+                # None when every day of the range was forgotten (`garmin-pipeline forget`).
+                "first_day": str(every_day[0]) if every_day else "none",
+                "last_day": str(every_day[-1]) if every_day else "none",
                 "days_fetched": sum(len(r.days_due) for r in reports.values()),
                 "days_skipped_final_or_unchanged": sum(r.days_skipped for r in reports.values()),
                 "payloads_changed": sum(r.changed for r in reports.values()),

@@ -25,6 +25,7 @@ import socket
 import sqlite3
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -35,8 +36,11 @@ import sqlalchemy
 from assets.jobs import range_tags
 from assets.lake import COMPLETE_DAYS_CHECK, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
 from assets.raw import FEED_FAILED, RATE_LIMITED, REFETCH_TAG
+from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import process_alive, remove_stale_temp_files
+from garmin_pipeline.forget import apply_retention, retention_days
+from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
 from garmin_pipeline.settings import Settings
 
 EXIT_FAILED = 1
@@ -341,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         # garminconnect logs each failed request with its traceback before raising; the sync
         # tells that failure in one line of its own (a feed that failed), so only -v shows it.
         logging.getLogger("garminconnect").setLevel(logging.CRITICAL)
+    try:
+        retention_days()  # checked before the run, not after it
+    except ValueError as error:
+        print(f"sync failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
     run_id = str(uuid.uuid4())
     wal_commits_without_fsync()
     with dg.DagsterInstance.get() as instance:
@@ -362,7 +371,89 @@ def main(argv: list[str] | None = None) -> int:
             job_name=args.job,
             feeds=args.feed,
         )
-    return report(result, args.job, args.start, args.end)
+    status = report(result, args.job, args.start, args.end)
+    if args.job in SYNC_JOBS:
+        settings = Settings.from_env()
+        record_sync(settings, result, args.job, args.start, args.end)
+        retention_status = retain(settings)
+        status = status or retention_status
+    return status
+
+
+# The jobs that talk to Garmin: each writes a `sync` line to the audit log, then applies
+# GARMIN_RETENTION_DAYS. (`rebuild` only rebuilds what raw holds.)
+SYNC_JOBS = (JOB_NAME, "fetch")
+
+
+def requests_by_account(result: dg.ExecuteInProcessResult) -> Counter[str]:
+    """Requests each account's raw assets sent in the run."""
+    sent: Counter[str] = Counter()
+    for event in result.get_asset_materialization_events():
+        value = event.materialization.metadata.get("requests_by_account")
+        sent.update((value.value if value is not None else {}) or {})
+    return sent
+
+
+def record_sync(
+    settings: Settings, result: dg.ExecuteInProcessResult, job: str, first: date, last: date
+) -> None:
+    """One audit line per account: how its sync ended, and counts (never a value of its data).
+    An account forgotten whole is skipped by syncs, and no new line may name it."""
+    forgotten = ForgottenDays(settings.layout.state_dir)
+    cooling = rate_limited_accounts(result) if result.success else {}
+    failed = Counter(account for account, _ in failed_feeds(result)) if result.success else {}
+    sent = requests_by_account(result)
+    for account in settings.accounts:
+        if forgotten.forgotten_before(account) == WHOLE_ACCOUNT:
+            continue
+        if not result.success:
+            outcome = "failed"
+        elif account in cooling or failed.get(account):
+            outcome = "partial"
+        else:
+            outcome = "ok"
+        audit.record(
+            settings.data_dir,
+            account,
+            "sync",
+            outcome,  # type: ignore[arg-type]
+            {
+                "job": job,
+                "first_day": first.isoformat(),
+                "last_day": last.isoformat(),
+                "days": (last - first).days + 1,
+                "feeds_failed": failed.get(account, 0),
+                "rate_limited": int(account in cooling),
+                "requests": sent.get(account, 0),
+            },
+        )
+
+
+def retain(settings: Settings) -> int:
+    """Apply GARMIN_RETENTION_DAYS: forget every account's older days (one audit line each,
+    with counts); returns the exit status it adds (failed when it could not finish)."""
+    keep = retention_days()
+    if keep is None:
+        return 0
+    try:
+        removed = apply_retention(settings, keep)
+    except PipelineError as error:
+        print(f"retention failed: {error}", file=sys.stderr)
+        for account in settings.accounts:
+            audit.record(settings.data_dir, account, "retention", "failed", {"keep_days": keep})
+        return EXIT_FAILED
+    for account, counts in removed.items():
+        audit.record(
+            settings.data_dir,
+            account,
+            "retention",
+            "ok",
+            {"keep_days": keep, **counts.counts()},
+        )
+    gone = sum(r.raw_days for r in removed.values())
+    if gone:
+        print(f"retention: forgot {gone} raw days older than {keep} days (GARMIN_RETENTION_DAYS)")
+    return 0
 
 
 def report(result: dg.ExecuteInProcessResult, job: str, first: date, last: date) -> int:

@@ -15,12 +15,15 @@ import sys
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from garmin_pipeline.sources.export.landing import ImportReport
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_YAML = REPO_ROOT / "assets" / "dagster.yaml"
@@ -185,6 +188,16 @@ def check_sources(environment: dict[str, str]) -> None:
         fail(str(error))
 
 
+def check_retention(environment: dict[str, str]) -> None:
+    """A GARMIN_RETENTION_DAYS that is no number of days fails before the run."""
+    from garmin_pipeline.forget import retention_days
+
+    try:
+        retention_days(environment)
+    except SettingsError as error:
+        fail(str(error))
+
+
 def sync_command(
     first: date,
     last: date,
@@ -201,6 +214,7 @@ def sync_command(
     environment = {**os.environ, **(env or {})}
     if job != "rebuild":
         check_sources(environment)
+        check_retention(environment)
     environment["DAGSTER_HOME"] = str(dagster_home())
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
     start = environment.get("GARMIN_HISTORY_START")
@@ -331,6 +345,7 @@ def import_export(archive: Path, no_build: bool) -> None:
     Keeps the archive in raw by its SHA-256, maps its files to the same datasets a sync fills
     (API payloads already in raw are kept; nothing is ever deleted), then rebuilds the lake and
     warehouse for the days it changed, offline."""
+    from garmin_pipeline import audit
     from garmin_pipeline.raw.store import RawStore
     from garmin_pipeline.sources.export import ExportArchiveError, import_archive, summary_lines
 
@@ -338,7 +353,9 @@ def import_export(archive: Path, no_build: bool) -> None:
     try:
         report = import_archive(RawStore(config.layout.raw_dir), config.account, archive)
     except ExportArchiveError as error:
+        audit.record(config.data_dir, config.account, "import", "failed")
         fail(str(error))
+    audit.record(config.data_dir, config.account, "import", "ok", import_counts(report))
     for line in summary_lines(report):
         click.echo(line)
     if not report.touched:
@@ -356,6 +373,136 @@ def import_export(archive: Path, no_build: bool) -> None:
         click.echo(f"build with: garmin-pipeline rebuild --start {first} --end {last}")
         return
     exec_sync(first, last, job="rebuild")
+
+
+def import_counts(report: ImportReport) -> dict[str, int | str]:
+    """An import's audit counts: the archive's hash, and how many members, days and feeds."""
+    return {
+        "archive": report.sha256,
+        "members": report.members,
+        "days": len(report.days),
+        "days_changed": len(report.touched),
+        "feeds": len(report.outcomes),
+        "quarantined": len(report.quarantined),
+    }
+
+
+def account_slug(account: str) -> str:
+    """--account: a slug as GARMIN_ACCOUNTS spells them, or a usage error."""
+    from garmin_pipeline.settings import parse_accounts
+
+    try:
+        parse_accounts({"GARMIN_ACCOUNT": account})
+    except SettingsError:
+        raise click.BadParameter(
+            f"{account!r} is not an account slug (lower-case letters, digits, '-', '_')"
+        ) from None
+    return account
+
+
+@main.command()
+@click.option(
+    "--account",
+    required=True,
+    callback=lambda _ctx, _param, value: account_slug(value),
+    help="The account's slug (as in GARMIN_ACCOUNTS).",
+)
+@click.option(
+    "--before",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Only the days before this one; the account stays.",
+)
+@click.option("--refetch", is_flag=True, help="Let later syncs fetch the forgotten days again.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget(account: str, before: object, refetch: bool, yes: bool) -> None:
+    """Delete an account's data (or its days before --before) from every layer.
+
+    Whole account: its raw payloads and export archives, lake and quarantine partitions,
+    warehouse rows (the warehouse is rebuilt by dbt from what is left), lake build state,
+    tokens and keyring entries, state files, and the Dagster runs and events naming it; the
+    audit log keeps a pseudonym. The forgotten days are not fetched again by later syncs
+    (a tombstone in the data directory) unless --refetch is given. Refused while a run is
+    going."""
+    day = before.date() if before else None  # type: ignore[attr-defined]
+    if not yes:
+        what = (
+            f"account {account}'s days before {day}"
+            if day
+            else f"account {account}: its data, tokens, keyring entries and Dagster runs"
+        )
+        click.confirm(f"Forget {what}? This cannot be undone", abort=True)
+    exec_module(
+        "assets.forget",
+        ["--account", account, *(["--before", day.isoformat()] if day else [])]
+        + (["--refetch"] if refetch else []),
+    )
+
+
+def exec_module(module: str, arguments: list[str]) -> NoReturn:
+    """Become `python -m <module>` of the Dagster code location, against DAGSTER_HOME and
+    GARMIN_DATA_DIR (the library never imports Dagster itself)."""
+    environment = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
+    environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
+    command = [sys.executable, "-m", module, *arguments]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(REPO_ROOT)
+    os.execve(command[0], command, environment)
+
+
+@main.command("export")
+@click.option(
+    "--account",
+    callback=lambda _ctx, _param, value: value and account_slug(value),
+    help="The account's slug [GARMIN_ACCOUNT].",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The zip to write.",
+)
+def export_command(account: str | None, out: Path) -> None:
+    """Pack an account's lake (Parquet, per dataset), the data dictionary and a README into
+    one zip: your data, portable (the same lake gives the same bytes)."""
+    from garmin_pipeline import audit
+    from garmin_pipeline.portable_export import export_account
+
+    config = settings()
+    who = account or config.account
+    try:
+        packed = export_account(config.layout, who, out)
+    except PipelineError as error:
+        audit.record(config.data_dir, who, "export", "failed")
+        fail(str(error))
+    audit.record(config.data_dir, who, "export", "ok", packed.counts())
+    click.echo(
+        f"exported {who}: {packed.files} Parquet files of {packed.datasets} datasets "
+        f"({packed.days} days) to {out}"
+    )
+
+
+@main.command("audit")
+@click.option("--account", help="Only this account's lines.")
+def audit_command(account: str | None) -> None:
+    """Print the audit log: who, what and when, one line per entry (no secret, no health
+    value is ever in it)."""
+    from garmin_pipeline import audit
+
+    for line in audit.read(settings().data_dir):
+        if account is None or line.get("account") == account:
+            click.echo(audit_text(line))
+
+
+def audit_text(line: dict[str, object]) -> str:
+    """One audit entry as a line: time, account, action, outcome, then its counts."""
+    counts = line.get("counts") or {}
+    listed = " ".join(f"{name}={value}" for name, value in sorted(counts.items()))  # type: ignore[union-attr]
+    return " ".join(
+        str(part)
+        for part in (line.get("at"), line.get("account"), line.get("action"), line.get("outcome"))
+    ) + (f"  {listed}" if listed else "")
 
 
 @main.command()
