@@ -37,6 +37,7 @@ from assets.lake import COMPLETE_DAYS_CHECK, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
 from assets.raw import FEED_FAILED, RATE_LIMITED, REFETCH_TAG
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import process_alive, remove_stale_temp_files
+from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
 from garmin_pipeline.settings import Settings
 
 EXIT_FAILED = 1
@@ -342,6 +343,17 @@ def main(argv: list[str] | None = None) -> int:
         # tells that failure in one line of its own (a feed that failed), so only -v shows it.
         logging.getLogger("garminconnect").setLevel(logging.CRITICAL)
     run_id = str(uuid.uuid4())
+    try:
+        # Before anything else (DAGSTER_HOME, the data dir, Garmin): a second run stops here.
+        with data_dir_lock(Settings.from_env().data_dir, f"{args.job} run {run_id}"):
+            return run_locked(args, run_id)
+    except DataDirBusyError as error:
+        print(f"{args.job} failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def run_locked(args: argparse.Namespace, run_id: str) -> int:
+    """The run, once it holds the data directory: recover what killed runs left, then run."""
     wal_commits_without_fsync()
     with dg.DagsterInstance.get() as instance:
         try:
