@@ -27,7 +27,7 @@ lock:
 	scripts/lock
 
 $(DAGSTER_HOME)/dagster.yaml: assets/dagster.yaml
-	@mkdir -p $(DAGSTER_HOME) && cp $< $@
+	@umask 077 && mkdir -p $(DAGSTER_HOME) && cp $< $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/garmin-pipeline demo
@@ -47,7 +47,7 @@ format: install
 	$(BIN)/ruff format .
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	umask 077 && $(BIN)/dagster dev -w workspace.yaml
 
 dbt-sources: install
 	$(BIN)/python -m garmin_pipeline.warehouse.sources

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from assets.account import ACCOUNT_CHECKS, GARMIN_ACCOUNT
+from assets.executor import data_dir_locked_executor
 from assets.jobs import fetch_job, morning_refresh, rebuild_job, sync_job
 from assets.lake import LAKE_ASSETS
 from assets.raw import RAW_ASSETS
@@ -23,4 +24,6 @@ defs = dg.Definitions(
     jobs=[sync_job, fetch_job, rebuild_job],
     schedules=[morning_refresh],
     resources={**resources_from_env(Settings.from_env()), "dbt": dbt_resource()},
+    # Every run holds the data directory's lock from its start to its end: one run at a time.
+    executor=data_dir_locked_executor,
 )

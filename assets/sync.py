@@ -41,6 +41,7 @@ from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import process_alive, remove_stale_temp_files
 from garmin_pipeline.forget import apply_retention, retention_days
 from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
+from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
 from garmin_pipeline.settings import Settings
 
 EXIT_FAILED = 1
@@ -351,6 +352,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sync failed: {error}", file=sys.stderr)
         return EXIT_FAILED
     run_id = str(uuid.uuid4())
+    try:
+        # Before anything else (DAGSTER_HOME, the data dir, Garmin): a second run stops here.
+        with data_dir_lock(Settings.from_env().data_dir, f"{args.job} run {run_id}"):
+            return run_locked(args, run_id)
+    except DataDirBusyError as error:
+        print(f"{args.job} failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def run_locked(args: argparse.Namespace, run_id: str) -> int:
+    """The run, once it holds the data directory: recover what killed runs left, then run."""
     wal_commits_without_fsync()
     with dg.DagsterInstance.get() as instance:
         try:

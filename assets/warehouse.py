@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from assets.resources import DataDir
@@ -14,11 +15,16 @@ from garmin_pipeline.raw.freshness import latest_begun_day
 from garmin_pipeline.warehouse.dbt_project import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
+    WarehouseBuildError,
     build_args,
+    build_failure,
     dbt_target_dir,
     full_refresh_reason,
     manifest_is_stale,
+    mark_build_ended,
+    mark_build_started,
     parse_manifest,
+    seed_partial_parse,
 )
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -61,7 +67,15 @@ def warehouse(
     context.log.info(
         f"dbt: full refresh, {reason}" if reason else "dbt: incremental build of the recent days"
     )
+    mark_build_started(root, context.run_id)  # `status` tells a build killed midway
+    seed_partial_parse(root)
     invocation = dbt.cli(
         build_args(root, synced, today), context=context, target_path=dbt_target_dir(root)
     )
-    yield from invocation.stream()
+    try:
+        yield from invocation.stream()
+    except DagsterDbtCliRuntimeError as error:
+        # dbt's own message spans dozens of lines and ends on a `^` under some SQL.
+        raise WarehouseBuildError(build_failure(root)) from error
+    finally:
+        mark_build_ended(root)

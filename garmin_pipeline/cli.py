@@ -43,8 +43,11 @@ def settings() -> Settings:
 
 def dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to ./.dagster_home, with our instance config in place."""
-    home = Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").absolute()
-    home.mkdir(parents=True, exist_ok=True)
+    from garmin_pipeline.files import make_private_dir
+
+    home = make_private_dir(
+        Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").absolute()
+    )
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
     return home
@@ -144,11 +147,15 @@ def emulator(
       --fault "/wellness-service/:drop=restingHeartRate:times=*"
 
     While it serves, loopback clients can change faults without a token: POST a JSON rule
-    to /_emulator/faults, GET or DELETE /_emulator/faults, POST /_emulator/expire-tokens:
+    to /_emulator/faults, GET or DELETE /_emulator/faults, POST /_emulator/expire-tokens
+    (POST and DELETE as application/json; requests from web pages are refused):
 
     \b
-      curl -d '{"path": "/hrv-service/", "status": 503, "times": 2}' \\
+      curl --json '{"path": "/hrv-service/", "status": 503, "times": 2}' \\
         http://127.0.0.1:8765/_emulator/faults
+
+    A --host other than loopback serves its tokens and the athlete's health data to the
+    network (a warning says so).
     """
     from garmin_pipeline.sources.emulator import SyntheticAthlete, serve
 
@@ -163,6 +170,12 @@ def emulator(
         click.echo(f"activities: {len(athlete.recorded)} FIT files")
     from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
 
+    if not loopback_host(host):
+        click.echo(
+            f"warning: --host {host} is not loopback: the emulator serves its tokens and the "
+            "athlete's health data to every machine that can reach this one",
+            err=True,
+        )
     tokens = settings().token_store
     click.echo(
         f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
@@ -175,6 +188,18 @@ def emulator(
     for rule in faults.rules:  # type: ignore[attr-defined]
         click.echo(f"fault: {rule.to_json()}")
     serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
+
+
+def loopback_host(host: str) -> bool:
+    """Whether `host` (an address or a name) listens on loopback only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name resolving anywhere, e.g. the machine's own
 
 
 def check_sources(environment: dict[str, str]) -> None:
@@ -215,8 +240,9 @@ def sync_command(
     if job != "rebuild":
         check_sources(environment)
         check_retention(environment)
-    environment["DAGSTER_HOME"] = str(dagster_home())
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
+    check_data_dir_free(Path(environment["GARMIN_DATA_DIR"]))
+    environment["DAGSTER_HOME"] = str(dagster_home())
     start = environment.get("GARMIN_HISTORY_START")
     if start and first < date.fromisoformat(start):
         fail(f"--start {first} is before GARMIN_HISTORY_START={start}; lower that setting")
@@ -244,6 +270,18 @@ def sync_command(
         *(["--verbose"] if logging.getLogger().isEnabledFor(logging.INFO) else []),
     ]
     return command, environment
+
+
+def check_data_dir_free(data_dir: Path) -> None:
+    """Stop here, in one line, when another run uses the data dir (the job takes the lock for
+    itself once it starts; this only spares the output of a run that could not start)."""
+    from garmin_pipeline.run_lock import data_dir_lock
+
+    try:
+        with data_dir_lock(data_dir, "a check"):
+            pass
+    except PipelineError as error:
+        fail(str(error))
 
 
 def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None:
@@ -347,12 +385,17 @@ def import_export(archive: Path, no_build: bool) -> None:
     warehouse for the days it changed, offline."""
     from garmin_pipeline import audit
     from garmin_pipeline.raw.store import RawStore
-    from garmin_pipeline.sources.export import ExportArchiveError, import_archive, summary_lines
+    from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
+    from garmin_pipeline.sources.export import import_archive, summary_lines
 
     config = settings()
     try:
-        report = import_archive(RawStore(config.layout.raw_dir), config.account, archive)
-    except ExportArchiveError as error:
+        # The build it hands over to takes the lock again (the exec lets go of this one).
+        with data_dir_lock(config.data_dir, f"import-export of {archive.name}"):
+            report = import_archive(RawStore(config.layout.raw_dir), config.account, archive)
+    except DataDirBusyError as error:  # another run is using the data dir: nothing was done
+        fail(str(error))
+    except PipelineError as error:  # a bad archive
         audit.record(config.data_dir, config.account, "import", "failed")
         fail(str(error))
     audit.record(config.data_dir, config.account, "import", "ok", import_counts(report))
@@ -681,6 +724,7 @@ def status() -> None:
     current = settings()
     state = pipeline_status(current)
     click.echo(f"data dir:   {state.data_dir}")
+    click.echo(f"warehouse:  {state.warehouse}")
     click.echo(f"account:    {state.account}")
     if len(current.accounts) > 1:
         click.echo(
@@ -731,6 +775,9 @@ def report_command(out: Path | None) -> None:
 
 
 def entry() -> None:
+    from garmin_pipeline.files import keep_new_files_private
+
+    keep_new_files_private()  # inherited by the sync it execs, dbt and the lake workers
     try:
         main()
     except PipelineError as error:

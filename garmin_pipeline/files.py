@@ -21,6 +21,26 @@ from pathlib import Path
 from typing import BinaryIO
 
 TEMP_SUFFIX = ".tmp"  # with a leading "." on the name: a half-written file (write_atomically)
+# Health data is for its owner only: what the tool creates is 0600/0700, whatever umask it was
+# started with (a login shell's 022 would make the warehouse and the lake world-readable).
+PRIVATE_UMASK = 0o077
+
+
+def keep_new_files_private() -> None:
+    """Set umask 077 (keeping any stricter bits) for this process and every process it starts,
+    which inherit it: the sync it execs, dbt, the lake build workers, Dagster's step processes.
+    Called by each entry point (the CLI, the Dagster code location), never by the library.
+    Existing files and folders keep their modes: nothing is chmod'ed."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+
+
+def make_private_dir(directory: Path) -> Path:
+    """`directory` and its missing parents, each created 0700; one that exists is left as it
+    is (a shared parent such as /tmp must keep its mode, sticky bit included)."""
+    if not directory.is_dir():
+        make_private_dir(directory.parent)
+        directory.mkdir(mode=0o700, exist_ok=True)
+    return directory
 
 
 def write_atomically(path: Path, payload: bytes, durable: bool = True) -> bool:

@@ -18,6 +18,7 @@ from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import BreakerState, CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect.tokens import TokenHealth, token_health
 from garmin_pipeline.sources.personal_api.keys import KeyHealth, key_health
+from garmin_pipeline.warehouse.dbt_project import unfinished_build_started
 
 _DATE_DIR = "date="
 
@@ -43,6 +44,7 @@ class PipelineStatus:
     personal_api_breaker: BreakerState
     personal_api_key: KeyHealth | None  # None: the mode does not use the Personal API
     failing_feeds: tuple[FeedFailure, ...] = ()  # feeds whose last fetch failed, and why
+    warehouse: str = ""  # one line: built, not yet, or a build that did not finish
 
 
 def breaker_for(settings: Settings, source: str = "connect") -> CircuitBreaker:
@@ -71,6 +73,22 @@ def pipeline_status(settings: Settings, breaker: CircuitBreaker | None = None) -
         personal_api_breaker=breaker_for(settings, PERSONAL_API).state(),
         personal_api_key=personal_api_key_health(settings),
         failing_feeds=tuple(FeedFailures(settings.layout.state_dir, settings.account).all()),
+        warehouse=warehouse_status(settings),
+    )
+
+
+def warehouse_status(settings: Settings) -> str:
+    """The warehouse in one line: complete, not built yet, or left incomplete by a build that
+    was killed or failed (then some marts may be missing or older than the lake)."""
+    if not settings.layout.warehouse_path.exists():
+        return "not built yet (`garmin-pipeline sync` builds it)"
+    started = unfinished_build_started(settings.data_dir)
+    if started is None:
+        return "complete"
+    return (
+        f"INCOMPLETE: the build started {format_utc(started)} did not finish (killed or "
+        "failed), so some marts may be missing or out of date; run `garmin-pipeline rebuild` "
+        "(offline) or the next sync to build it whole"
     )
 
 

@@ -232,7 +232,7 @@ def test_each_personal_api_key_reads_its_own_athlete(emu, alice, bob, tmp_path):
 def test_revoking_one_accounts_key_leaves_the_others(emu, tmp_path):
     control = emu.base_url + "/_emulator/personal-api/revoke-key"
     try:
-        assert requests.post(control, params={"account": "bob"}, timeout=10).json() == {
+        assert requests.post(control, params={"account": "bob"}, json={}, timeout=10).json() == {
             "revoked": True
         }
         with pytest.raises(HttpError) as refused:
@@ -240,7 +240,10 @@ def test_revoking_one_accounts_key_leaves_the_others(emu, tmp_path):
         assert refused.value.status_code == 401
         assert json.loads(refused.value.response_text) == {"message": "The API key was revoked"}
         personal_client(emu, tmp_path, "alice").close()
-        assert requests.post(control, params={"account": "carol"}, timeout=10).status_code == 404
+        assert (
+            requests.post(control, params={"account": "carol"}, json={}, timeout=10).status_code
+            == 404
+        )
     finally:
         emu.accounts["bob"].personal_api.set_key(other_personal_api_key("bob"))
 
@@ -268,7 +271,7 @@ def test_expiring_one_accounts_tokens_leaves_the_others(emu, alice, bob, tmp_pat
     clients = {name: logged_in(emu, tmp_path, name) for name in ("alice", "bob")}
     emu.clear_request_log()
     control = emu.base_url + "/_emulator/expire-tokens"
-    expired = requests.post(control, params={"account": "bob"}, timeout=10)
+    expired = requests.post(control, params={"account": "bob"}, json={}, timeout=10)
     assert expired.json() == {"account": "bob"}
     for name, athlete in (("bob", bob), ("alice", alice)):
         summary = clients[name].get_user_summary(DAY.isoformat())
@@ -279,7 +282,9 @@ def test_expiring_one_accounts_tokens_leaves_the_others(emu, alice, bob, tmp_pat
         ("bob", SUMMARY + bob.display_name, 200),
         ("alice", SUMMARY + alice.display_name, 200),
     ]
-    assert requests.post(control, params={"account": "carol"}, timeout=10).status_code == 404
+    assert (
+        requests.post(control, params={"account": "carol"}, json={}, timeout=10).status_code == 404
+    )
 
 
 # ---------------------------------------------------------------------------- construction

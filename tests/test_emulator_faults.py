@@ -515,10 +515,13 @@ def test_the_control_endpoint_adds_lists_and_clears_rules_and_expires_tokens(
     assert (refused.status_code, refused.headers["Retry-After"]) == (503, "30")
     bad = requests.post(control, json={"path": "/a/", "status": 503, "corrupt": True}, timeout=10)
     assert bad.status_code == 400 and bad.json()["message"].startswith("bad fault rule: ")
-    assert requests.post(control, data=b"{not json", timeout=10).status_code == 400
-    assert requests.delete(control, timeout=10).status_code == 204
+    json_type = {"Content-Type": "application/json"}
+    assert (
+        requests.post(control, data=b"{not json", headers=json_type, timeout=10).status_code == 400
+    )
+    assert requests.delete(control, headers=json_type, timeout=10).status_code == 204
     assert emu.faults.rules == []
-    expired = requests.post(emu.base_url + "/_emulator/expire-tokens", timeout=10)
+    expired = requests.post(emu.base_url + "/_emulator/expire-tokens", json={}, timeout=10)
     assert expired.status_code == 200
     assert garmin.get_user_summary(DAY.isoformat()) == athlete.daily_summary(DAY)
     assert [(r.path, r.status) for r in emu.request_log] == [  # control calls are not logged
@@ -527,7 +530,7 @@ def test_the_control_endpoint_adds_lists_and_clears_rules_and_expires_tokens(
         (TOKEN_PATH, 200),
         (SUMMARY_PATH, 200),
     ]
-    assert requests.put(control, timeout=10).status_code == 405
+    assert requests.put(control, json={}, timeout=10).status_code == 405
 
 
 async def _call(app: Any, scope: dict[str, Any], body: bytes) -> list[dict[str, Any]]:

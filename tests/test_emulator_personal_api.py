@@ -131,7 +131,9 @@ def test_a_revoked_key_is_refused(emu, tmp_path):
 
 
 def test_the_control_endpoint_revokes_the_key(emu, tmp_path):
-    response = requests.post(emu.base_url + "/_emulator/personal-api/revoke-key", timeout=10)
+    response = requests.post(
+        emu.base_url + "/_emulator/personal-api/revoke-key", json={}, timeout=10
+    )
     assert response.status_code == 200
     assert emu.personal_api.revoked
     with pytest.raises(HttpError, match="revoked"):
@@ -166,7 +168,7 @@ def test_expired_bearer_tokens_get_401_on_data_paths(emu, client, how):
         emu.personal_api.expire_tokens()
     else:
         url = emu.base_url + "/_emulator/personal-api/expire-tokens"
-        assert requests.post(url, timeout=10).status_code == 200
+        assert requests.post(url, json={}, timeout=10).status_code == 200
     with pytest.raises(HttpError) as caught:
         client.get_daily_steps(DAY, DAY)
     assert caught.value.status_code == 401

@@ -7,7 +7,8 @@
     {%- set has_files = true -%}
     {%- if execute -%}
         {%- set pattern = var("data_dir") ~ "/lake/" ~ name ~ "/*/*/part-0.parquet" -%}
-        {%- set found = run_query("select count(*) from glob('" ~ pattern ~ "')") -%}
+        {#- A path is a SQL string literal here: quotes doubled ("it's data"). -#}
+        {%- set found = run_query("select count(*) from glob(" ~ sql_string(pattern) ~ ")") -%}
         {%- set has_files = found.columns[0].values()[0] > 0 -%}
     {%- endif -%}
     {%- if has_files -%}
@@ -24,4 +25,10 @@
             where false
         )
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- `value` as a SQL string literal: in quotes, its own quotes doubled. -#}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}

@@ -56,7 +56,7 @@
 
 
 {% macro account_literal(account) -%}
-    '{{ account | replace("'", "''") }}'
+    {{ sql_string(account) }}
 {%- endmacro %}
 
 

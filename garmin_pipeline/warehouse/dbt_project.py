@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -14,12 +15,14 @@ from typing import Any
 
 import yaml
 
-from garmin_pipeline.files import write_atomically
+from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.files import make_private_dir, write_atomically
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 # The venv's own dbt, so nothing depends on the venv being activated (CI runs .venv/bin/python).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 # What a daily (incremental) build leaves out. Views are re-created only by a full build: they
 # read the lake as it is whenever queried, so a new day needs no new view. Of the tests, it
@@ -49,6 +52,17 @@ def dbt_target_dir(data_dir: Path) -> Path:
     run's manifest and results (which `build_args` reads) and dbt's partial-parse state, so
     a run re-parses only what changed (dagster-dbt would otherwise use a new dir per run)."""
     return Path(data_dir).absolute() / "state" / "dbt"
+
+
+def seed_partial_parse(data_dir: Path) -> None:
+    """Give a new target dir the project's partial-parse state, as dagster-dbt would: it copies
+    it with `shutil.copy`, mode bits and all (the project's 0644), into the data dir; copied
+    here first with `copyfile`, the file gets the umask's mode (owner-only) instead."""
+    source = MANIFEST.with_name(PARTIAL_PARSE)
+    target = dbt_target_dir(data_dir) / PARTIAL_PARSE
+    if source.exists() and not target.exists():
+        make_private_dir(target.parent)
+        shutil.copyfile(source, target)
 
 
 def lookback_days(project_dir: Path = DBT_PROJECT_DIR) -> int:
@@ -107,6 +121,19 @@ def full_refresh_reason(
         return f"the sync reaches back to {synced[0]}, more than {reach} days before {today}"
     if not (Path(data_dir) / "warehouse.duckdb").exists():
         return "there is no warehouse yet"
+    unfinished = last_build_unfinished(data_dir)
+    if unfinished is not None:
+        return unfinished
+    previous = _read_json(dbt_target_dir(data_dir) / "manifest.json")
+    if project_fingerprint(previous) != project_fingerprint(_read_json(MANIFEST)):
+        return "the dbt project changed since the last build"
+    return None
+
+
+def last_build_unfinished(data_dir: Path) -> str | None:
+    """Why the last dbt build of this data dir left models unbuilt (None: it built them all),
+    from the manifest and results it left in `dbt_target_dir`: dbt writes the manifest as it
+    starts and the results as it ends, so a killed build leaves them from two invocations."""
     target = dbt_target_dir(data_dir)
     previous = _read_json(target / "manifest.json")
     results = _read_json(target / "run_results.json")
@@ -122,9 +149,85 @@ def full_refresh_reason(
     ]
     if unfinished:
         return f"the last build did not build {len(unfinished)} model(s), e.g. {unfinished[0]}"
-    if project_fingerprint(previous) != project_fingerprint(_read_json(MANIFEST)):
-        return "the dbt project changed since the last build"
     return None
+
+
+class WarehouseBuildError(PipelineError):
+    """dbt could not build the warehouse; the message names what and why, in one line."""
+
+
+# Statuses of a node that failed the build (a test that only warned did not).
+_FAILED = frozenset({"error", "fail", "runtime error"})
+_REASON_CHARS = 300
+_HEADINGS = ("Runtime Error in ", "Database Error in ", "Compilation Error in ")
+
+
+def build_failure(data_dir: Path) -> str:
+    """What the failed dbt build of this data dir could not build and the first reason dbt
+    gave, in one line (dbt's own text spans lines, the last of them a `^` under the SQL)."""
+    target = dbt_target_dir(data_dir)
+    log = f"the full log: {target / 'dbt.log'}"
+    results = _read_json(target / "run_results.json")
+    manifest = _read_json(target / "manifest.json")
+    invocation = results.get("metadata", {}).get("invocation_id")
+    if not results or invocation != manifest.get("metadata", {}).get("invocation_id"):
+        return f"dbt stopped before it built anything; {log}"
+    failed = [r for r in results.get("results", []) if r.get("status") in _FAILED]
+    if not failed:
+        return f"dbt failed; {log}"
+    models = sum(r["unique_id"].startswith("model.") for r in failed)
+    counted = ", ".join(
+        f"{count} {noun}{'s' if count > 1 else ''}"
+        for count, noun in ((models, "model"), (len(failed) - models, "test"))
+        if count
+    )
+    first = failed[0]
+    name = first["unique_id"].split(".")[-1]
+    return f"dbt failed on {counted}, e.g. {name}: {_reason(first)}; {log}"
+
+
+def _reason(result: dict[str, Any]) -> str:
+    """The line of a dbt result's message that says why, e.g. `Parser Error: ...`, not the
+    `Runtime Error in model x (path)` heading above it nor the SQL excerpt below it."""
+    for line in str(result.get("message") or "").splitlines():
+        line = line.strip()
+        if line and not line.startswith(_HEADINGS):
+            return line[:_REASON_CHARS] + ("..." if len(line) > _REASON_CHARS else "")
+    return str(result.get("status") or "failed")
+
+
+BUILD_MARKER = "warehouse_build.json"
+
+
+def build_marker_path(data_dir: Path) -> Path:
+    """Present while a build is running or after one that did not build every model: the
+    warehouse may then miss marts, or hold them from before (`status` says so)."""
+    return Path(data_dir) / "state" / BUILD_MARKER
+
+
+def mark_build_started(data_dir: Path, run_id: str) -> None:
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    marker = json.dumps({"started": started, "run_id": run_id}).encode("utf-8")
+    write_atomically(build_marker_path(data_dir), marker)
+
+
+def mark_build_ended(data_dir: Path) -> bool:
+    """Clear the marker if the build that just ended built every model; True if it did."""
+    if last_build_unfinished(data_dir) is not None:
+        return False
+    build_marker_path(data_dir).unlink(missing_ok=True)
+    return True
+
+
+def unfinished_build_started(data_dir: Path) -> datetime | None:
+    """When the warehouse build that did not finish started (None: the last one finished)."""
+    marker = _read_json(build_marker_path(data_dir))
+    if not build_marker_path(data_dir).exists():
+        return None
+    try:
+        return datetime.fromisoformat(marker["started"])
+    except (KeyError, TypeError, ValueError):
+        return datetime.fromtimestamp(build_marker_path(data_dir).stat().st_mtime, UTC)
 
 
 def project_fingerprint(manifest: dict[str, Any]) -> str:

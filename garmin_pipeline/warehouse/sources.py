@@ -16,8 +16,14 @@ from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
 
 SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_lake__sources.yml"
 HEADER = "# Generated from garmin_pipeline/catalog.py by `make dbt-sources`; do not edit.\n"
+# The data dir lands in a SQL string literal: its quotes are doubled (a path like "it's data"
+# must not end the literal), and so are its braces (dbt-duckdb fills in `{name}` with
+# str.format_map, which would read them as placeholders).
+SQL_STRING_DATA_DIR = (
+    '{{ var("data_dir") | replace("\'", "\'\'") | replace("{", "{{") | replace("}", "}}") }}'
+)
 LAKE_LOCATION = (
-    "read_parquet('{{ var(\"data_dir\") }}/lake/{name}/*/*/part-0.parquet', "
+    f"read_parquet('{SQL_STRING_DATA_DIR}/lake/{{name}}/*/*/part-0.parquet', "
     "hive_partitioning = true)"
 )
 

@@ -22,7 +22,8 @@ checked, like Garmin's edge; one that alters the endpoint's own response acts on
 requests the endpoint serves, so a 401 (and the client's refresh-and-retry) does not use it up.
 
 From outside the process, a running emulator takes the same rules on loopback-only control
-paths (no bearer token, never in the request log):
+paths (no bearer token, never in the request log; a request with an ``Origin`` header, i.e.
+from a web page, is refused, and a POST or DELETE must be ``Content-Type: application/json``):
 
     POST   /_emulator/faults          {"path": "/download-service/", "status": 503, "times": 2,
                                        "retry_after": 30, "delay_s": 0, "truncate": false,

@@ -5,8 +5,9 @@ actually sent, applies the fault plan, and demands a valid bearer token on every
 DI token endpoint authenticates with the refresh token instead). Personal API paths
 (``/personal-api/...``, see ``personal_routes``) pass the same gate but authenticate with that
 API's own bearer tokens. Loopback ``/_emulator/`` control paths (fault rules, token expiry; see
-``faults``) bypass all three. Endpoints are plain functions, which Starlette runs in its thread
-pool, so a FIT encode never stalls other requests.
+``faults``) bypass all three; they refuse requests from web pages (an ``Origin`` header) and
+take only ``application/json`` for what changes state. Endpoints are plain functions, which
+Starlette runs in its thread pool, so a FIT encode never stalls other requests.
 
 One emulator may serve several accounts (``accounts``): the gate reads which account a
 request's credential names, checks it with that account's authority, and the endpoints serve
@@ -355,6 +356,10 @@ class _Gate:
             return
         path: str = scope["path"]
         if self.control is not None and path.startswith(CONTROL_PREFIX) and _loopback(scope):
+            refusal = _control_refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
             await self.control(scope, receive, send)
             return
         arrived = time.time()
@@ -452,6 +457,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key.lower() == name:
             return value.decode("latin-1")
+    return None
+
+
+def _control_refusal(scope: Scope) -> Response | None:
+    """Why a loopback request may not use a control path (None: it may).
+
+    Loopback is not proof of the harness: a web page open in a local browser may send a
+    "simple" cross-origin POST (text/plain or a form, no preflight) to 127.0.0.1. A browser
+    always names the page's origin on such a request, and cannot send a JSON body across
+    origins without a preflight, which finds no CORS here. So a control request must carry
+    no Origin at all, and a request that changes something must be application/json."""
+    if _header(scope, b"origin") is not None:
+        return _error(403, "Forbidden: control paths refuse requests from web pages (Origin)")
+    if scope["method"] not in ("GET", "HEAD"):
+        media_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if media_type != "application/json":
+            return _error(415, "Unsupported Media Type: control requests are application/json")
     return None
 
 
