@@ -33,6 +33,7 @@ from assets.sync import UNFINISHED, worker_gone
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.forget import forget_account, summary_line
+from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
 from garmin_pipeline.settings import Settings
 
 
@@ -205,7 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refetch", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    # TODO(issue 16): also refuse while the data-directory lock is held, once it exists.
+    try:
+        # Named without the account: the lock file keeps its last holder's description.
+        with data_dir_lock(settings.data_dir, "forget"):
+            return forget_locked(settings, args)
+    except DataDirBusyError as error:
+        print(f"forget refused: {error}; nothing was removed", file=sys.stderr)
+        return 1
+
+
+def forget_locked(settings: Settings, args: argparse.Namespace) -> int:
+    """The forget, once it holds the data directory (no sync, rebuild or import running)."""
     with dg.DagsterInstance.get() as instance:
         going = runs_going(instance)
         if going:

@@ -391,7 +391,7 @@ def import_export(archive: Path, no_build: bool) -> None:
     config = settings()
     try:
         # The build it hands over to takes the lock again (the exec lets go of this one).
-        with data_dir_lock(config.data_dir, f"import-export of {archive.name}"):
+        with data_dir_lock(config.data_dir, "import-export"):
             report = import_archive(RawStore(config.layout.raw_dir), config.account, archive)
     except DataDirBusyError as error:  # another run is using the data dir: nothing was done
         fail(str(error))
@@ -511,11 +511,15 @@ def export_command(account: str | None, out: Path) -> None:
     one zip: your data, portable (the same lake gives the same bytes)."""
     from garmin_pipeline import audit
     from garmin_pipeline.portable_export import export_account
+    from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
 
     config = settings()
     who = account or config.account
     try:
-        packed = export_account(config.layout, who, out)
+        with data_dir_lock(config.data_dir, "export"):  # a lake no run is changing
+            packed = export_account(config.layout, who, out)
+    except DataDirBusyError as error:
+        fail(str(error))
     except PipelineError as error:
         audit.record(config.data_dir, who, "export", "failed")
         fail(str(error))

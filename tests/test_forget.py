@@ -19,6 +19,7 @@ import pytest
 
 from garmin_pipeline import audit
 from garmin_pipeline.raw.forgotten import ForgottenDays
+from garmin_pipeline.run_lock import data_dir_lock
 from garmin_pipeline.settings import DataLayout
 from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.sources.emulator.export_archive import build_export_archive
@@ -215,6 +216,14 @@ def test_forget_asks_first_and_refuses_while_a_run_is_going(synced_base, househo
     assert [line["outcome"] for line in audit.read(layout.root) if line["action"] == "forget"] == [
         "refused"
     ]
+    with data_dir_lock(layout.root, "sync run held by this test"):
+        busy = run_cli(env, "forget", "--account", "bob", "--yes")
+        exported = run_cli(env, "export", "--account", "bob", "--out", str(tmp_path / "b.zip"))
+    assert busy.returncode == 1
+    assert busy.stderr.startswith("forget refused: another run (sync run held by this test, pid")
+    assert busy.stderr.strip().endswith("nothing was removed")
+    assert exported.returncode == 1 and "another run (sync run held by this test" in exported.stderr
+    assert digests(layout.root, "bob") == before and not (tmp_path / "b.zip").exists()
 
 
 def test_the_audit_log_records_syncs_and_imports_with_counts_and_no_secret(synced_base, household):
