@@ -6,6 +6,7 @@ imports Dagster, and the run lands in DAGSTER_HOME exactly as a run started from
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import os
@@ -13,13 +14,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import click
 
-from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.errors import PipelineError, SourceAuthError
 from garmin_pipeline.settings import Settings, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -160,18 +162,45 @@ def emulator(
         click.echo(f"activities: {len(athlete.recorded)} FIT files")
     from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
 
-    tokens = settings().token_store
-    click.echo(
-        f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
-        f"({athlete.first_day}..{athlete.last_day}, {timezone}) on http://{host}:{port}\n"
-        f"tokens written to {tokens}; point the pipeline at it with:\n"
-        f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}\n"
-        "and for the Personal API (hybrid mode, served under /personal-api) add:\n"
-        f"  export GARMIN_SOURCE=hybrid GARMIN_PERSONAL_API_KEY={DEFAULT_PERSONAL_API_KEY}"
-    )
-    for rule in faults.rules:  # type: ignore[attr-defined]
-        click.echo(f"fault: {rule.to_json()}")
-    serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
+    with emulator_token_store() as (tokens, temporary):
+        click.echo(
+            f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
+            f"({athlete.first_day}..{athlete.last_day}, {timezone}) on http://{host}:{port}\n"
+            f"tokens written to {tokens}{' (removed when it stops)' if temporary else ''}; "
+            "point the pipeline at it with:\n"
+            f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}\n"
+            "and for the Personal API (hybrid mode, served under /personal-api) add:\n"
+            f"  export GARMIN_SOURCE=hybrid GARMIN_PERSONAL_API_KEY={DEFAULT_PERSONAL_API_KEY}"
+        )
+        for rule in faults.rules:  # type: ignore[attr-defined]
+            click.echo(f"fault: {rule.to_json()}")
+        serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def emulator_token_store() -> Iterator[tuple[Path, bool]]:
+    """Where the emulator writes its tokens, and whether that is a temporary store of its own.
+
+    Never a token store it did not create: without GARMIN_TOKENS (whose default is the real
+    login's ~/.garminconnect) a temporary folder, removed when it stops; with GARMIN_TOKENS,
+    that file only when it does not exist yet or holds an emulator's tokens."""
+    from garmin_pipeline.sources.emulator.auth import token_file_path, written_by_an_emulator
+
+    if not os.environ.get("GARMIN_TOKENS"):
+        folder = Path(tempfile.mkdtemp(prefix="garmin-emulator-tokens-"))
+        try:
+            yield folder / "garmin_tokens.json", True
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    tokens = token_file_path(settings().token_store)
+    if (tokens.exists() or tokens.is_symlink()) and not written_by_an_emulator(tokens):
+        fail(
+            f"GARMIN_TOKENS: {tokens} holds tokens the emulator did not write (a real login?), "
+            "which it never replaces: unset GARMIN_TOKENS (the emulator then uses a temporary "
+            "store) or point it at another file"
+        )
+    yield tokens, False
 
 
 def check_sources(environment: dict[str, str]) -> None:
