@@ -463,20 +463,52 @@ def login(save_password: bool, personal_api: bool, expires: str | None) -> None:
     config = settings()
     email = (os.environ.get("GARMIN_EMAIL") or click.prompt("Garmin e-mail")).strip()
     password = os.environ.get("GARMIN_PASSWORD") or read_secret("Garmin password")
-    result = start_login(config, email, password)
-    for tries_left in range(MFA_TRIES - 1, -1, -1):
-        if result.pending is None:
-            break
-        try:
-            result = resume_login(result.pending, read_secret("MFA code"))
-        except MfaCodeRejectedError as error:
-            if not tries_left:
-                fail(f"{error} ({MFA_TRIES} tries); run `garmin-pipeline login` again")
-            click.echo(f"{error} ({tries_left} tries left)", err=True)
+    with audited(config, "login"):
+        result = start_login(config, email, password)
+        mfa = result.needs_mfa
+        for tries_left in range(MFA_TRIES - 1, -1, -1):
+            if result.pending is None:
+                break
+            try:
+                result = resume_login(result.pending, read_secret("MFA code"))
+            except MfaCodeRejectedError as error:
+                if not tries_left:
+                    raise MfaCodeRejectedError(
+                        f"{error} ({MFA_TRIES} tries); run `garmin-pipeline login` again"
+                    ) from None
+                click.echo(f"{error} ({tries_left} tries left)", err=True)
+    audit_record(config, "login", "ok", {"source": "connect", "mfa": int(mfa)})
     click.echo(f"logged in as {result.display_name}; tokens stored in {result.token_file} (0600)")
     if save_password:
         backend = keep_password(email, password)
         click.echo(f"password saved in the system keyring ({backend}) for unattended re-login")
+
+
+@contextlib.contextmanager
+def audited(config: Settings, action: Literal["login", "key_change"]) -> Iterator[None]:
+    """Record a refused (or failed) `action` in the audit log as it propagates; the caller
+    records success itself, with its counts. Garmin's refusal: `refused`; anything else (a
+    429, a network failure): `failed`."""
+    try:
+        yield
+    except SourceAuthError:
+        audit_record(config, action, "refused")
+        raise
+    except PipelineError:
+        audit_record(config, action, "failed")
+        raise
+
+
+def audit_record(
+    config: Settings,
+    action: Literal["login", "key_change"],
+    outcome: Literal["ok", "failed", "refused"],
+    counts: dict[str, int | str] | None = None,
+) -> None:
+    """One audit line (no secret: counts and plain labels only)."""
+    from garmin_pipeline import audit
+
+    audit.record(config.data_dir, config.account, action, outcome, counts)
 
 
 def key_expiry(answer: str, today: date) -> date:
@@ -492,7 +524,9 @@ def key_expiry(answer: str, today: date) -> date:
 
 def login_personal_api(expires: str | None) -> None:
     """Check the key by exchanging it for a bearer token, then keep it and its expiry."""
+    from garmin_pipeline.feeds import PERSONAL_API
     from garmin_pipeline.settings import PERSONAL_API_KEY_ENV
+    from garmin_pipeline.sources.connect.refusal import Refusals
     from garmin_pipeline.sources.personal_api import PersonalApiSource
     from garmin_pipeline.sources.personal_api.keys import (
         CREATE_KEY_URL,
@@ -515,10 +549,19 @@ def login_personal_api(expires: str | None) -> None:
     expires_on = key_expiry(expires, date.today())
     if expires_on < date.today():
         fail(f"the key expired on {expires_on}; create a new one at {CREATE_KEY_URL}")
-    source = PersonalApiSource(config, key=ApiKey(key, "the key given"))
-    source.check_key()
+    source = PersonalApiSource(config, key=ApiKey(key, "the key given"), interactive=True)
+    with audited(config, "key_change"):
+        source.check_key()
     where = PERSONAL_API_KEY_ENV if from_env else save_key(config, key)
     record_key(config, key, expires_on)
+    Refusals(config, PERSONAL_API).clear()  # the next sync may use the Personal API again
+    kept = "environment" if from_env else "keyring" if "keyring" in where else "file"
+    audit_record(
+        config,
+        "key_change",
+        "ok",
+        {"source": PERSONAL_API, "kept_in": kept, "expires_on": expires_on.isoformat()},
+    )
     click.echo(
         f"Personal API key accepted; kept in {where}, expires on {expires_on} (the "
         "personal_api_key check warns before then)"
