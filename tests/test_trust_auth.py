@@ -435,6 +435,10 @@ def test_a_symlinked_token_file_is_refused_and_not_reported_good(emu, tmp_path):
     )
     with pytest.raises(SourceAuthError, match="is a symbolic link"):
         ConnectSource(settings).display_name  # noqa: B018
+    elsewhere.unlink()  # dangling: still a symbolic link, not "no tokens"
+    with pytest.raises(SourceAuthError, match="is a symbolic link"):
+        ConnectSource(settings).display_name  # noqa: B018
+    assert token_health(settings, datetime.now(UTC)).status == "unsafe"
     assert emu.request_log == []
 
 

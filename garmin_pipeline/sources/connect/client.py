@@ -119,7 +119,7 @@ class ConnectSource:
         self._check_refused()
         refuse_legacy_store(self.settings.token_store)
         token_file = tokens.token_file(self.settings.token_store)
-        if not token_file.exists() and unattended_credentials() is None:
+        if not _present(token_file) and unattended_credentials() is None:
             raise SourceAuthError(f"no Garmin tokens at {token_file}: {LOGIN_HINT}")
         with self.store_lock:
             self._check_refused()
@@ -127,7 +127,7 @@ class ConnectSource:
 
     def _login_holding_lock(self, token_file: Path) -> Garmin:
         refused: SourceAuthError | None = None
-        if token_file.exists():
+        if _present(token_file):
             try:
                 return self._token_login(token_file)
             except (RateLimitedError, TokenStoreError):
@@ -298,3 +298,8 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def _present(path: Path) -> bool:
+    """Whether there is a token file, a dangling symbolic link included (refused when read)."""
+    return path.is_symlink() or path.exists()
