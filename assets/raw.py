@@ -127,7 +127,7 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
         timezones: dict[str, str] = {}
         cooling: dict[str, str] = {}
         failed: dict[str, str] = {}
-        refused: dict[str, str] = {}
+        auth_failed: dict[str, str] = {}
         # Each account with its own tokens and request budget, one after the other; one
         # account's 429 cooldown must not keep the others' days from the lake. A feed that
         # fails (an endpoint Garmin removed, a source down after retries) fails alone: what
@@ -149,7 +149,7 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 # Every feed of the account needs the same fix, said once by the sync: not a
                 # step failure each (a traceback each on the console), and nothing recorded
                 # as this feed's own failure.
-                refused[account] = str(error)
+                auth_failed[account] = str(error)
                 context.log.warning(f"{account}: {error}")
                 continue
             except Exception as error:
@@ -197,9 +197,9 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 # sync` reports them and ends "partial".
                 RATE_LIMITED: dg.MetadataValue.json(cooling),
                 FEED_FAILED: dg.MetadataValue.json(failed),
-                AUTH_FAILED: dg.MetadataValue.json(refused),
+                AUTH_FAILED: dg.MetadataValue.json(auth_failed),
             },
-            check_results=[fetched_check(feed, cooling, {**failed, **refused})],
+            check_results=[fetched_check(feed, cooling, {**failed, **auth_failed})],
         )
 
     return _raw
