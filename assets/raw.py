@@ -21,6 +21,10 @@ from garmin_pipeline.raw.store import RawStore
 RATE_LIMITED = "rate_limited_accounts"
 # Raw metadata: the accounts for which this feed failed (404, 5xx after retries...), with why.
 FEED_FAILED = "failed_accounts"
+# Raw metadata: the accounts whose credentials the feed's source refused (or could not use:
+# no tokens, an unsafe token store), with why. Every feed of the account needs the same fix,
+# a login, which `garmin-pipeline sync` says once, failing; nothing was sent for it again.
+AUTH_FAILED = "auth_failed_accounts"
 # Each raw asset's check that every account's due days were fetched: red (an error) while a
 # 429 cooldown keeps an account's requests unsent or the feed failed. The step itself
 # succeeds, so the lake is still built from what the other feeds and accounts fetched
@@ -123,6 +127,7 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
         timezones: dict[str, str] = {}
         cooling: dict[str, str] = {}
         failed: dict[str, str] = {}
+        auth_failed: dict[str, str] = {}
         # Each account with its own tokens and request budget, one after the other; one
         # account's 429 cooldown must not keep the others' days from the lake. A feed that
         # fails (an endpoint Garmin removed, a source down after retries) fails alone: what
@@ -140,8 +145,13 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 cooling[account] = f"raw/{feed.name}: {error}"
                 context.log.warning(f"{account}: {error}")
                 continue
-            except SourceAuthError:
-                raise  # every feed of the account needs the same fix: the run fails
+            except SourceAuthError as error:
+                # Every feed of the account needs the same fix, said once by the sync: not a
+                # step failure each (a traceback each on the console), and nothing recorded
+                # as this feed's own failure.
+                auth_failed[account] = str(error)
+                context.log.warning(f"{account}: {error}")
+                continue
             except Exception as error:
                 failed[account] = failure_reason(feed, error)
                 failures.record(feed.name, failed[account], datetime.now(UTC))
@@ -188,8 +198,9 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
                 # sync` reports them and ends "partial".
                 RATE_LIMITED: dg.MetadataValue.json(cooling),
                 FEED_FAILED: dg.MetadataValue.json(failed),
+                AUTH_FAILED: dg.MetadataValue.json(auth_failed),
             },
-            check_results=[fetched_check(feed, cooling, failed)],
+            check_results=[fetched_check(feed, cooling, {**failed, **auth_failed})],
         )
 
     return _raw

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import PrivateAttr
 
-from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.errors import PipelineError, SourceAuthError
 from garmin_pipeline.feeds import CONNECT, PERSONAL_API, Feed
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.freshness import Freshness
@@ -127,7 +127,9 @@ class GarminConnect(dg.ConfigurableResource):
             try:
                 return source.timezone, source.last_upload
             except PipelineError as error:
-                log.warning("%s cannot say the timezone (%s); asking %s", name, error, names[-1])
+                # A refused login is said once, by the sync; not again here by every feed.
+                level = logging.INFO if isinstance(error, SourceAuthError) else logging.WARNING
+                log.log(level, "%s cannot say the timezone (%s); asking %s", name, error, names[-1])
         last = self.source(names[-1], account)
         return last.timezone, last.last_upload
 

@@ -7,7 +7,9 @@ three ways, each its own exit status:
 - 3, partial: some feeds did not fetch (a 429 cooldown, an endpoint Garmin removed, a source
   down after retries), one line each saying what to do; everything that did arrive was built
   into the lake and the warehouse, and the next sync fetches only what is missing.
-- 1, failed: one line saying why (the pipeline's own error message where there is one).
+- 1, failed: one line saying why (the pipeline's own error message where there is one), e.g.
+  Garmin refused the account's login: one line per account and source saying which login to
+  run (every feed stopped without sending anything for it).
 
 A sync killed outright (SIGKILL, OOM, power cut) cannot record its own end: its run would stay
 STARTED in the UI and keep its pool slots (garmin_api, duckdb: limit 1), so the next sync would
@@ -35,7 +37,7 @@ import sqlalchemy
 
 from assets.jobs import range_tags
 from assets.lake import COMPLETE_DAYS_CHECK, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
-from assets.raw import FEED_FAILED, RATE_LIMITED, REFETCH_TAG
+from assets.raw import AUTH_FAILED, FEED_FAILED, RATE_LIMITED, REFETCH_TAG
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import process_alive, remove_stale_temp_files
@@ -114,6 +116,19 @@ def failed_feeds(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
         value = event.materialization.metadata.get(FEED_FAILED)
         found.update(dict.fromkeys((value.value if value is not None else {}).items()))
     return list(found)
+
+
+def auth_failures(result: dg.ExecuteInProcessResult) -> dict[tuple[str, str], str]:
+    """(account, source) → why its feeds sent nothing (a refused login, no tokens...): the
+    first reason a raw asset gave, in the order they ran (the first is the one that met the
+    refusal; the others only read it)."""
+    found: dict[tuple[str, str], str] = {}
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        value, source = metadata.get(AUTH_FAILED), metadata.get("source")
+        for account, reason in (value.value if value is not None else {}).items():
+            found.setdefault((account, str(source.value if source else "")), reason)
+    return found
 
 
 WARNINGS_SHOWN = 3  # examples per line of the summary
@@ -415,10 +430,11 @@ def record_sync(
     cooling = rate_limited_accounts(result) if result.success else {}
     failed = Counter(account for account, _ in failed_feeds(result)) if result.success else {}
     sent = requests_by_account(result)
+    refused = {account for account, _source in auth_failures(result)}
     for account in settings.accounts:
         if forgotten.forgotten_before(account) == WHOLE_ACCOUNT:
             continue
-        if not result.success:
+        if not result.success or account in refused:
             outcome = "failed"
         elif account in cooling or failed.get(account):
             outcome = "partial"
@@ -477,9 +493,16 @@ def report(result: dg.ExecuteInProcessResult, job: str, first: date, last: date)
     # built from what did arrive), but the sync is partial: one line per account cooling down
     # (naming the feed and until when) and per feed that failed (what Garmin answered).
     named = len(Settings.from_env().accounts) > 1  # with one account, its name says nothing
+    # A refused login stops every feed of the account: one line each, and the sync failed.
+    refused = auth_failures(result)
+    for (account, _source), reason in refused.items():
+        who = f"{account}: " if named else ""
+        print(f"{job} failed: {who}{reason} (run {result.run_id})", file=sys.stderr)
     missing = sorted(rate_limited_accounts(result).items()) + failed_feeds(result)
     for account, reason in missing:
         print(f"{job} partial: {f'{account}: ' if named else ''}{reason}", file=sys.stderr)
+    if refused:
+        return EXIT_FAILED
     warnings = warning_lines(result)
     if missing:
         print(

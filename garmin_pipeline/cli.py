@@ -6,6 +6,7 @@ imports Dagster, and the run lands in DAGSTER_HOME exactly as a run started from
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
 import os
@@ -13,13 +14,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 import click
 
-from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.errors import PipelineError, SourceAuthError
 from garmin_pipeline.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -176,18 +178,45 @@ def emulator(
             "athlete's health data to every machine that can reach this one",
             err=True,
         )
-    tokens = settings().token_store
-    click.echo(
-        f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
-        f"({athlete.first_day}..{athlete.last_day}, {timezone}) on http://{host}:{port}\n"
-        f"tokens written to {tokens}; point the pipeline at it with:\n"
-        f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}\n"
-        "and for the Personal API (hybrid mode, served under /personal-api) add:\n"
-        f"  export GARMIN_SOURCE=hybrid GARMIN_PERSONAL_API_KEY={DEFAULT_PERSONAL_API_KEY}"
-    )
-    for rule in faults.rules:  # type: ignore[attr-defined]
-        click.echo(f"fault: {rule.to_json()}")
-    serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
+    with emulator_token_store() as (tokens, temporary):
+        click.echo(
+            f"emulating Garmin Connect and the Personal API for {athlete.display_name} "
+            f"({athlete.first_day}..{athlete.last_day}, {timezone}) on http://{host}:{port}\n"
+            f"tokens written to {tokens}{' (removed when it stops)' if temporary else ''}; "
+            "point the pipeline at it with:\n"
+            f"  export GARMIN_API_URL=http://{host}:{port} GARMIN_TOKENS={tokens}\n"
+            "and for the Personal API (hybrid mode, served under /personal-api) add:\n"
+            f"  export GARMIN_SOURCE=hybrid GARMIN_PERSONAL_API_KEY={DEFAULT_PERSONAL_API_KEY}"
+        )
+        for rule in faults.rules:  # type: ignore[attr-defined]
+            click.echo(f"fault: {rule.to_json()}")
+        serve(athlete, host=host, port=port, faults=faults, token_store=tokens)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def emulator_token_store() -> Iterator[tuple[Path, bool]]:
+    """Where the emulator writes its tokens, and whether that is a temporary store of its own.
+
+    Never a token store it did not create: without GARMIN_TOKENS (whose default is the real
+    login's ~/.garminconnect) a temporary folder, removed when it stops; with GARMIN_TOKENS,
+    that file only when it does not exist yet or holds an emulator's tokens."""
+    from garmin_pipeline.sources.emulator.auth import token_file_path, written_by_an_emulator
+
+    if not os.environ.get("GARMIN_TOKENS"):
+        folder = Path(tempfile.mkdtemp(prefix="garmin-emulator-tokens-"))
+        try:
+            yield folder / "garmin_tokens.json", True
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    tokens = token_file_path(settings().token_store)
+    if (tokens.exists() or tokens.is_symlink()) and not written_by_an_emulator(tokens):
+        fail(
+            f"GARMIN_TOKENS: {tokens} holds tokens the emulator did not write (a real login?), "
+            "which it never replaces: unset GARMIN_TOKENS (the emulator then uses a temporary "
+            "store) or point it at another file"
+        )
+    yield tokens, False
 
 
 def loopback_host(host: str) -> bool:
@@ -628,20 +657,52 @@ def login(save_password: bool, personal_api: bool, expires: str | None) -> None:
     config = settings()
     email = (os.environ.get("GARMIN_EMAIL") or click.prompt("Garmin e-mail")).strip()
     password = os.environ.get("GARMIN_PASSWORD") or read_secret("Garmin password")
-    result = start_login(config, email, password)
-    for tries_left in range(MFA_TRIES - 1, -1, -1):
-        if result.pending is None:
-            break
-        try:
-            result = resume_login(result.pending, read_secret("MFA code"))
-        except MfaCodeRejectedError as error:
-            if not tries_left:
-                fail(f"{error} ({MFA_TRIES} tries); run `garmin-pipeline login` again")
-            click.echo(f"{error} ({tries_left} tries left)", err=True)
+    with audited(config, "login"):
+        result = start_login(config, email, password)
+        mfa = result.needs_mfa
+        for tries_left in range(MFA_TRIES - 1, -1, -1):
+            if result.pending is None:
+                break
+            try:
+                result = resume_login(result.pending, read_secret("MFA code"))
+            except MfaCodeRejectedError as error:
+                if not tries_left:
+                    raise MfaCodeRejectedError(
+                        f"{error} ({MFA_TRIES} tries); run `garmin-pipeline login` again"
+                    ) from None
+                click.echo(f"{error} ({tries_left} tries left)", err=True)
+    audit_record(config, "login", "ok", {"source": "connect", "mfa": int(mfa)})
     click.echo(f"logged in as {result.display_name}; tokens stored in {result.token_file} (0600)")
     if save_password:
         backend = keep_password(email, password)
         click.echo(f"password saved in the system keyring ({backend}) for unattended re-login")
+
+
+@contextlib.contextmanager
+def audited(config: Settings, action: Literal["login", "key_change"]) -> Iterator[None]:
+    """Record a refused (or failed) `action` in the audit log as it propagates; the caller
+    records success itself, with its counts. Garmin's refusal: `refused`; anything else (a
+    429, a network failure): `failed`."""
+    try:
+        yield
+    except SourceAuthError:
+        audit_record(config, action, "refused")
+        raise
+    except PipelineError:
+        audit_record(config, action, "failed")
+        raise
+
+
+def audit_record(
+    config: Settings,
+    action: Literal["login", "key_change"],
+    outcome: Literal["ok", "failed", "refused"],
+    counts: dict[str, int | str] | None = None,
+) -> None:
+    """One audit line (no secret: counts and plain labels only)."""
+    from garmin_pipeline import audit
+
+    audit.record(config.data_dir, config.account, action, outcome, counts)
 
 
 def key_expiry(answer: str, today: date) -> date:
@@ -657,7 +718,9 @@ def key_expiry(answer: str, today: date) -> date:
 
 def login_personal_api(expires: str | None) -> None:
     """Check the key by exchanging it for a bearer token, then keep it and its expiry."""
+    from garmin_pipeline.feeds import PERSONAL_API
     from garmin_pipeline.settings import PERSONAL_API_KEY_ENV
+    from garmin_pipeline.sources.connect.refusal import Refusals
     from garmin_pipeline.sources.personal_api import PersonalApiSource
     from garmin_pipeline.sources.personal_api.keys import (
         CREATE_KEY_URL,
@@ -680,10 +743,19 @@ def login_personal_api(expires: str | None) -> None:
     expires_on = key_expiry(expires, date.today())
     if expires_on < date.today():
         fail(f"the key expired on {expires_on}; create a new one at {CREATE_KEY_URL}")
-    source = PersonalApiSource(config, key=ApiKey(key, "the key given"))
-    source.check_key()
+    source = PersonalApiSource(config, key=ApiKey(key, "the key given"), interactive=True)
+    with audited(config, "key_change"):
+        source.check_key()
     where = PERSONAL_API_KEY_ENV if from_env else save_key(config, key)
     record_key(config, key, expires_on)
+    Refusals(config, PERSONAL_API).clear()  # the next sync may use the Personal API again
+    kept = "environment" if from_env else "keyring" if "keyring" in where else "file"
+    audit_record(
+        config,
+        "key_change",
+        "ok",
+        {"source": PERSONAL_API, "kept_in": kept, "expires_on": expires_on.isoformat()},
+    )
     click.echo(
         f"Personal API key accepted; kept in {where}, expires on {expires_on} (the "
         "personal_api_key check warns before then)"

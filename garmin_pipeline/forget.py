@@ -38,17 +38,7 @@ from garmin_pipeline.storage import StoragePath, remove_tree, write_atomically
 log = logging.getLogger(__name__)
 
 RETENTION_ENV = "GARMIN_RETENTION_DAYS"
-EXPORTS_DIR = "_exports"  # raw/_exports/account=<a>/: export archives (sources/export/landing)
 REPORT_FILE = "report.html"  # the report's default page: it charts every account's data
-# What the tool writes into an account's token store (sources/connect/tokens.py and
-# sources/personal_api/keys.py); nothing else there is ours to delete.
-TOKEN_STORE_FILES = (
-    "garmin_tokens.json",
-    "garmin_pipeline_account.json",
-    PERSONAL_API_KEY_RECORD,
-    "personal_api_bearer.json",
-)
-KEYRING_SERVICE = "garmin-pipeline"  # sources/connect/credentials.py
 
 
 class ForgetError(PipelineError):
@@ -154,6 +144,8 @@ def forget_exports(raw_dir: StoragePath, account: str, before: date) -> int:
     """Delete the account's export archives that hold a forgotten day (with their manifests
     and unlinked FIT files); the days after `before` they fed stay in raw as their own
     payloads. Returns the archives removed."""
+    from garmin_pipeline.sources.export.landing import EXPORTS_DIR
+
     folder = raw_dir / EXPORTS_DIR / f"account={account}"
     manifests = [p for p in _children(folder) if p.name.endswith(".json")]
     archives = {p.name.removesuffix(".zip") for p in _children(folder) if p.name.endswith(".zip")}
@@ -187,12 +179,14 @@ def _unlink(path: StoragePath) -> None:
 def forget_token_store(settings: Settings) -> int:
     """Delete the files the tool wrote into the account's token store (never another file, and
     the folder only when it is the account's own, `GARMIN_TOKENS/<account>`, and left empty)."""
-    from garmin_pipeline.sources.connect.tokens import token_file
+    from garmin_pipeline.sources.connect.tokens import ACCOUNT_FILE_NAME, StoreLock, token_file
+    from garmin_pipeline.sources.personal_api.keys import BEARER_CACHE_NAME
 
-    folder = token_file(settings.token_store).parent
+    tokens = token_file(settings.token_store)
+    folder = tokens.parent
+    ours = (ACCOUNT_FILE_NAME, PERSONAL_API_KEY_RECORD, BEARER_CACHE_NAME)
     removed = 0
-    for name in TOKEN_STORE_FILES:
-        path = folder / name
+    for path in (tokens, StoreLock.path_of(tokens), *(folder / name for name in ours)):
         if path.is_file() and not path.is_symlink():
             path.unlink()
             removed += 1
@@ -206,6 +200,7 @@ def forget_keyring(settings: Settings) -> int:
     """Delete the account's entries of the `garmin-pipeline` keyring service: its Personal API
     key, and when it is the installation's only account, the saved login e-mail and password
     (kept under the e-mail, not the account, by `login --save-password`)."""
+    from garmin_pipeline.sources.connect.credentials import EMAIL_ENTRY, KEYRING_SERVICE
     from garmin_pipeline.sources.personal_api.keys import keyring_entry
 
     try:
@@ -216,8 +211,8 @@ def forget_keyring(settings: Settings) -> int:
     entries = [keyring_entry(settings)]
     try:
         if len(settings.accounts) == 1:
-            email = keyring.get_password(KEYRING_SERVICE, "login-email")
-            entries += [e for e in (email, "login-email") if e]
+            email = keyring.get_password(KEYRING_SERVICE, EMAIL_ENTRY)
+            entries += [e for e in (email, EMAIL_ENTRY) if e]
         removed = 0
         for entry in entries:
             if keyring.get_password(KEYRING_SERVICE, entry) is None:
@@ -238,10 +233,15 @@ def forget_keyring(settings: Settings) -> int:
 
 
 def forget_state(settings: Settings) -> int:
-    """Delete the account's own state files: its 429 breakers and its failed-feed records."""
+    """Delete the account's own state files: its 429 breakers, its refused-login records and
+    its failed-feed records."""
+    from garmin_pipeline.feeds import CONNECT, PERSONAL_API
+    from garmin_pipeline.sources.connect.refusal import Refusals
+
     state = settings.layout.state_dir
     removed = 0
-    for path in (settings.breaker_path, settings.personal_api_breaker_path):
+    refusals = (Refusals(settings, source).path for source in (CONNECT, PERSONAL_API))
+    for path in (settings.breaker_path, settings.personal_api_breaker_path, *refusals):
         if path.exists():
             path.unlink()
             removed += 1

@@ -6,12 +6,14 @@ loads), so secrets never pass through run config, logs or metadata.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import fsspec
 from fsspec.utils import get_protocol
@@ -42,7 +44,8 @@ SOURCE_MODES: dict[str, tuple[str, ...]] = {
     "hybrid": ("personal_api", "connect"),
 }
 
-_ACCOUNT_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ACCOUNT_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # the whole value: fullmatch
+_BASE_URL = re.compile(r"https?://[^/\s]+")
 
 
 class SettingsError(ValueError):
@@ -167,11 +170,7 @@ class Settings:
             raise SettingsError(
                 f"GARMIN_ACCOUNT={account!r} is not one of GARMIN_ACCOUNTS={','.join(accounts)}"
             )
-        api_url = env.get("GARMIN_API_URL") or None
-        if api_url is not None and not re.match(r"^https?://[^/\s]+", api_url):
-            raise SettingsError(
-                f"GARMIN_API_URL={api_url!r} is not an http(s) base URL, e.g. http://127.0.0.1:8765"
-            )
+        api_url = base_url(env, "GARMIN_API_URL", "http://127.0.0.1:8765")
         interval = env.get("GARMIN_REQUEST_INTERVAL_S")
         first_s, max_s = parse_cooldown_hours(env.get("GARMIN_COOLDOWN_HOURS", ""))
         key_file = Path(
@@ -187,8 +186,11 @@ class Settings:
             api_url=api_url.rstrip("/") if api_url else None,
             token_store=token_store,
             history_start=env.get("GARMIN_HISTORY_START", DEFAULT_HISTORY_START),
-            # Real Garmin gets a polite pace; the loopback emulator needs none.
-            request_interval_s=float(interval) if interval else (0.0 if api_url else 1.0),
+            # Real Garmin gets a polite pace, and so does any other host; only the loopback
+            # emulator needs none.
+            request_interval_s=float(interval)
+            if interval
+            else (0.0 if is_loopback(api_url) else 1.0),
             provisional_overrides=parse_provisional_days(env.get("GARMIN_PROVISIONAL_DAYS", "")),
             cooldown_first_s=first_s,
             cooldown_max_s=max_s,
@@ -282,17 +284,47 @@ def _source_mode(env: Mapping[str, str], key_file: Path, token_store: Path) -> s
 def personal_api_url(env: Mapping[str, str], api_url: str | None) -> str:
     """GARMIN_PERSONAL_API_BASE_URL (the variable Garmin's client reads); with only
     GARMIN_API_URL set (the emulator), its Personal API path, so nothing reaches Garmin."""
-    url = env.get("GARMIN_PERSONAL_API_BASE_URL") or None
+    url = base_url(env, "GARMIN_PERSONAL_API_BASE_URL", DEFAULT_PERSONAL_API_URL)
     if url is None:
         return (
             api_url.rstrip("/") + EMULATED_PERSONAL_API_PATH
             if api_url
             else DEFAULT_PERSONAL_API_URL
         )
-    if not re.match(r"^https?://[^/\s]+", url):
+    return url
+
+
+def is_loopback(url: str | None) -> bool:
+    """Whether the URL's host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    try:
+        host = urlsplit(url).hostname if url else None
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(env: Mapping[str, str], name: str, example: str) -> str | None:
+    """An API base URL from the environment (None when unset), without its trailing slash.
+
+    Plain http only to this machine (the emulator): the token store, the Personal API key and
+    an unattended password are sent to this URL, and must not cross a network in clear text."""
+    url = env.get(name) or None
+    if url is None:
+        return None
+    if not _BASE_URL.match(url):
+        raise SettingsError(f"{name}={url!r} is not an http(s) base URL, e.g. {example}")
+    if url.lower().startswith("http://") and not is_loopback(url):
         raise SettingsError(
-            f"GARMIN_PERSONAL_API_BASE_URL={url!r} is not an http(s) base URL, e.g. "
-            f"{DEFAULT_PERSONAL_API_URL}"
+            f"{name}={url!r} is plain http to another machine, which would send tokens, keys "
+            "and passwords in clear text: use https://, or http:// only on loopback "
+            "(127.0.0.1, localhost)"
         )
     return url.rstrip("/")
 
@@ -308,7 +340,7 @@ def parse_accounts(env: Mapping[str, str]) -> tuple[str, ...]:
         else [env.get("GARMIN_ACCOUNT") or DEFAULT_ACCOUNT]
     )
     for name in names:
-        if not _ACCOUNT_SLUG.match(name):
+        if not _ACCOUNT_SLUG.fullmatch(name):
             raise SettingsError(
                 f"{variable}: {name!r} is not a usable account slug: use lower-case letters, "
                 "digits, '-' or '_' (it names a lake partition)"

@@ -119,7 +119,7 @@ def steps_with_stored_tokens(emu: Emulator, root: Path) -> int:
 
 # ---------------------------------------------------------------------------- the CLI
 def test_cli_login_without_mfa_stores_only_private_tokens_that_work(plain, athlete, tmp_path):
-    (tmp_path / "tokens").mkdir(mode=0o755)  # an existing, too open directory gets tightened
+    (tmp_path / "tokens").mkdir(mode=0o755)  # an existing folder is its owner's: kept as it is
     (tmp_path / "tokens").chmod(0o755)
     done = login_cli(cli_env(plain, tmp_path), f"{EMAIL}\n{PASSWORD}\n")
     assert done.returncode == 0, done.stderr
@@ -127,7 +127,8 @@ def test_cli_login_without_mfa_stores_only_private_tokens_that_work(plain, athle
     assert done.stdout.splitlines()[-1].endswith(
         f"logged in as {athlete.display_name}; tokens stored in {token_file} (0600)"
     )
-    assert_private(token_file)
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert token_file.parent.stat().st_mode & 0o777 == 0o755
     assert sorted(json.loads(token_file.read_text())) == [
         "di_client_id",
         "di_refresh_token",
@@ -288,6 +289,7 @@ def test_token_health_without_a_jwt_counts_30_days_from_the_files_last_write(tmp
     token_file = tmp_path / "tokens" / "garmin_tokens.json"
     token_file.parent.mkdir()
     token_file.write_text(json.dumps({"di_token": "x", "di_refresh_token": "opaque-refresh"}))
+    token_file.chmod(0o600)
     os.utime(token_file, (T0, T0))
     health = token_health(health_settings(tmp_path), datetime.fromtimestamp(T0, UTC))
     assert health.refresh_expires_at == datetime.fromtimestamp(T0, UTC) + timedelta(days=30)

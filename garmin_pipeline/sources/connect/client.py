@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -30,12 +31,14 @@ from garmin_pipeline.errors import (
     SourceAuthError,
     SourceUnavailableError,
 )
+from garmin_pipeline.feeds import CONNECT
 from garmin_pipeline.raw.freshness import profile_zone
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect import login, tokens
 from garmin_pipeline.sources.connect.credentials import Credentials, unattended_credentials
-from garmin_pipeline.sources.connect.tokens import refuse_legacy_store
+from garmin_pipeline.sources.connect.refusal import CredentialRefusedError, Refusals
+from garmin_pipeline.sources.connect.tokens import StoreLock, TokenStoreError, refuse_legacy_store
 from garmin_pipeline.sources.gate import RequestGate
 from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
 
@@ -53,7 +56,10 @@ class ConnectSource:
         settings: Settings,
         governor: RateGovernor | None = None,
         breaker: CircuitBreaker | None = None,
+        interactive: bool = False,
     ) -> None:
+        """`interactive`: the session of `garmin-pipeline login`, which a recorded refusal does
+        not stop (logging in again is how it is cleared) and which records none."""
         self.settings = settings
         self.gate = RequestGate.from_settings(
             settings,
@@ -64,6 +70,10 @@ class ConnectSource:
             advice=", do not log in again",
         )
         self.governor, self.breaker = self.gate.governor, self.gate.breaker
+        self.interactive = interactive
+        self.refusals = Refusals(settings, CONNECT)
+        self._refused: str | None = None  # this run's refusal, as its one-line message
+        self._store_lock: StoreLock | None = None
         self._garmin: Garmin | None = None
         self._adapter: GovernedAdapter | None = None
 
@@ -77,47 +87,95 @@ class ConnectSource:
     def display_name(self) -> str:
         return str(self.garmin.display_name)
 
+    @property
+    def store_lock(self) -> StoreLock:
+        """The token store's lock, one object per session (it is reentrant only for itself)."""
+        if self._store_lock is None:
+            self._store_lock = StoreLock(tokens.token_file(self.settings.token_store))
+        return self._store_lock
+
+    def _check_refused(self) -> None:
+        """Stop before sending anything once Garmin refused this account's credentials, in
+        this run or an earlier one (until `garmin-pipeline login`)."""
+        if self.interactive:
+            return
+        if self._refused is not None:
+            raise CredentialRefusedError(self._refused)
+        self.refusals.check()
+
+    def _refuse(self, what: str, advice: str | None = None) -> CredentialRefusedError:
+        """Remember, for this run and on disk, that Garmin refused `what`."""
+        if self._refused is None:
+            self._refused = self.refusals.record(what, advice).message
+        return CredentialRefusedError(self._refused)
+
     def _login(self) -> Garmin:
         """Log in with the stored tokens; when they are missing or refused, log in again with
-        unattended credentials (environment or keyring) if there are any and no MFA is asked."""
+        unattended credentials (environment or keyring) if there are any and no MFA is asked.
+
+        Under the token store's lock, so that concurrent syncs log in (and refresh) one after
+        the other, each from what the previous one stored; a refusal is recorded before the
+        lock is released, so the next one sends nothing."""
+        self._check_refused()
         refuse_legacy_store(self.settings.token_store)
         token_file = tokens.token_file(self.settings.token_store)
-        if token_file.exists():
+        if not _present(token_file) and unattended_credentials() is None:
+            raise SourceAuthError(f"no Garmin tokens at {token_file}: {LOGIN_HINT}")
+        with self.store_lock:
+            self._check_refused()
+            return self._login_holding_lock(token_file)
+
+    def _login_holding_lock(self, token_file: Path) -> Garmin:
+        refused: SourceAuthError | None = None
+        if _present(token_file):
             try:
-                return self._token_login()
-            except RateLimitedError:
-                raise
+                return self._token_login(token_file)
+            except (RateLimitedError, TokenStoreError):
+                raise  # never a credential login after a 429; an unsafe store: nothing sent
             except SourceAuthError as error:
                 if self.governor.rate_limited:  # never a credential login after a 429
                     raise
-                refused: SourceAuthError | None = error
-        else:
-            refused = None
+                refused = error
         credentials = unattended_credentials()
         if credentials is None:
             if refused is not None:
-                raise refused
+                raise self._refuse("the stored tokens") from refused
             raise SourceAuthError(f"no Garmin tokens at {token_file}: {LOGIN_HINT}")
-        self._relogin(credentials, "the stored tokens were refused" if refused else "no tokens")
-        return self._token_login()
+        try:
+            self._relogin(credentials, "the stored tokens were refused" if refused else "no tokens")
+        except CredentialRefusedError:
+            raise
+        except SourceAuthError:
+            if refused is not None and not self.governor.rate_limited:
+                self._refuse("the stored tokens")  # and the account asks for MFA
+            raise
+        return self._token_login(token_file)
 
-    def _token_login(self) -> Garmin:
-        garmin, self._adapter = login.connect_client(self.settings, self.governor)
-        self._call("login", lambda: garmin.login(tokenstore=str(self.settings.token_store)))
+    def _token_login(self, token_file: Path) -> Garmin:
+        """Log in with the stored tokens, read by us (checked, never through a symbolic link)
+        and handed to garminconnect as JSON: it then never writes the store itself."""
+        stored = tokens.read_tokens(token_file)
+        if stored is None:
+            raise SourceAuthError(f"no Garmin tokens at {token_file}: {LOGIN_HINT}")
+        garmin, self._adapter = login.connect_client(
+            self.settings, self.governor, lock=self.store_lock
+        )
+        self._call("login", lambda: garmin.login(tokenstore=json.dumps(stored)))
         self._adapter.display_name = garmin.display_name
         log.info("logged in to Garmin Connect as %s", garmin.display_name)
         return garmin
 
     def _relogin(self, credentials: Credentials, why: str) -> None:
         """One unattended credential login (through `_call`, so never after a 429) that stores
-        new tokens; an account that asks for MFA needs `garmin-pipeline login` instead."""
+        new tokens; an account that asks for MFA needs `garmin-pipeline login` instead. A
+        refusal is remembered: no other feed or run sends these credentials again."""
         store = self.settings.token_store
         if tokens.mfa_required(store):
             raise SourceAuthError(
                 f"{why} and this Garmin account asks for an MFA code at login, which an "
                 "unattended sync cannot give: run `garmin-pipeline login`"
             )
-        log.warning("%s; logging in again with the credentials from %s", why, credentials.source)
+        log.info("%s; logging in again with the credentials from %s", why, credentials.source)
         try:
             garmin, mfa_state = login.sign_in(
                 self, credentials.email, credentials.password, "credential login"
@@ -125,9 +183,11 @@ class ConnectSource:
         except RateLimitedError:
             raise
         except SourceAuthError as error:
-            raise SourceAuthError(
-                f"{why} and Garmin refused the e-mail or password from {credentials.source}; "
-                "fix them, or run `garmin-pipeline login`"
+            if self.governor.rate_limited:
+                raise
+            raise self._refuse(
+                f"the e-mail or password from {credentials.source}",
+                f"check them and run `{self.refusals.login}`",
             ) from error
         if mfa_state is not None:
             tokens.remember_mfa(store, True)
@@ -139,13 +199,23 @@ class ConnectSource:
         log.info("stored new Garmin tokens in %s", written)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
-        """Every request (token refresh and login included) passes the gate: breaker first."""
-        return self.gate.call(
-            what,
-            call,
-            self._translated,
-            is_429=lambda error: isinstance(error, GarminConnectTooManyRequestsError),
-        )
+        """Every request (token refresh and login included) passes the gate: breaker first.
+        Refused tokens once logged in are remembered like a refused login."""
+        self._check_refused()
+        try:
+            return self.gate.call(
+                what,
+                call,
+                self._translated,
+                is_429=lambda error: isinstance(error, GarminConnectTooManyRequestsError),
+            )
+        except (CredentialRefusedError, TokenStoreError):
+            raise
+        except SourceAuthError as error:
+            logged_in = self._garmin is not None
+            if logged_in and not self.interactive and not self.governor.rate_limited:
+                raise self._refuse("the stored tokens") from error
+            raise
 
     def _translated(self, what: str, error: Exception) -> Exception | None:
         """garminconnect's errors as ours, each one line that says what to do (None: as is)."""
@@ -228,3 +298,8 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def _present(path: Path) -> bool:
+    """Whether there is a token file, a dangling symbolic link included (refused when read)."""
+    return path.is_symlink() or path.exists()

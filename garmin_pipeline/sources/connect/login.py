@@ -17,21 +17,32 @@ loading the sign-in page and posting the credentials, only when GARMIN_API_URL i
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import garminconnect.client.sso as garmin_sso
-from garminconnect import Garmin, GarminConnectTooManyRequestsError
+from garminconnect import (
+    Garmin,
+    GarminConnectAuthenticationError,
+    GarminConnectTooManyRequestsError,
+)
 
 from garmin_pipeline.errors import SourceAuthError
-from garmin_pipeline.settings import Settings
-from garmin_pipeline.sources.connect.tokens import remember_mfa, write_token_file
+from garmin_pipeline.feeds import CONNECT
+from garmin_pipeline.settings import Settings, is_loopback
+from garmin_pipeline.sources.connect.refusal import Refusals
+from garmin_pipeline.sources.connect.tokens import (
+    StoreLock,
+    read_tokens,
+    remember_mfa,
+    token_file,
+    write_token_file,
+)
 from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
 
 if TYPE_CHECKING:
@@ -45,6 +56,8 @@ LOGIN_DELAY_ENV = "GARMIN_LOGIN_DELAY_S"
 NOT_SERVED_BY_API_URL = frozenset({"widget+cffi", "portal+cffi", "portal+requests"})
 # The methods of garminconnect's client that each send one credential login attempt.
 CREDENTIAL_SENDERS = ("_do_mobile_login", "_widget_web_login", "_do_portal_web_login")
+# What the DI token endpoint answers a refresh token it will not exchange (spent, revoked).
+REFRESH_REFUSED = (400, 401, 403)
 BAD_CREDENTIALS = (
     "Garmin refused the e-mail or password; check them and run `garmin-pipeline login` again"
 )
@@ -77,18 +90,6 @@ class LoginResult:
     @property
     def needs_mfa(self) -> bool:
         return self.pending is not None
-
-
-def is_loopback(api_url: str | None) -> bool:
-    host = urlsplit(api_url).hostname if api_url else None
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @contextlib.contextmanager
@@ -126,20 +127,91 @@ def _guard_credential_sender(
     setattr(garmin.client, name, guarded)
 
 
-def _record_token_endpoint_429(garmin: Garmin, governor: RateGovernor) -> None:
-    """A 429 from the DI token endpoint (a curl_cffi POST outside our adapter) is a 429 too:
-    garminconnect swallows it in a refresh, and the refused tokens must not lead to a login."""
+@dataclass
+class TokenEndpoint:
+    """What the DI token endpoint last answered (its curl_cffi POST passes no adapter of ours)."""
+
+    status: int | None = None
+
+
+def _watch_token_endpoint(garmin: Garmin, governor: RateGovernor) -> TokenEndpoint:
+    """Keep the DI token endpoint's last status. A 429 there is a 429 too: garminconnect
+    swallows it in a refresh, and the refused tokens must not lead to a login."""
     post: Callable[..., Any] = garmin.client._di_token_post
+    seen = TokenEndpoint()
 
     def recorded(*args: Any, **kwargs: Any) -> Any:
         if governor.rate_limited:
             raise GarminConnectTooManyRequestsError("token request not sent: a 429 came first")
+        seen.status = None
         response = post(*args, **kwargs)
-        if getattr(response, "status_code", None) in (427, 429):
+        seen.status = getattr(response, "status_code", None)
+        if seen.status in (427, 429):
             governor.record_429(DI_TOKEN_PATH, None)
         return response
 
     garmin.client._di_token_post = recorded
+    return seen
+
+
+def _share_refreshes(
+    garmin: Garmin,
+    token_path: Path,
+    lock: StoreLock,
+    endpoint: TokenEndpoint,
+    governor: RateGovernor,
+) -> None:
+    """Refresh under the token store's lock, from the newest stored tokens, and store the new
+    ones before letting go.
+
+    Garmin's refresh tokens rotate: once a process has refreshed, the refresh token any other
+    holds is spent. So a refresh first reads the store, and when another process rotated the
+    tokens meanwhile it takes theirs instead of sending a spent one. garminconnect swallows a
+    failed refresh and retries the request with the old token (and retries loading the profile
+    three times); after a 401 a refused refresh ends the call instead, and neither a refused
+    refresh token nor the access token refused with it is ever sent again."""
+    client = garmin.client
+    refresh_session: Callable[[], None] = client._refresh_session
+    run_request: Callable[..., Any] = client._run_request
+    refused: set[str] = set()  # refresh tokens the DI token endpoint refused
+    dead: set[str] = set()  # access tokens answered 401 whose refresh was refused
+
+    def refused_now(after_401: bool) -> None:
+        if after_401:
+            if client.di_token:
+                dead.add(client.di_token)
+            raise GarminConnectAuthenticationError("Garmin refused the refresh token")
+
+    def refresh() -> None:
+        with lock:
+            after_401 = governor.last_response()[0] == 401
+            stored = read_tokens(token_path)
+            if stored is not None and stored["di_refresh_token"] not in (
+                client.di_refresh_token,
+                *refused,
+            ):
+                client.loads(json.dumps(stored))
+                log.info("using the Garmin tokens another process has just refreshed")
+                if not client._token_expires_soon():
+                    return
+            if client.di_refresh_token in refused:
+                refused_now(after_401)
+                return
+            before = client.di_token
+            refresh_session()  # garminconnect's: swallows a failure
+            if client.di_token != before:
+                write_token_file(token_path, client.dumps())
+            elif endpoint.status in REFRESH_REFUSED and client.di_refresh_token:
+                refused.add(client.di_refresh_token)
+                refused_now(after_401)
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        if client.di_token in dead:
+            raise GarminConnectAuthenticationError("not sent: Garmin refused these tokens")
+        return run_request(*args, **kwargs)
+
+    client._refresh_session = refresh
+    client._run_request = request
 
 
 def connect_client(
@@ -147,8 +219,11 @@ def connect_client(
     governor: RateGovernor,
     email: str | None = None,
     password: str | None = None,
+    lock: StoreLock | None = None,
 ) -> tuple[Garmin, GovernedAdapter]:
-    """A garminconnect client wired to our adapter and GARMIN_API_URL, guarded against 429s."""
+    """A garminconnect client wired to our adapter and GARMIN_API_URL, guarded against 429s.
+    With the token store's `lock`, its refreshes are shared with other processes through the
+    store (see `_share_refreshes`)."""
     # Retries belong to our adapter (counted, bounded); garminconnect's own would double them.
     garmin = Garmin(email, password, return_on_mfa=True, retry_attempts=0)
     adapter = GovernedAdapter(
@@ -168,7 +243,9 @@ def connect_client(
         garmin.client._portal_service_url = settings.api_url + "/app"
     for name in CREDENTIAL_SENDERS:
         _guard_credential_sender(garmin, name, governor, settings)
-    _record_token_endpoint_429(garmin, governor)
+    endpoint = _watch_token_endpoint(garmin, governor)
+    if lock is not None:
+        _share_refreshes(garmin, token_file(settings.token_store), lock, endpoint, governor)
     return garmin, adapter
 
 
@@ -183,13 +260,17 @@ def sign_in(
 
 
 def _finish(source: ConnectSource, garmin: Garmin, mfa: bool) -> LoginResult:
-    """Load the profile with the new tokens, then store them (0600 in a 0700 directory)."""
+    """Load the profile with the new tokens, then store them (0600; a missing folder 0700)
+    under the store's lock, and forget an earlier refusal: the next sync may try again."""
     serialized = garmin.client.dumps()
     if not garmin.display_name:  # resume_login loads the profile, a login without MFA does not
         # Loading the new tokens the way a sync does also fetches the display name.
         source._call("profile after login", lambda: garmin.login(tokenstore=serialized))
-    path = write_token_file(source.settings.token_store, serialized)
+    with source.store_lock:
+        path = write_token_file(source.settings.token_store, serialized)
     remember_mfa(source.settings.token_store, mfa)
+    if Refusals(source.settings, CONNECT).clear():
+        log.info("forgot the refusal recorded for this account: the next sync logs in again")
     log.info("logged in to Garmin Connect as %s; tokens stored in %s", garmin.display_name, path)
     return LoginResult(display_name=str(garmin.display_name), token_file=path)
 
@@ -199,7 +280,7 @@ def start_login(settings: Settings, email: str, password: str) -> LoginResult:
     `PendingMfa` to pass to `resume_login` with the code Garmin sent."""
     from garmin_pipeline.sources.connect.client import ConnectSource
 
-    source = ConnectSource(settings)
+    source = ConnectSource(settings, interactive=True)
     try:
         garmin, state = sign_in(source, email, password)
     except SourceAuthError as error:
@@ -218,7 +299,7 @@ def resume_login(pending: PendingMfa, code: str) -> LoginResult:
     from garmin_pipeline.sources.connect.client import ConnectSource
 
     if pending.source is None:
-        pending.source = ConnectSource(pending.settings)
+        pending.source = ConnectSource(pending.settings, interactive=True)
     if pending.garmin is None:
         pending.garmin, _ = connect_client(pending.settings, pending.source.governor)
     source, garmin = pending.source, pending.garmin

@@ -1,25 +1,35 @@
-"""The token store: writing it safely, recognising what is in it, and how long it will last.
+"""The token store: reading and writing it safely, recognising what is in it, and how long it
+will last.
 
 garminconnect keeps ``{"di_token", "di_refresh_token", "di_client_id"}`` in one JSON file (a
-directory means ``<dir>/garmin_tokens.json``). We write that file ourselves (0600, in a directory
-tightened to 0700) so its permissions do not depend on the umask or on a chmod that garminconnect
-allows to fail. Nothing here ever puts a token value in a message or a log line.
+directory means ``<dir>/garmin_tokens.json``). We read and write that file ourselves, never
+through garminconnect (whose writes chmod the folder): it is written 0600, a missing folder is
+created 0700 and an existing one keeps its mode; it is read only when it is a plain file of ours
+that no one else can read. Every process that logs in, refreshes or writes it holds its lock
+(`store_lock`), because Garmin's refresh tokens rotate: two syncs refreshing the same store at
+once would leave one of them with a spent token. Nothing here ever puts a token value in a
+message or a log line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
 from garminconnect.client.tokens import _decode_jwt_payload, token_file_path
 
-from garmin_pipeline.errors import PipelineError, SourceAuthError
+from garmin_pipeline.errors import SourceAuthError
+from garmin_pipeline.feeds import CONNECT
 from garmin_pipeline.files import write_atomically
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources.connect.refusal import Refusals
 
 LOGIN_COMMAND = "`garmin-pipeline login`"
 # Garmin's refresh tokens rotate on every refresh and last about 30 days.
@@ -29,11 +39,16 @@ TOKEN_KEYS = ("di_token", "di_refresh_token", "di_client_id")
 # Non-secret facts about the account, kept beside the tokens (whether a login asks for MFA).
 ACCOUNT_FILE_NAME = "garmin_pipeline_account.json"
 
-TokenStatus = Literal["ok", "warn", "expired", "missing", "legacy"]
+# How long a process waits for another one to finish its login or refresh of the same store.
+LOCK_WAIT_S = 120.0
+
+TokenStatus = Literal["ok", "warn", "expired", "missing", "legacy", "unsafe", "refused"]
 
 
-class TokenStoreError(PipelineError):
-    """The token store cannot be written safely (e.g. its directory cannot be made 0700)."""
+class TokenStoreError(SourceAuthError):
+    """The token store cannot be used safely (another user could read it, it is a symbolic
+    link, its folder cannot be created...). Like a refused login, every feed of the account
+    needs the same fix, and nothing is sent to Garmin until then."""
 
 
 def token_file(token_store: Path) -> Path:
@@ -70,15 +85,118 @@ def refuse_legacy_store(token_store: Path) -> None:
 
 
 def private_dir(directory: Path) -> None:
-    """Create the directory 0700, or tighten an existing one to 0700."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create the folder, and any missing parent, 0700. An existing folder is left as it is:
+    its mode is its owner's choice (a shared parent may need its sticky bit), and the token
+    file's own checks (`unsafe_token_file`) keep other users out of the tokens."""
+    missing = []
+    folder = Path(directory)
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)  # the umask can only make it stricter
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot create {folder}: {error.strerror}; point GARMIN_TOKENS at a folder you own"
+            ) from None
+
+
+def open_to_others(directory: Path) -> bool:
+    """Whether other users may delete or replace files in the folder: group- or
+    world-writable without the sticky bit (a sticky folder, like /tmp, protects its files)."""
     try:
-        os.chmod(directory, 0o700)
+        mode = directory.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IWGRP | stat.S_IWOTH)) and not mode & stat.S_ISVTX
+
+
+def unsafe_token_file(path: Path) -> str | None:
+    """Why the token file must not be used (one line saying what to run), or None if it is a
+    plain file of this user's that no one else can read. It is never followed through a
+    symbolic link: garminconnect's own reads refuse one too, with a misleading message."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
     except OSError as error:
+        return f"cannot read the token file {path}: {error.strerror}"
+    if stat.S_ISLNK(status.st_mode):
+        return (
+            f"the token file {path} is a symbolic link, which garmin-pipeline does not follow: "
+            f"replace it with the file itself, or run {LOGIN_COMMAND} to store new tokens"
+        )
+    if not stat.S_ISREG(status.st_mode):
+        return f"the token file {path} is not a regular file: remove it and run {LOGIN_COMMAND}"
+    if status.st_uid != os.getuid():
+        return (
+            f"the token file {path} belongs to another user: remove it and run {LOGIN_COMMAND} "
+            "to store your own"
+        )
+    if status.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"the token file {path} is readable by other users: run chmod 600 {path}"
+    return None
+
+
+def read_tokens(path: Path) -> dict[str, str] | None:
+    """The three token values from the file (None when there is no file), after checking it is
+    safe to use; `TokenStoreError` when it is not, or holds no usable tokens."""
+    problem = unsafe_token_file(path)
+    if problem is not None:
+        raise TokenStoreError(problem)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise TokenStoreError(f"cannot read the token file {path}: {error.strerror}") from None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            tokens = json.loads(handle.read())
+    except (OSError, ValueError):
+        tokens = None
+    if not isinstance(tokens, dict) or not all(
+        isinstance(tokens.get(key), str) and tokens.get(key) for key in TOKEN_KEYS
+    ):
         raise TokenStoreError(
-            f"cannot make {directory} private (0700): {error.strerror}; "
-            "point GARMIN_TOKENS at a directory you own"
-        ) from None
+            f"the token file {path} holds no usable Garmin tokens: run {LOGIN_COMMAND}"
+        )
+    return {key: tokens[key] for key in TOKEN_KEYS}
+
+
+class StoreLock:
+    """The lock of one token file (a `.lock` file beside it, 0600), held to log in, refresh or
+    write it; creates the token folder (0700) when missing. Reentrant for the same object."""
+
+    def __init__(self, token_path: Path) -> None:
+        private_dir(token_path.parent)
+        self.path = self.path_of(token_path)
+        self._lock = FileLock(self.path, timeout=LOCK_WAIT_S, mode=0o600)
+
+    @staticmethod
+    def path_of(token_path: Path) -> Path:
+        return token_path.with_name(token_path.name + ".lock")
+
+    def __enter__(self) -> StoreLock:
+        try:
+            self._lock.acquire()
+        except LockTimeout:
+            raise TokenStoreError(
+                f"another garmin-pipeline process has held {self.path} for {LOCK_WAIT_S:.0f} s; "
+                "let it finish (or end it), then try again"
+            ) from None
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot lock the token store ({self.path}): {error.strerror}; point "
+                "GARMIN_TOKENS at a folder you own"
+            ) from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
 
 
 def write_token_file(token_store: Path, serialized: str) -> Path:
@@ -151,6 +269,12 @@ def token_health(settings: Settings, now: datetime) -> TokenHealth:
         path = token_file(settings.token_store)
     except TokenStoreError as error:
         return TokenHealth("missing", None, None, str(error))
+    refusal = Refusals(settings, CONNECT).get()
+    if refusal is not None:
+        return TokenHealth("refused", None, None, refusal.message)
+    problem = unsafe_token_file(path)
+    if problem is not None:
+        return TokenHealth("unsafe", None, None, problem)
     if not path.exists():
         return TokenHealth(
             "missing", None, None, f"no Garmin tokens at {path}: run {LOGIN_COMMAND}"
@@ -173,6 +297,12 @@ def token_health(settings: Settings, now: datetime) -> TokenHealth:
         message = (
             f"the Garmin refresh token lapses in {days_left:.1f} days (at {when}): "
             f"run {LOGIN_COMMAND} before then"
+        )
+    elif open_to_others(path.parent):
+        status = "warn"
+        message = (
+            f"the token folder {path.parent} lets other users delete or replace the tokens: "
+            f"run chmod go-w {path.parent}"
         )
     else:
         status = "ok"

@@ -36,6 +36,9 @@ SCOPES = ("CONNECT_READ", "CONNECT_WRITE")
 ACCESS_TTL_S = 3600
 REFRESH_TTL_S = 2_591_999  # as in the recorded OAuth2 exchange (garth test_daily_summary_get)
 TOKEN_FILE_NAME = "garmin_tokens.json"
+# A claim in every token the emulator issues, so it recognises a token file it wrote (and only
+# such a file may it replace: never a real login's).
+EMULATOR_CLAIM = "garmin_pipeline_emulator"
 
 
 def _b64(data: bytes) -> str:
@@ -66,6 +69,24 @@ def token_file_path(path: str | os.PathLike[str]) -> Path:
     if token_path.is_dir() or token_path.suffix.casefold() != ".json":
         return token_path / TOKEN_FILE_NAME
     return token_path
+
+
+def written_by_an_emulator(path: Path) -> bool:
+    """Whether the token file holds tokens an emulator issued (a plain file, whose tokens all
+    carry `EMULATOR_CLAIM`); a real login's tokens never do."""
+    try:
+        if path.is_symlink():
+            return False
+        tokens = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(tokens, dict):
+        return False
+    values = [tokens.get("di_token"), tokens.get("di_refresh_token")]
+    return all(
+        isinstance(value, str) and (unverified_claims(value) or {}).get(EMULATOR_CLAIM) is True
+        for value in values
+    )
 
 
 class TokenAuthority:
@@ -135,6 +156,7 @@ class TokenAuthority:
                 "client_id": client_id,
                 "scope": list(SCOPES),
                 "account": self.account,
+                EMULATOR_CLAIM: True,
                 "iat": now,
                 "exp": now + ttl,
                 "jti": jti,
@@ -145,6 +167,7 @@ class TokenAuthority:
             {
                 "client_id": client_id,
                 "account": self.account,
+                EMULATOR_CLAIM: True,
                 "exp": now + REFRESH_TTL_S,
                 "jti": secrets.token_hex(16),
                 "gen": self._refresh_generation,

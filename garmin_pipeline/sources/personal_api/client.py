@@ -30,9 +30,11 @@ from garmin_pipeline.errors import (
     SourceAuthError,
     SourceUnavailableError,
 )
+from garmin_pipeline.feeds import PERSONAL_API
 from garmin_pipeline.raw.freshness import profile_zone
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import CircuitBreaker
+from garmin_pipeline.sources.connect.refusal import CredentialRefusedError, Refusals
 from garmin_pipeline.sources.connect.tokens import private_dir
 from garmin_pipeline.sources.gate import RequestGate
 from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
@@ -59,8 +61,11 @@ class PersonalApiSource:
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time,
         key: ApiKey | None = None,
+        interactive: bool = False,
     ) -> None:
-        """`key`: use this key instead of resolving one (a key being set up by `login`)."""
+        """`key`: use this key instead of resolving one (a key being set up by `login`).
+        `interactive`: the session of `login --personal-api`, which a recorded refusal does not
+        stop (checking a new key is how it is cleared) and which records none."""
         self.settings = settings
         self.gate = RequestGate.from_settings(
             settings, "personal_api", "the Personal API", governor, breaker
@@ -75,6 +80,9 @@ class PersonalApiSource:
             "http://", GovernedAdapter(self.governor, timeout_s=settings.request_timeout_s)
         )
         self._key = key
+        self.interactive = interactive
+        self.refusals = Refusals(settings, PERSONAL_API)
+        self._refused: str | None = None  # this run's refusal, as its one-line message
         self._token: BearerToken | None = None
         self._client: GarminPersonalApiClient | None = None
 
@@ -113,15 +121,40 @@ class PersonalApiSource:
         return self._token is None or self._token.expires_at - self._clock() < 3600
 
     def _obtain_token(self, force: bool) -> BearerToken:
+        self._check_refused()
         if self._key is None:
             self._key = resolve_key(self.settings)
         key = self._key
-        self._token = self._call(
-            "Personal API token exchange",
-            lambda: self._authenticator.obtain_token(key.value, force_refresh=force),
-            exchange=True,
-        )
+        try:
+            self._token = self._call(
+                "Personal API token exchange",
+                lambda: self._authenticator.obtain_token(key.value, force_refresh=force),
+                exchange=True,
+            )
+        except SourceAuthError as error:
+            status = getattr(error.__cause__, "status_code", None)
+            why = f" (HTTP {status}: expired or revoked?)" if status else ""
+            raise self._refuse(f"the Personal API key from {key.origin}{why}", error) from error
         return self._token
+
+    def _check_refused(self) -> None:
+        """Stop before sending anything once Garmin refused this account's key, in this run or
+        an earlier one (until `garmin-pipeline login --personal-api`)."""
+        if self.interactive:
+            return
+        if self._refused is not None:
+            raise CredentialRefusedError(self._refused)
+        self.refusals.check()
+
+    def _refuse(self, what: str, error: SourceAuthError) -> SourceAuthError:
+        """Remember, for this run and on disk, that Garmin refused `what`; `error` as it is
+        when nothing is to be remembered (`login --personal-api`, a refusal after a 429)."""
+        remembered = isinstance(error, CredentialRefusedError)
+        if remembered or self.interactive or self.governor.rate_limited:
+            return error
+        if self._refused is None:
+            self._refused = self.refusals.record(what, HOW_TO_CREATE).message
+        return CredentialRefusedError(self._refused)
 
     def check_key(self) -> BearerToken:
         """Exchange the key for a fresh bearer token now (what `login --personal-api` checks)."""
@@ -130,6 +163,7 @@ class PersonalApiSource:
     # ------------------------------------------------------------------ calls
     def _call(self, what: str, call: Callable[[], T], exchange: bool = False) -> T:
         """Every request (the token exchange included) passes the gate: breaker first."""
+        self._check_refused()
         return self.gate.call(
             what, call, lambda what, error: self._translated(what, error, exchange)
         )
@@ -183,7 +217,13 @@ class PersonalApiSource:
                 raise
             log.info("the Personal API refused the bearer token; exchanging the key again")
             client.update_bearer_token(self._obtain_token(force=True).access_token)
-            return self._call(what, lambda: call(client))
+            try:
+                return self._call(what, lambda: call(client))
+            except SourceAuthError as error:
+                origin = self._key.origin if self._key else "the configured source"
+                raise self._refuse(
+                    f"a fresh bearer token for the Personal API key from {origin}", error
+                ) from error
 
     def json(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
         """Call the `GarminPersonalApiClient` method named `method`; `what` names it in errors."""

@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Literal
 
 from garmin_pipeline.errors import SourceAuthError
+from garmin_pipeline.feeds import PERSONAL_API
 from garmin_pipeline.files import write_atomically
 from garmin_pipeline.settings import PERSONAL_API_KEY_ENV, PERSONAL_API_KEY_RECORD, Settings
 from garmin_pipeline.sources.connect.credentials import KEYRING_SERVICE
+from garmin_pipeline.sources.connect.refusal import Refusals
 from garmin_pipeline.sources.connect.tokens import private_dir, token_file
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ HOW_TO_CREATE = (
 KEY_RECORD_NAME = PERSONAL_API_KEY_RECORD  # the key's expiry and fingerprint; no secret
 BEARER_CACHE_NAME = "personal_api_bearer.json"  # Garmin's client caches the bearer token here
 
-KeyStatus = Literal["ok", "warn", "expired", "unknown", "missing"]
+KeyStatus = Literal["ok", "warn", "expired", "unknown", "missing", "refused"]
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ class KeyHealth:
 
 def key_health(settings: Settings, now: datetime) -> KeyHealth:
     """The key's state as of ``now`` (aware), for the account check and `status`."""
+    refusal = Refusals(settings, PERSONAL_API).get()
+    if refusal is not None:
+        return KeyHealth("refused", None, None, refusal.message)
     try:
         key = resolve_key(settings)
     except SourceAuthError as error:
