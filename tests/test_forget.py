@@ -111,6 +111,7 @@ def test_forget_removes_an_account_everywhere_and_the_next_sync_skips_it(
     (alice_tokens / "personal_api_key.json").write_text('{"expires_on": "2099-01-01"}')
     (alice_tokens / "notes.txt").write_text("not the tool's")  # never ours to delete
     (layout.state_dir / "rate_limit-alice.json").write_text("{}")
+    (layout.state_dir / "auth_refused-alice.json").write_text("{}")  # a refused login
     (layout.state_dir / "feed_failures" / "alice").mkdir(parents=True)
     (layout.state_dir / "feed_failures" / "alice" / "sleep.json").write_text("{}")
     (layout.state_dir / "rate_limit-bob.json").write_text("{}")
@@ -139,7 +140,8 @@ def test_forget_removes_an_account_everywhere_and_the_next_sync_skips_it(
     assert str(forget["account"]).startswith(audit.FORGOTTEN_PREFIX)
     assert forget["counts"]["raw_days"] > 0 and forget["counts"]["dagster_runs"] == 1
     assert forget["counts"]["export_archives"] == 1 and forget["counts"]["keyring_entries"] == 1
-    assert forget["counts"]["token_files"] == 3 and forget["counts"]["state_files"] == 2
+    # Tokens, their lock, the MFA record and the key record; the user's notes.txt stays.
+    assert forget["counts"]["token_files"] == 4 and forget["counts"]["state_files"] == 3
 
     # alice stays in GARMIN_ACCOUNTS: the next sync fetches nothing of hers, and bob's days.
     emu.clear_request_log()
