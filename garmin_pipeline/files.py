@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,38 +54,33 @@ def write_atomically(path: Path, payload: bytes, durable: bool = True) -> bool:
     """
     if path.exists() and path.stat().st_size == len(payload) and path.read_bytes() == payload:
         return False
-    _make_dirs(path.parent, durable)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
+    _replace_via_temp(path, durable, lambda handle: handle.write(payload))
     return True
 
 
 def copy_atomically(source: BinaryIO, path: Path, durable: bool = True) -> str:
     """`write_atomically` for a stream too large to hold: copied in chunks (1 MiB at a time)
     to the temp file, hashed on the way; returns the SHA-256 of what was written."""
+    digest = hashlib.sha256()
+
+    def copy(handle: BinaryIO) -> None:
+        while chunk := source.read(1 << 20):
+            digest.update(chunk)
+            handle.write(chunk)
+
+    _replace_via_temp(path, durable, copy)
+    return digest.hexdigest()
+
+
+def _replace_via_temp(path: Path, durable: bool, write: Callable[[BinaryIO], object]) -> None:
+    """`write` into a hidden 0600 temp file beside `path`, then rename it over `path`."""
     _make_dirs(path.parent, durable)
     fd, tmp = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX
     )
-    digest = hashlib.sha256()
     try:
         with os.fdopen(fd, "wb") as handle:
-            while chunk := source.read(1 << 20):
-                digest.update(chunk)
-                handle.write(chunk)
+            write(handle)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -94,7 +90,6 @@ def copy_atomically(source: BinaryIO, path: Path, durable: bool = True) -> str:
         raise
     if durable:
         _fsync_dir(path.parent)
-    return digest.hexdigest()
 
 
 def flush_to_disk() -> None:

@@ -6,9 +6,11 @@ account keeps its own token store and 429 breaker: one account cooling down does
 other.
 """
 
+import contextlib
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 import duckdb
 import pytest
@@ -25,12 +27,19 @@ SUMMARY = "/usersummary-service/usersummary/daily/"
 ACCOUNTS = ("alice", "bob")
 
 
-@pytest.fixture(scope="module")
-def household():
-    alice = SyntheticAthlete(seed=7, end_date=ATHLETE_END, days=DAYS)
-    bob = SyntheticAthlete(seed=8, end_date=ATHLETE_END, days=DAYS)
+@contextlib.contextmanager
+def household_emulator(days: int) -> Iterator[tuple[Emulator, dict[str, SyntheticAthlete]]]:
+    """One emulator serving two athletes: alice (seed 7) and bob (seed 8), `days` each."""
+    alice = SyntheticAthlete(seed=7, end_date=ATHLETE_END, days=days)
+    bob = SyntheticAthlete(seed=8, end_date=ATHLETE_END, days=days)
     with Emulator(alice, port=0, account="alice", others={"bob": bob}) as emu:
         yield emu, {"alice": alice, "bob": bob}
+
+
+@pytest.fixture(scope="module")
+def household():
+    with household_emulator(DAYS) as served:
+        yield served
 
 
 def household_env(emu: Emulator, root) -> dict[str, str]:

@@ -21,10 +21,10 @@ from garmin_pipeline import audit
 from garmin_pipeline.raw.forgotten import ForgottenDays
 from garmin_pipeline.run_lock import data_dir_lock
 from garmin_pipeline.settings import DataLayout
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
+from garmin_pipeline.sources.emulator import Emulator
 from garmin_pipeline.sources.emulator.export_archive import build_export_archive
-from tests.conftest import ATHLETE_END, run_cli
-from tests.test_accounts import household_env
+from tests.conftest import run_cli
+from tests.test_accounts import household_emulator, household_env
 
 pytestmark = pytest.mark.long_running
 
@@ -35,10 +35,8 @@ KEY = "personal-api-key:{}"
 
 @pytest.fixture(scope="module")
 def household():
-    alice = SyntheticAthlete(seed=7, end_date=ATHLETE_END, days=DAYS)
-    bob = SyntheticAthlete(seed=8, end_date=ATHLETE_END, days=DAYS)
-    with Emulator(alice, port=0, account="alice", others={"bob": bob}) as emu:
-        yield emu, {"alice": alice, "bob": bob}
+    with household_emulator(DAYS) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
