@@ -413,11 +413,16 @@ SYNC_JOBS = (JOB_NAME, "fetch")
 
 
 def requests_by_account(result: dg.ExecuteInProcessResult) -> Counter[str]:
-    """Requests each account's raw assets sent in the run."""
+    """Requests each account's raw assets sent in the run. A raw asset's metadata comes with
+    every day it materializes: it is counted once per asset."""
     sent: Counter[str] = Counter()
+    counted: set[dg.AssetKey] = set()
     for event in result.get_asset_materialization_events():
         value = event.materialization.metadata.get("requests_by_account")
-        sent.update((value.value if value is not None else {}) or {})
+        if value is None or event.asset_key in counted:
+            continue
+        counted.add(event.asset_key)
+        sent.update(value.value or {})  # type: ignore[arg-type]
     return sent
 
 
