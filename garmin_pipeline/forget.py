@@ -29,6 +29,7 @@ from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
 from garmin_pipeline.settings import (
     PERSONAL_API_KEY_RECORD,
+    DataLayout,
     Settings,
     env_number,
     token_store_of,
@@ -38,7 +39,6 @@ from garmin_pipeline.storage import StoragePath, remove_tree, write_atomically
 log = logging.getLogger(__name__)
 
 RETENTION_ENV = "GARMIN_RETENTION_DAYS"
-REPORT_FILE = "report.html"  # the report's default page: it charts every account's data
 
 
 class ForgetError(PipelineError):
@@ -252,13 +252,16 @@ def forget_state(settings: Settings) -> int:
     return removed
 
 
-def rebuild_warehouse(data_dir: Path) -> bool:
-    """Delete the warehouse and rebuild it with dbt (a full build) from the lake as it is now;
-    returns False when there was no warehouse to rebuild. A fresh file, so nothing deleted
-    lingers in the old one's free blocks."""
+def rebuild_derived(layout: DataLayout) -> bool:
+    """After days were removed: delete the report page, which charts them (`garmin-pipeline
+    report` draws it anew), and rebuild the warehouse with dbt (a full build) from the lake as
+    it is now; returns False when there was no warehouse to rebuild. A fresh file, so nothing
+    deleted lingers in the old one's free blocks."""
+    from garmin_pipeline.report.build import default_report_path
     from garmin_pipeline.warehouse.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, build_args
 
-    warehouse = Path(data_dir) / "warehouse.duckdb"
+    default_report_path(layout).unlink(missing_ok=True)
+    warehouse = layout.warehouse_path
     if not warehouse.exists():
         return False
     for leftover in (warehouse, Path(f"{warehouse}.wal"), Path(f"{warehouse}.tmp")):
@@ -266,12 +269,13 @@ def rebuild_warehouse(data_dir: Path) -> bool:
             shutil.rmtree(leftover)
         else:
             leftover.unlink(missing_ok=True)
+    data_dir = layout.root
     today = datetime.now(UTC).date()
-    command = [str(DBT_EXECUTABLE), *build_args(Path(data_dir), None, today)]
+    command = [str(DBT_EXECUTABLE), *build_args(data_dir, None, today)]
     completed = subprocess.run(
         [*command, "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"],
         cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "GARMIN_DATA_DIR": str(Path(data_dir).absolute())},
+        env={**os.environ, "GARMIN_DATA_DIR": str(data_dir.absolute())},
         capture_output=True,
         text=True,
         check=False,
@@ -288,7 +292,7 @@ def rebuild_warehouse(data_dir: Path) -> bool:
 def forget_days(settings: Settings, account: str, before: date) -> Removed:
     """Delete the account's days before `before` (`WHOLE_ACCOUNT`: all) from raw, its export
     archives, the lake, the quarantine and the lake build state. The warehouse is left to
-    `rebuild_warehouse`, once for however many accounts."""
+    `rebuild_derived`, once for however many accounts."""
     layout = settings.layout
     return Removed(
         raw_days=remove_partitions(layout.raw_dir, account, before),
@@ -336,9 +340,6 @@ def forget_account(
     else:
         tombstone = tombstones.record(account, cut)
     removed = forget_days(settings, account, cut)
-    report = Path(settings.data_dir) / REPORT_FILE
-    if removed.anything and report.exists():
-        report.unlink()  # it charts the forgotten days; `garmin-pipeline report` draws it anew
     problems = []
     if before is None:
         own = account_settings(settings, account)
@@ -349,7 +350,7 @@ def forget_account(
         except ForgetError as error:  # the rest is still removed; the caller says what is left
             problems.append(str(error))
     try:
-        rebuilt = rebuild_warehouse(settings.data_dir) if removed.anything else False
+        rebuilt = rebuild_derived(settings.layout) if removed.anything else False
     except ForgetError as error:
         rebuilt = False
         problems.append(str(error))
@@ -379,9 +380,7 @@ def apply_retention(
         tombstones.record(account, cut)
         removed[account] = forget_days(settings, account, cut)
     if any(r.anything for r in removed.values()):
-        report = Path(settings.data_dir) / REPORT_FILE
-        report.unlink(missing_ok=True)
-        rebuild_warehouse(settings.data_dir)
+        rebuild_derived(settings.layout)
     return removed
 
 
