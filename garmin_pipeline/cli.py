@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 import click
 
 from garmin_pipeline.errors import PipelineError, SourceAuthError
-from garmin_pipeline.settings import Settings, SettingsError
+from garmin_pipeline.settings import Settings, SettingsError, is_loopback_host
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.export.landing import ImportReport
@@ -172,7 +172,7 @@ def emulator(
         click.echo(f"activities: {len(athlete.recorded)} FIT files")
     from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
 
-    if not loopback_host(host):
+    if not is_loopback_host(host):
         click.echo(
             f"warning: --host {host} is not loopback: the emulator serves its tokens and the "
             "athlete's health data to every machine that can reach this one",
@@ -217,18 +217,6 @@ def emulator_token_store() -> Iterator[tuple[Path, bool]]:
             "store) or point it at another file"
         )
     yield tokens, False
-
-
-def loopback_host(host: str) -> bool:
-    """Whether `host` (an address or a name) listens on loopback only."""
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name resolving anywhere, e.g. the machine's own
 
 
 def check_sources(environment: dict[str, str]) -> None:
@@ -336,7 +324,11 @@ def exec_sync(
 ) -> NoReturn:
     """Become the job's process: nothing is left to do here, and a waiting parent would hold
     a hundred MB for the whole run (the job's exit status is the command's)."""
-    command, environment = sync_command(first, last, refetch=refetch, job=job, feeds=feeds)
+    become(*sync_command(first, last, refetch=refetch, job=job, feeds=feeds))
+
+
+def become(command: list[str], environment: dict[str, str]) -> NoReturn:
+    """Replace this process by `command`, run from the repository (the code location's root)."""
     sys.stdout.flush()
     sys.stderr.flush()
     os.chdir(REPO_ROOT)
@@ -515,11 +507,7 @@ def exec_module(module: str, arguments: list[str]) -> NoReturn:
     GARMIN_DATA_DIR (the library never imports Dagster itself)."""
     environment = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
-    command = [sys.executable, "-m", module, *arguments]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.chdir(REPO_ROOT)
-    os.execve(command[0], command, environment)
+    become([sys.executable, "-m", module, *arguments], environment)
 
 
 @main.command("export")

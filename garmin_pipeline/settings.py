@@ -300,12 +300,16 @@ def is_loopback(url: str | None) -> bool:
         host = urlsplit(url).hostname if url else None
     except ValueError:
         return False
-    if host is None:
-        return False
-    if host == "localhost":
+    return host is not None and is_loopback_host(host)
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` (an address, `[::1]` included, or a name) is this machine's loopback;
+    any other name may resolve anywhere, the machine's own addresses included."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 

@@ -72,7 +72,6 @@ class ConnectSource:
         self.governor, self.breaker = self.gate.governor, self.gate.breaker
         self.interactive = interactive
         self.refusals = Refusals(settings, CONNECT)
-        self._refused: str | None = None  # this run's refusal, as its one-line message
         self._store_lock: StoreLock | None = None
         self._garmin: Garmin | None = None
         self._adapter: GovernedAdapter | None = None
@@ -97,17 +96,12 @@ class ConnectSource:
     def _check_refused(self) -> None:
         """Stop before sending anything once Garmin refused this account's credentials, in
         this run or an earlier one (until `garmin-pipeline login`)."""
-        if self.interactive:
-            return
-        if self._refused is not None:
-            raise CredentialRefusedError(self._refused)
-        self.refusals.check()
+        if not self.interactive:
+            self.refusals.check()
 
     def _refuse(self, what: str, advice: str | None = None) -> CredentialRefusedError:
         """Remember, for this run and on disk, that Garmin refused `what`."""
-        if self._refused is None:
-            self._refused = self.refusals.record(what, advice).message
-        return CredentialRefusedError(self._refused)
+        return self.refusals.remember(what, advice)
 
     def _login(self) -> Garmin:
         """Log in with the stored tokens; when they are missing or refused, log in again with

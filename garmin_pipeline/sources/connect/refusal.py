@@ -51,7 +51,8 @@ class Refusal:
 
 
 class Refusals:
-    """The refusal record of one account and source."""
+    """The refusal record of one account and source, and the refusal this process met (the
+    first one stands for the run: every later feed stops with the same line)."""
 
     def __init__(self, settings: Settings, source: str) -> None:
         suffix = "" if source == CONNECT else f"-{source}"
@@ -60,6 +61,7 @@ class Refusals:
         self.source = source
         prefix = f"GARMIN_ACCOUNT={settings.account} " if len(settings.accounts) > 1 else ""
         self.login = prefix + COMMANDS[source]
+        self._this_run: str | None = None  # the refusal met in this process, as its message
 
     def get(self) -> Refusal | None:
         try:
@@ -90,10 +92,18 @@ class Refusals:
         return refusal
 
     def check(self) -> None:
-        """Raise `CredentialRefusedError` when a refusal is recorded."""
+        """Raise `CredentialRefusedError` when a refusal was met in this run or is recorded."""
+        if self._this_run is not None:
+            raise CredentialRefusedError(self._this_run)
         refusal = self.get()
         if refusal is not None:
             raise CredentialRefusedError(refusal.message)
+
+    def remember(self, what: str, advice: str | None = None) -> CredentialRefusedError:
+        """Record, once per run, that Garmin refused `what`; the error to raise for it."""
+        if self._this_run is None:
+            self._this_run = self.record(what, advice).message
+        return CredentialRefusedError(self._this_run)
 
     def clear(self) -> bool:
         """A login succeeded: forget the refusal. Returns whether there was one."""

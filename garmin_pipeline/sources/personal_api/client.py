@@ -82,7 +82,6 @@ class PersonalApiSource:
         self._key = key
         self.interactive = interactive
         self.refusals = Refusals(settings, PERSONAL_API)
-        self._refused: str | None = None  # this run's refusal, as its one-line message
         self._token: BearerToken | None = None
         self._client: GarminPersonalApiClient | None = None
 
@@ -140,11 +139,8 @@ class PersonalApiSource:
     def _check_refused(self) -> None:
         """Stop before sending anything once Garmin refused this account's key, in this run or
         an earlier one (until `garmin-pipeline login --personal-api`)."""
-        if self.interactive:
-            return
-        if self._refused is not None:
-            raise CredentialRefusedError(self._refused)
-        self.refusals.check()
+        if not self.interactive:
+            self.refusals.check()
 
     def _refuse(self, what: str, error: SourceAuthError) -> SourceAuthError:
         """Remember, for this run and on disk, that Garmin refused `what`; `error` as it is
@@ -152,9 +148,7 @@ class PersonalApiSource:
         remembered = isinstance(error, CredentialRefusedError)
         if remembered or self.interactive or self.governor.rate_limited:
             return error
-        if self._refused is None:
-            self._refused = self.refusals.record(what, HOW_TO_CREATE).message
-        return CredentialRefusedError(self._refused)
+        return self.refusals.remember(what, HOW_TO_CREATE)
 
     def check_key(self) -> BearerToken:
         """Exchange the key for a fresh bearer token now (what `login --personal-api` checks)."""
