@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.export_archive import MEMBER_DATE, UPLOADS, archive_members
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.export_archive import MEMBER_DATE, UPLOADS, archive_members
 from garmin_pipeline.zips import write_stored_zip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from garmin_pipeline.demo import start_demo_emulator
+from garmin_emulator.demo import start_demo_emulator
 from garmin_pipeline.sources.governor import endpoint_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -42,12 +42,12 @@ def _fetch_days(
 ) -> None:
     """One task: its own emulator and client, fetching every day-keyed feed's `first`..`last`
     into raw, or with `snapshots` only the snapshot feeds, once, as of the last day."""
+    from garmin_emulator import Emulator, SyntheticAthlete
     from garmin_pipeline.catalog import FEEDS
     from garmin_pipeline.raw.extract import extract
     from garmin_pipeline.raw.store import RawStore
     from garmin_pipeline.settings import DataLayout, Settings
     from garmin_pipeline.sources.connect.client import ConnectSource
-    from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 
     # Scratch data, deleted when the bench ends: the raw store's fsyncs (half the time spent
     # here) buy durability this history does not need, and change no byte of it.

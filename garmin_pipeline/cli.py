@@ -66,7 +66,7 @@ def main(verbose: bool) -> None:
 
 def fault_plan(ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]) -> object:
     """The emulator's FaultPlan from its --fault specs; a bad spec is a one-line usage error."""
-    from garmin_pipeline.sources.emulator.faults import FaultPlan, parse_fault_spec
+    from garmin_emulator.faults import FaultPlan, parse_fault_spec
 
     plan = FaultPlan()
     for spec in specs:
@@ -159,18 +159,18 @@ def emulator(
     A --host other than loopback serves its tokens and the athlete's health data to the
     network (a warning says so).
     """
-    from garmin_pipeline.sources.emulator import SyntheticAthlete, serve
+    from garmin_emulator import SyntheticAthlete, serve
 
     last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
     athlete = SyntheticAthlete(seed=seed, end_date=last, days=days, timezone=timezone)
     if activity_files or quirks:
-        from garmin_pipeline.sources.emulator.quirks import quirk_files
-        from garmin_pipeline.sources.emulator.recorded import RecordedAthlete
+        from garmin_emulator.quirks import quirk_files
+        from garmin_emulator.recorded import RecordedAthlete
 
         sources = [*activity_files, *([quirk_files()] if quirks else [])]
         athlete = RecordedAthlete(sources, seed=seed, end_date=last, days=days, timezone=timezone)
         click.echo(f"activities: {len(athlete.recorded)} FIT files")
-    from garmin_pipeline.sources.emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
+    from garmin_emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
 
     if not is_loopback_host(host):
         click.echo(
@@ -200,7 +200,7 @@ def emulator_token_store() -> Iterator[tuple[Path, bool]]:
     Never a token store it did not create: without GARMIN_TOKENS (whose default is the real
     login's ~/.garminconnect) a temporary folder, removed when it stops; with GARMIN_TOKENS,
     that file only when it does not exist yet or holds an emulator's tokens."""
-    from garmin_pipeline.sources.emulator.auth import token_file_path, written_by_an_emulator
+    from garmin_emulator.auth import token_file_path, written_by_an_emulator
 
     if not os.environ.get("GARMIN_TOKENS"):
         folder = Path(tempfile.mkdtemp(prefix="garmin-emulator-tokens-"))
@@ -763,7 +763,7 @@ def login_personal_api(expires: str | None) -> None:
 def demo(days: int, seed: int, athletes: int) -> None:
     """Sync a synthetic athlete (or a household) from the emulator into ./data/demo and show
     what was made."""
-    from garmin_pipeline.demo import draw_report, report, start_demo_emulator
+    from garmin_emulator.demo import draw_report, report, start_demo_emulator
 
     data_dir = Path(os.environ.get("GARMIN_DEMO_DIR", REPO_ROOT / "data" / "demo")).absolute()
     with (

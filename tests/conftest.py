@@ -16,7 +16,7 @@ import pytest
 from garminconnect import Garmin
 from requests.adapters import HTTPAdapter
 
-from garmin_pipeline.sources.emulator import Emulator, FaultPlan, SyntheticAthlete
+from garmin_emulator import Emulator, FaultPlan, SyntheticAthlete
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTAPI = "https://connectapi.garmin.com"

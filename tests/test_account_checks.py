@@ -11,7 +11,7 @@ from assets.account import ACCOUNT_CHECKS, GARMIN_ACCOUNT
 from assets.definitions import defs
 from assets.jobs import morning_refresh
 from assets.resources import DataDir, GarminConnect
-from garmin_pipeline.sources.emulator.auth import REFRESH_TTL_S, TokenAuthority
+from garmin_emulator.auth import REFRESH_TTL_S, TokenAuthority
 from garmin_pipeline.status import breaker_for
 
 

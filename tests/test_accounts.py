@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
+from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.report.charts import CHARTS
 from garmin_pipeline.settings import DataLayout
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 from tests.conftest import ATHLETE_END, run_cli
 
 pytestmark = pytest.mark.long_running

@@ -21,10 +21,10 @@ import fitdecode
 import polars as pl
 import pytest
 
+from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.domains import activities as activities_domain
 from garmin_pipeline.fit import TABLE_KEYS, TABLES, decode_activity
 from garmin_pipeline.lake.parsers import activity_zip_name
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 
 DATA = Path(__file__).parent / "data" / "fit"
 pytestmark = pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from garmin_emulator.faults import drift
 from garmin_pipeline.catalog import feed as catalog_feed
 from garmin_pipeline.domains import activities as act
 from garmin_pipeline.domains.fetching import per_day
@@ -30,7 +31,6 @@ from garmin_pipeline.lake.parsers import fit_from_zip, parse_json_day
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.extract import extract
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.sources.emulator.faults import drift
 from tests.conftest import latest_check, pipeline_env, run_cli
 
 ACCOUNT = "t"

@@ -75,7 +75,7 @@ def test_decode_rejects_a_broken_zip(tmp_path):
 
 def test_the_emulator_serves_an_athlete_living_in_the_zone_asked_for(tmp_path, monkeypatch):
     served = []
-    monkeypatch.setattr("garmin_pipeline.sources.emulator.serve", lambda a, **_: served.append(a))
+    monkeypatch.setattr("garmin_emulator.serve", lambda a, **_: served.append(a))
     monkeypatch.setenv("GARMIN_TOKENS", str(tmp_path / "tokens.json"))
     args = ["emulator", "--end-date", "2024-04-08", "--days", "3"]
     result = CliRunner().invoke(main, [*args, "--timezone", "Pacific/Auckland"])

@@ -13,12 +13,12 @@ import polars as pl
 import pytest
 from garminconnect import GarminConnectConnectionError
 
+from garmin_emulator import shapes, stats_shapes
+from garmin_emulator.athlete import DEEP, LIGHT, REM
 from garmin_pipeline.domains import body, daily_stats, health
 from garmin_pipeline.domains.fetching import windows
 from garmin_pipeline.feeds import Feed
 from garmin_pipeline.lake.validate import validate
-from garmin_pipeline.sources.emulator import shapes, stats_shapes
-from garmin_pipeline.sources.emulator.athlete import DEEP, LIGHT, REM
 
 RECORDED = Path(__file__).parent / "data" / "garmin_connect"
 FEEDS: dict[str, Feed] = {f.name: f for f in (*health.FEEDS, *daily_stats.FEEDS, *body.FEEDS)}

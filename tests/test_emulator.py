@@ -21,9 +21,9 @@ import requests
 from garminconnect import Garmin, GarminConnectTooManyRequestsError
 from garminconnect.client.tokens import token_file_path as garminconnect_token_file_path
 
-from garmin_pipeline.sources.emulator import Emulator, FaultPlan, SyntheticAthlete
-from garmin_pipeline.sources.emulator.auth import TokenAuthority, token_file_path
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms
+from garmin_emulator import Emulator, FaultPlan, SyntheticAthlete
+from garmin_emulator.auth import TokenAuthority, token_file_path
+from garmin_emulator.timefmt import epoch_ms
 from tests.conftest import TOKEN_PATH, bearer, client_for
 
 DATA = Path(__file__).parent / "data" / "garmin_connect"
@@ -643,7 +643,7 @@ def test_the_definition_reusing_encoder_writes_the_sdks_bytes(athlete60, monkeyp
     byte as the FIT SDK's own encoder writes it."""
     from garmin_fit_sdk import Encoder
 
-    from garmin_pipeline.sources.emulator import fitgen
+    from garmin_emulator import fitgen
 
     activities = [a for day in athlete60.history() for a in athlete60.activities_on(day)]
     assert len({a.sport for a in activities}) >= 3

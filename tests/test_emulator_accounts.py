@@ -24,12 +24,12 @@ from garminconnect import (
     GarminConnectTooManyRequestsError,
 )
 
+from garmin_emulator import Emulator, SyntheticAthlete, stats_shapes
+from garmin_emulator.accounts import other_credentials, other_personal_api_key
+from garmin_emulator.auth import TokenAuthority
 from garmin_pipeline.errors import SourceAuthError
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.connect.login import start_login
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete, stats_shapes
-from garmin_pipeline.sources.emulator.accounts import other_credentials, other_personal_api_key
-from garmin_pipeline.sources.emulator.auth import TokenAuthority
 from tests.conftest import ATHLETE_DAYS, ATHLETE_END, TOKEN_PATH, client_for
 
 DAY = date(2024, 6, 20)

@@ -19,9 +19,8 @@ import requests
 from click.testing import CliRunner
 from garminconnect import Garmin, GarminConnectConnectionError
 
-from garmin_pipeline.fit import FitDecodeError, decode_activity
-from garmin_pipeline.sources.emulator import Emulator, FaultPlan, SyntheticAthlete
-from garmin_pipeline.sources.emulator.faults import (
+from garmin_emulator import Emulator, FaultPlan, SyntheticAthlete
+from garmin_emulator.faults import (
     Drift,
     corrupt_download,
     drift,
@@ -29,6 +28,7 @@ from garmin_pipeline.sources.emulator.faults import (
     parse_fault_spec,
     rule_arguments,
 )
+from garmin_pipeline.fit import FitDecodeError, decode_activity
 from tests.conftest import TOKEN_PATH, bearer, client_for
 
 END = date(2024, 3, 31)
@@ -445,8 +445,8 @@ def test_a_bad_json_rule_is_a_value_error(rule):
 
 
 def test_the_cli_turns_fault_specs_into_the_emulators_plan(monkeypatch, tmp_path):
+    import garmin_emulator as package
     from garmin_pipeline import cli
-    from garmin_pipeline.sources import emulator as package
 
     served: dict[str, Any] = {}
     monkeypatch.setattr(package, "serve", lambda athlete, **kwargs: served.update(kwargs))

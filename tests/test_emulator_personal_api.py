@@ -19,7 +19,7 @@ from garmin_personal_api.auth import PersonalApiAuthenticator, _jwt_expiration
 from garmin_personal_api.client import GarminPersonalApiClient
 from garmin_personal_api.errors import HttpError
 
-from garmin_pipeline.sources.emulator import (
+from garmin_emulator import (
     DEFAULT_PERSONAL_API_KEY,
     Emulator,
     SyntheticAthlete,

@@ -25,9 +25,9 @@ from garmin_personal_api.auth import PersonalApiAuthenticator
 from garmin_personal_api.client import GarminPersonalApiClient
 from garminconnect import Garmin
 
-from garmin_pipeline.sources.emulator import Emulator, RecordedAthlete, SyntheticAthlete
-from garmin_pipeline.sources.emulator.quirks import QUIRKS, quirk_files
-from garmin_pipeline.sources.emulator.recorded import (
+from garmin_emulator import Emulator, RecordedAthlete, SyntheticAthlete
+from garmin_emulator.quirks import QUIRKS, quirk_files
+from garmin_emulator.recorded import (
     ACTIVITY_TYPES,
     ID_BASE,
     ID_SPAN,
@@ -391,9 +391,7 @@ def test_the_cli_serves_a_folder_and_the_quirks(monkeypatch):
     from garmin_pipeline import cli
 
     served: dict[str, Any] = {}
-    monkeypatch.setattr(
-        "garmin_pipeline.sources.emulator.serve", lambda athlete, **_: served.update(a=athlete)
-    )
+    monkeypatch.setattr("garmin_emulator.serve", lambda athlete, **_: served.update(a=athlete))
     args = ["emulator", "--activity-files", str(DATA / "invalid"), "--quirks"]
     result = CliRunner().invoke(
         cli.main,

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_series_equal
 
+from garmin_emulator.export_archive import build_export_archive
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.sources.emulator.export_archive import build_export_archive
 from garmin_pipeline.sources.export.discovery import classify
 from garmin_pipeline.sources.export.mapping import day_of, gmt_ms, scaled
 from tests.conftest import run_cli

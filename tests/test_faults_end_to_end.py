@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from garmin_pipeline.sources.emulator import Emulator
+from garmin_emulator import Emulator
 from tests.conftest import fault_plan, pipeline_env, run_cli
 
 

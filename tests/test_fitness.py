@@ -15,13 +15,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from garmin_emulator import metrics_routes
+from garmin_emulator import metrics_shapes as shapes
+from garmin_emulator.metrics_shapes import metrics_of
 from garmin_pipeline.domains import fitness
 from garmin_pipeline.domains.fetching import windows
 from garmin_pipeline.errors import SourceUnavailableError
 from garmin_pipeline.feeds import Feed
-from garmin_pipeline.sources.emulator import metrics_routes
-from garmin_pipeline.sources.emulator import metrics_shapes as shapes
-from garmin_pipeline.sources.emulator.metrics_shapes import metrics_of
 
 RECORDED = Path(__file__).parent / "data" / "garmin_connect"
 FEEDS = {feed.name: feed for feed in fitness.FEEDS}

@@ -35,6 +35,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from garmin_emulator import SyntheticAthlete
+from garmin_emulator.wellness_fit import wellness_zip
 from garmin_pipeline.catalog import FEEDS, feed
 from garmin_pipeline.errors import PayloadParseError, PipelineError
 from garmin_pipeline.fit import FitDecodeError, decode_activity, decode_wellness
@@ -42,8 +44,6 @@ from garmin_pipeline.lake.build import build_lake, rejected_dataset_name
 from garmin_pipeline.lake.parsers import JsonPayloadParser, ParsedDay, fit_from_zip
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.sources.emulator import SyntheticAthlete
-from garmin_pipeline.sources.emulator.wellness_fit import wellness_zip
 
 FIT_DIR = Path(__file__).parent / "data" / "fit"
 # fitdecode warns about every recoverable oddity of a mutated file; they are expected here.

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
+from garmin_emulator import Emulator, SyntheticAthlete
 from tests.conftest import pipeline_env, run_cli
 
 PARIS = ZoneInfo("Europe/Paris")

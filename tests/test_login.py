@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from garmin_emulator import Emulator, SyntheticAthlete
+from garmin_emulator.auth import REFRESH_TTL_S, TokenAuthority
 from garmin_pipeline.errors import RateLimitedError, SourceAuthError
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.connect import ConnectSource
@@ -30,8 +32,6 @@ from garmin_pipeline.sources.connect.login import (
     start_login,
 )
 from garmin_pipeline.sources.connect.tokens import token_health
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
-from garmin_pipeline.sources.emulator.auth import REFRESH_TTL_S, TokenAuthority
 from tests.conftest import ATHLETE_DAYS, ATHLETE_END, TOKEN_PATH, pipeline_env, run_cli
 
 EMAIL = "runner@example.com"

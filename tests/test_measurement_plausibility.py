@@ -15,15 +15,15 @@ import fitdecode
 import polars as pl
 import pytest
 
+from garmin_emulator import SyntheticAthlete
+from garmin_emulator.quirks import activity_fit
+from garmin_emulator.timefmt import fit_time
 from garmin_pipeline.catalog import dataset, feed
 from garmin_pipeline.lake.build import build_lake
 from garmin_pipeline.lake.parsers import activity_zip_name
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.lake.validate import validate
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.sources.emulator import SyntheticAthlete
-from garmin_pipeline.sources.emulator.quirks import activity_fit
-from garmin_pipeline.sources.emulator.timefmt import fit_time
 
 ACCOUNT = "default"
 DAY = date(2025, 3, 9)

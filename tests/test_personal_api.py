@@ -19,11 +19,11 @@ import dagster as dg
 import pytest
 
 from assets.raw import FETCHED_CHECK
+from garmin_emulator import DEFAULT_PERSONAL_API_KEY, Emulator, SyntheticAthlete
 from garmin_pipeline.catalog import feed
 from garmin_pipeline.errors import RateLimitedError, SourceAuthError
 from garmin_pipeline.settings import Settings, SettingsError
 from garmin_pipeline.sources.breaker import CircuitBreaker
-from garmin_pipeline.sources.emulator import DEFAULT_PERSONAL_API_KEY, Emulator, SyntheticAthlete
 from garmin_pipeline.sources.personal_api import PersonalApiSource
 from garmin_pipeline.sources.personal_api.keys import (
     CREATE_KEY_URL,

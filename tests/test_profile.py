@@ -13,13 +13,13 @@ from datetime import date
 import polars as pl
 import pytest
 
+from garmin_emulator import personal_routes
 from garmin_pipeline.domains import profile
 from garmin_pipeline.feeds import CONNECT, PERSONAL_API, Feed, RawPayload
 from garmin_pipeline.lake.build import build_lake, rejected_dataset_name
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.settings import Settings
-from garmin_pipeline.sources.emulator import personal_routes
 from garmin_pipeline.sources.personal_api import PersonalApiSource
 
 FEEDS = {feed.name: feed for feed in profile.FEEDS}

@@ -24,9 +24,9 @@ import polars as pl
 import pytest
 
 from assets.lake import PLAUSIBLE_CHECK
-from garmin_pipeline.sources.emulator import Emulator
-from garmin_pipeline.sources.emulator.quirks import QUIRKS, quirk_files
-from garmin_pipeline.sources.emulator.recorded import RecordedActivity, RecordedAthlete
+from garmin_emulator import Emulator
+from garmin_emulator.quirks import QUIRKS, quirk_files
+from garmin_emulator.recorded import RecordedActivity, RecordedAthlete
 from tests.conftest import REPO_ROOT, latest_check, pipeline_env, run_cli
 
 pytestmark = pytest.mark.long_running

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from garmin_pipeline.sources.emulator import Emulator
+from garmin_emulator import Emulator
 from tests.conftest import pipeline_env, run_cli
 
 EMAIL = "secret-runner@example.com"

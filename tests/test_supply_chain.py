@@ -120,8 +120,8 @@ def runtime_modules() -> list[str]:
     return [
         name
         for name in found
-        if not name.startswith("garmin_pipeline.sources.emulator")
-        and name not in ("garmin_pipeline.demo", "garmin_pipeline.__main__")
+        if not name.startswith("garmin_emulator")
+        and name not in ("garmin_emulator.demo", "garmin_pipeline.__main__")
     ]
 
 

@@ -25,9 +25,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
-from garmin_pipeline.sources.emulator.athlete import DayWellness
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms
+from garmin_emulator import Emulator, SyntheticAthlete
+from garmin_emulator.athlete import DayWellness
+from garmin_emulator.timefmt import epoch_ms
 from tests.conftest import pipeline_env, run_cli
 
 pytestmark = pytest.mark.long_running

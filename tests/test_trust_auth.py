@@ -27,6 +27,11 @@ from pathlib import Path
 import pytest
 
 from assets.raw import FETCHED_CHECK
+from garmin_emulator import (
+    DEFAULT_PERSONAL_API_KEY,
+    Emulator,
+    SyntheticAthlete,
+)
 from garmin_pipeline import audit
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.errors import RateLimitedError, SourceAuthError
@@ -36,11 +41,6 @@ from garmin_pipeline.sources.connect import ConnectSource
 from garmin_pipeline.sources.connect.login import start_login
 from garmin_pipeline.sources.connect.refusal import CredentialRefusedError, Refusals
 from garmin_pipeline.sources.connect.tokens import private_dir, token_health
-from garmin_pipeline.sources.emulator import (
-    DEFAULT_PERSONAL_API_KEY,
-    Emulator,
-    SyntheticAthlete,
-)
 from tests.conftest import (
     ATHLETE_DAYS,
     ATHLETE_END,

@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from assets.partitions import range_key
+from garmin_emulator import Emulator
 from garmin_pipeline.run_lock import data_dir_lock
-from garmin_pipeline.sources.emulator import Emulator
 from tests.conftest import REPO_ROOT, pipeline_env, run_cli
 from tests.test_crash_recovery import (
     FIRST,

@@ -15,11 +15,8 @@ import fitdecode
 import polars as pl
 import pytest
 
-from garmin_pipeline.domains.wellness import FEED, WELLNESS_ZIP
-from garmin_pipeline.fit.decode import FitDecodeError
-from garmin_pipeline.fit.wellness import WELLNESS_TABLES, decode_wellness
-from garmin_pipeline.sources.emulator.athlete import AWAKE, DEEP, LIGHT, REM
-from garmin_pipeline.sources.emulator.wellness_fit import (
+from garmin_emulator.athlete import AWAKE, DEEP, LIGHT, REM
+from garmin_emulator.wellness_fit import (
     RUNNING,
     WALKING,
     FitWriter,
@@ -36,6 +33,9 @@ from garmin_pipeline.sources.emulator.wellness_fit import (
     wellness_fit,
     wellness_zip,
 )
+from garmin_pipeline.domains.wellness import FEED, WELLNESS_ZIP
+from garmin_pipeline.fit.decode import FitDecodeError
+from garmin_pipeline.fit.wellness import WELLNESS_TABLES, decode_wellness
 
 DATA = Path(__file__).parent / "data" / "fit"
 MONITORING_FIT = DATA / "monitoring_b_garmin-vivofit_MonitoringFile.fit"

@@ -1,7 +1,7 @@
 """Wellness FIT layouts against independent oracles.
 
 The decoder (`garmin_pipeline.fit.wellness`) and the emulator's writer
-(`garmin_pipeline.sources.emulator.wellness_fit`) each declare which message and field numbers,
+(`garmin_emulator.wellness_fit`) each declare which message and field numbers,
 types and scales they use. If the writer borrowed the decoder's declarations, a wrong layout
 would be written and read the same wrong way and no round trip could notice; so the emulator
 never imports the decoder, and both are checked here against the official FIT SDK profile
@@ -18,8 +18,9 @@ from pathlib import Path
 import polars as pl
 from garmin_fit_sdk import Profile
 
+import garmin_emulator as emulator
 import garmin_pipeline
-import garmin_pipeline.sources.emulator as emulator
+from garmin_emulator.wellness_fit import MESSAGES as WRITER_MESSAGES
 from garmin_pipeline.domains.wellness import DATASETS
 from garmin_pipeline.fit.wellness import (
     _DAY_INFO,
@@ -34,7 +35,6 @@ from garmin_pipeline.fit.wellness import (
     public_columns,
 )
 from garmin_pipeline.fit.wellness import Field as WellnessField
-from garmin_pipeline.sources.emulator.wellness_fit import MESSAGES as WRITER_MESSAGES
 
 LIBRARY = Path(garmin_pipeline.__file__).parent
 DECODER_PACKAGE = "garmin_pipeline.fit"

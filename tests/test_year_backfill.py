@@ -11,9 +11,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from garmin_pipeline.catalog import DATASETS, FEEDS
-from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.sources.emulator import (
+from garmin_emulator import (
     Emulator,
     SyntheticAthlete,
     metrics_shapes,
@@ -21,6 +19,8 @@ from garmin_pipeline.sources.emulator import (
     stats_shapes,
     wellness_fit,
 )
+from garmin_pipeline.catalog import DATASETS, FEEDS
+from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.sources.governor import endpoint_of
 from tests.conftest import pipeline_env, run_cli
 

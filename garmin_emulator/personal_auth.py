@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from garmin_emulator.auth import _b64
 from garmin_pipeline.settings import DEFAULT_ACCOUNT
-from garmin_pipeline.sources.emulator.auth import _b64
 
 DEFAULT_PERSONAL_API_KEY = "emulator-personal-api-key"
 PERSONAL_TOKEN_TTL_S = 24 * 3600

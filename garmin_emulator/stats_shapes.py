@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from garmin_pipeline.sources.emulator import shapes
-from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_millis
+from garmin_emulator import shapes
+from garmin_emulator.determinism import clamp, jitter, stable_rng
+from garmin_emulator.timefmt import epoch_ms, iso_millis
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
+    from garmin_emulator.athlete import SyntheticAthlete
 
 WEIGH_IN_WEEKDAYS = (0, 2, 5)  # Monday, Wednesday, Saturday mornings
 FLOORS_GOAL = 10

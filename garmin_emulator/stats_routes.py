@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from garmin_pipeline.sources.emulator import stats_shapes
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator import stats_shapes
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.http import (
     athlete_of,
     handled,
     json_response,

@@ -24,13 +24,13 @@ import weakref
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from garmin_pipeline.sources.emulator.activity import SPORTS, SyntheticActivity
-from garmin_pipeline.sources.emulator.determinism import clamp, stable_hex, stable_int
-from garmin_pipeline.sources.emulator.shapes import DEVICE_KEY, DEVICE_NAME
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths
+from garmin_emulator.activity import SPORTS, SyntheticActivity
+from garmin_emulator.determinism import clamp, stable_hex, stable_int
+from garmin_emulator.shapes import DEVICE_KEY, DEVICE_NAME
+from garmin_emulator.timefmt import epoch_ms, iso_tenths
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
+    from garmin_emulator.athlete import SyntheticAthlete
 
 ACUTE_DAYS = 7
 CHRONIC_DAYS = 28

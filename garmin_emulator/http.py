@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
+from garmin_emulator.athlete import SyntheticAthlete
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.accounts import Account
+    from garmin_emulator.accounts import Account
 
 JSON_TYPE = "application/json;charset=UTF-8"
 # The request scope's key for the account a request is for: set by the gate from the bearer

@@ -28,11 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from garmin_pipeline.sources.emulator import metrics_shapes
-from garmin_pipeline.sources.emulator.activity import HR_ZONE_FLOORS
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.determinism import stable_hex
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator import metrics_shapes
+from garmin_emulator.activity import HR_ZONE_FLOORS
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.determinism import stable_hex
+from garmin_emulator.http import (
     account_of,
     athlete_of,
     error_response,
@@ -42,8 +42,8 @@ from garmin_pipeline.sources.emulator.http import (
     listed_activity,
     query_days,
 )
-from garmin_pipeline.sources.emulator.stats_routes import daily_summaries_capped, hrv_range_capped
-from garmin_pipeline.sources.emulator.timefmt import iso_tenths
+from garmin_emulator.stats_routes import daily_summaries_capped, hrv_range_capped
+from garmin_emulator.timefmt import iso_tenths
 
 PREFIX = "/personal-api"
 TOKEN_PATH = f"{PREFIX}/personalapitoken-service/personal-api/personal-api-key/token"

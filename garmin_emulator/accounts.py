@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.auth import TokenAuthority
-from garmin_pipeline.sources.emulator.personal_auth import (
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.auth import TokenAuthority
+from garmin_emulator.personal_auth import (
     DEFAULT_PERSONAL_API_KEY,
     PersonalApiAuthority,
 )

@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from garmin_emulator.http import error_response, json_response, set_account
 from garmin_pipeline.settings import DEFAULT_ACCOUNT
-from garmin_pipeline.sources.emulator.http import error_response, json_response, set_account
 
 DEFAULT_CREDENTIALS = ("athlete@example.com", "emulator-password")
 DI_GRANT_TYPE = "https://connectapi.garmin.com/di-oauth2-service/oauth/grant/service_ticket"

@@ -12,9 +12,9 @@ import itertools
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from garmin_pipeline.sources.emulator.activity import POOL_LENGTH_M, SPORTS, SyntheticActivity
-from garmin_pipeline.sources.emulator.determinism import stable_rng
-from garmin_pipeline.sources.emulator.timefmt import (
+from garmin_emulator.activity import POOL_LENGTH_M, SPORTS, SyntheticActivity
+from garmin_emulator.determinism import stable_rng
+from garmin_emulator.timefmt import (
     epoch_ms,
     iso_millis,
     iso_seconds,
@@ -23,7 +23,7 @@ from garmin_pipeline.sources.emulator.timefmt import (
 )
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.athlete import SleepNight, SyntheticAthlete
+    from garmin_emulator.athlete import SleepNight, SyntheticAthlete
 
 DEVICE_PRODUCT = 3290  # FIT garmin_product "fenix6"
 DEVICE_KEY = "fenix6"

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.settings import DataLayout
-from garmin_pipeline.sources.emulator import Emulator, SyntheticAthlete
 
 # The accounts of a household demo, in order (one athlete: the default account).
 HOUSEHOLD = ("alex", "sam", "kim", "noor")

@@ -59,7 +59,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from garmin_pipeline.sources.emulator.http import JSON_TYPE
+from garmin_emulator.http import JSON_TYPE
 
 
 class _Unset:

@@ -40,14 +40,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from garmin_pipeline.sources.emulator import metrics_shapes, shapes, stats_shapes, wellness_fit
-from garmin_pipeline.sources.emulator.activity import SPORTS
-from garmin_pipeline.sources.emulator.determinism import stable_int
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, iso_tenths
+from garmin_emulator import metrics_shapes, shapes, stats_shapes, wellness_fit
+from garmin_emulator.activity import SPORTS
+from garmin_emulator.determinism import stable_int
+from garmin_emulator.timefmt import epoch_ms, iso_tenths
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
+    from garmin_emulator.athlete import SyntheticAthlete
 
 ROOT = "DI_CONNECT"
 AGGREGATOR = f"{ROOT}/DI-Connect-Aggregator"

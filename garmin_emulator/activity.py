@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
+from garmin_emulator.determinism import clamp, jitter, stable_rng
 
 SEMICIRCLES_PER_DEGREE_NUM = 2**31
 SEMICIRCLES_PER_DEGREE_DEN = 180

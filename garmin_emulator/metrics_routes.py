@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from garmin_pipeline.sources.emulator import metrics_shapes as shapes
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator import metrics_shapes as shapes
+from garmin_emulator.http import (
     BadRequest,
     athlete_of,
     handled,

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from garmin_fit_sdk.crc_calculator import CrcCalculator
 
-from garmin_pipeline.sources.emulator.athlete import AWAKE, DEEP, LIGHT, REM
-from garmin_pipeline.sources.emulator.determinism import clamp, jitter, stable_rng
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, fit_time
+from garmin_emulator.athlete import AWAKE, DEEP, LIGHT, REM
+from garmin_emulator.determinism import clamp, jitter, stable_rng
+from garmin_emulator.timefmt import epoch_ms, fit_time
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
+    from garmin_emulator.athlete import SyntheticAthlete
 
 # FIT base types: (id, struct format).
 _BASE = {

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from garmin_pipeline.sources.emulator.http import BadRequest, athlete_of, handled, iso_date
-from garmin_pipeline.sources.emulator.wellness_fit import wellness_zip
+from garmin_emulator.http import BadRequest, athlete_of, handled, iso_date
+from garmin_emulator.wellness_fit import wellness_zip
 
 ZIP_TYPE = "application/x-zip-compressed"
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from garmin_pipeline.sources.emulator import fitgen, shapes
-from garmin_pipeline.sources.emulator.activity import (
+from garmin_emulator import fitgen, shapes
+from garmin_emulator.activity import (
     ActivityPlan,
     AthleteBasics,
     Route,
@@ -28,14 +28,14 @@ from garmin_pipeline.sources.emulator.activity import (
     summarize,
     swim_track,
 )
-from garmin_pipeline.sources.emulator.determinism import (
+from garmin_emulator.determinism import (
     clamp,
     jitter,
     stable_hex,
     stable_int,
     stable_rng,
 )
-from garmin_pipeline.sources.emulator.timefmt import DEFAULT_TIMEZONE, ProfileClock, epoch_ms
+from garmin_emulator.timefmt import DEFAULT_TIMEZONE, ProfileClock, epoch_ms
 
 K = TypeVar("K")
 V = TypeVar("V")

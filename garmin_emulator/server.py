@@ -42,61 +42,61 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from garmin_pipeline.settings import DEFAULT_ACCOUNT
-from garmin_pipeline.sources.emulator import (
+from garmin_emulator import (
     metrics_routes,
     personal_routes,
     sso_routes,
     stats_routes,
     wellness_routes,
 )
-from garmin_pipeline.sources.emulator.accounts import (
+from garmin_emulator.accounts import (
     Account,
     check_accounts,
     other_credentials,
     other_personal_api_key,
 )
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.auth import (
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.auth import (
     ACCESS_TTL_S,
     DEFAULT_CLIENT_ID,
     TokenAuthority,
     unverified_claims,
 )
-from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.faults import FaultPlan, FaultRule
+from garmin_emulator.http import (
     ACCOUNT_KEY,
     athlete_of,
     listed_activity,
     set_account,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     BadRequest as _BadRequest,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     error_response as _error,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     handled as _handled,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     int_param as _int,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     iso_date as _iso_date,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     json_response as _json,
 )
-from garmin_pipeline.sources.emulator.http import (
+from garmin_emulator.http import (
     owner as _owner,
 )
-from garmin_pipeline.sources.emulator.personal_auth import (
+from garmin_emulator.personal_auth import (
     DEFAULT_PERSONAL_API_KEY,
     PERSONAL_TOKEN_TTL_S,
     PersonalApiAuthority,
 )
-from garmin_pipeline.sources.emulator.sso_routes import DEFAULT_CREDENTIALS, SsoAuthority
+from garmin_emulator.sso_routes import DEFAULT_CREDENTIALS, SsoAuthority
+from garmin_pipeline.settings import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
 

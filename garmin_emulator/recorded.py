@@ -52,14 +52,14 @@ from zoneinfo import ZoneInfo
 
 import fitdecode
 
-from garmin_pipeline.sources.emulator.activity import ActivityPlan
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.timefmt import epoch_ms, spaced
+from garmin_emulator.activity import ActivityPlan
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.timefmt import epoch_ms, spaced
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.activity import SyntheticActivity, Track
-    from garmin_pipeline.sources.emulator.athlete import AthleteProfile
+    from garmin_emulator.activity import SyntheticActivity, Track
+    from garmin_emulator.athlete import AthleteProfile
 
 # Anything given as activity files: a folder (every *.fit under it), a file, (name, bytes), or many.
 ActivityFiles = (

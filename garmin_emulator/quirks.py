@@ -61,8 +61,8 @@ from garmin_fit_sdk import Profile
 from garmin_fit_sdk import fit as sdk_fit
 from garmin_fit_sdk.mesg_definition import _MesgDefinition
 
-from garmin_pipeline.sources.emulator.fitgen import DefinitionReusingEncoder
-from garmin_pipeline.sources.emulator.timefmt import fit_time
+from garmin_emulator.fitgen import DefinitionReusingEncoder
+from garmin_emulator.timefmt import fit_time
 
 MESG = Profile["mesg_num"]
 PRODUCT = 3290  # fenix6, the synthetic athlete's watch

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from garmin_fit_sdk import Encoder, Profile
 
-from garmin_pipeline.sources.emulator.activity import (
+from garmin_emulator.activity import (
     POOL_LENGTH_M,
     SPORTS,
     Lap,
     SyntheticActivity,
     Track,
 )
-from garmin_pipeline.sources.emulator.timefmt import fit_time
+from garmin_emulator.timefmt import fit_time
 from garmin_pipeline.zips import stored_zip
 
 if TYPE_CHECKING:
-    from garmin_pipeline.sources.emulator.athlete import AthleteProfile
+    from garmin_emulator.athlete import AthleteProfile
 
 MESG = Profile["mesg_num"]
 GARMIN_PRODUCT = 3290  # fenix6, as in shapes.DEVICE_PRODUCT

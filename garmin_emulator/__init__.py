@@ -33,16 +33,16 @@ except ImportError:
         "FIT licence: pip install 'garmin-pipeline[emulator]'"
     ) from None
 
-from garmin_pipeline.sources.emulator.accounts import Account
-from garmin_pipeline.sources.emulator.activity import SyntheticActivity
-from garmin_pipeline.sources.emulator.athlete import SyntheticAthlete
-from garmin_pipeline.sources.emulator.faults import FaultPlan, FaultRule
-from garmin_pipeline.sources.emulator.personal_auth import (
+from garmin_emulator.accounts import Account
+from garmin_emulator.activity import SyntheticActivity
+from garmin_emulator.athlete import SyntheticAthlete
+from garmin_emulator.faults import FaultPlan, FaultRule
+from garmin_emulator.personal_auth import (
     DEFAULT_PERSONAL_API_KEY,
     PersonalApiAuthority,
 )
-from garmin_pipeline.sources.emulator.recorded import RecordedAthlete
-from garmin_pipeline.sources.emulator.server import Emulator, RequestRecord, serve
+from garmin_emulator.recorded import RecordedAthlete
+from garmin_emulator.server import Emulator, RequestRecord, serve
 
 __all__ = [
     "DEFAULT_PERSONAL_API_KEY",
