@@ -49,8 +49,12 @@ format: install
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	umask 077 && $(BIN)/dagster dev -w workspace.yaml
 
-dbt-sources: install
-	$(BIN)/python -m garmin_pipeline.warehouse.sources
+# dbt/models/staging/ from the catalog: the lake sources, a view per dataset and their tests.
+.PHONY: dbt-staging
+dbt-staging: install
+	$(BIN)/python -m garmin_pipeline.warehouse.staging
+
+dbt-sources: dbt-staging
 
 # docs/data-dictionary.md: every lake column (from the catalog) and mart column (from the dbt YAML).
 dictionary: install

@@ -50,56 +50,43 @@ hrv as (
 -- night that started before it (an ASOF join, linear in the readings) and counts if that
 -- night had not ended yet. A night starts the evening before the day it is dated by, so an
 -- incremental run reads the readings from two days before its window on.
-spo2 as (
+-- The three kinds are stacked, each in its own column and type, and joined to the nights once.
+readings as (
+
+    select account, "timestamp", 'spo2' as reading, spo2_pct
+    from {{ ref('stg_spo2') }}
+    where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
+
+    union all by name
+
+    select account, "timestamp", 'respiration' as reading, respiration_rate_brpm
+    from {{ ref('stg_respiration') }}
+    where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
+
+    union all by name
+
+    select account, "timestamp", 'hrv' as reading, rmssd_ms
+    from {{ ref('stg_hrv_readings') }}
+    where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
+
+),
+
+-- A kind the night has no readings of counts null, not 0 (as for a night without any
+-- readings); the averages and the minimum skip the other kinds' rows, null in their column.
+night_readings as (
 
     select
         sleep.account,
         sleep.calendar_date,
-        count(*) as spo2_readings,
+        nullif(count(*) filter (where readings.reading = 'spo2'), 0) as spo2_readings,
         round(avg(readings.spo2_pct), 1) as mean_spo2_reading_pct,
-        min(readings.spo2_pct) as min_spo2_reading_pct
-    from (
-        select * from {{ ref('stg_spo2') }}
-        where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
-    ) as readings
-    asof inner join sleep
-        on readings.account = sleep.account
-        and readings."timestamp" >= sleep.sleep_start
-    where readings."timestamp" <= sleep.sleep_end
-    group by sleep.account, sleep.calendar_date
-
-),
-
-respiration as (
-
-    select
-        sleep.account,
-        sleep.calendar_date,
-        count(*) as respiration_readings,
-        round(avg(readings.respiration_rate_brpm), 1) as mean_respiration_reading_brpm
-    from (
-        select * from {{ ref('stg_respiration') }}
-        where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
-    ) as readings
-    asof inner join sleep
-        on readings.account = sleep.account
-        and readings."timestamp" >= sleep.sleep_start
-    where readings."timestamp" <= sleep.sleep_end
-    group by sleep.account, sleep.calendar_date
-
-),
-
-hrv_readings as (
-
-    select
-        sleep.account,
-        sleep.calendar_date,
-        count(*) as hrv_readings,
+        min(readings.spo2_pct) as min_spo2_reading_pct,
+        nullif(count(*) filter (where readings.reading = 'respiration'), 0)
+            as respiration_readings,
+        round(avg(readings.respiration_rate_brpm), 1) as mean_respiration_reading_brpm,
+        nullif(count(*) filter (where readings.reading = 'hrv'), 0) as hrv_readings,
         round(avg(readings.rmssd_ms), 1) as mean_hrv_reading_ms
-    from (
-        select * from {{ ref('stg_hrv_readings') }}
-        where {{ in_lookback_window(windows, 'calendar_date', pad_days=2) }}
-    ) as readings
+    from readings
     asof inner join sleep
         on readings.account = sleep.account
         and readings."timestamp" >= sleep.sleep_start
@@ -143,18 +130,18 @@ select
     sleep.body_battery_change,
     sleep.average_spo2_pct,
     sleep.lowest_spo2_pct,
-    spo2.spo2_readings,
-    spo2.mean_spo2_reading_pct,
-    spo2.min_spo2_reading_pct,
+    night_readings.spo2_readings,
+    night_readings.mean_spo2_reading_pct,
+    night_readings.min_spo2_reading_pct,
     sleep.average_respiration_brpm,
     sleep.lowest_respiration_brpm,
     sleep.highest_respiration_brpm,
-    respiration.respiration_readings,
-    respiration.mean_respiration_reading_brpm,
+    night_readings.respiration_readings,
+    night_readings.mean_respiration_reading_brpm,
     sleep.average_overnight_hrv_ms,
     hrv.status as hrv_status,
-    hrv_readings.hrv_readings,
-    hrv_readings.mean_hrv_reading_ms,
+    night_readings.hrv_readings,
+    night_readings.mean_hrv_reading_ms,
     coalesce(stages.stage_intervals, 0) as stage_intervals,
     coalesce(stages.deep_intervals, 0) as deep_intervals,
     coalesce(stages.light_intervals, 0) as light_intervals,
@@ -164,6 +151,4 @@ select
 from sleep
 left join stages using (account, calendar_date)
 left join hrv using (account, calendar_date)
-left join spo2 using (account, calendar_date)
-left join respiration using (account, calendar_date)
-left join hrv_readings using (account, calendar_date)
+left join night_readings using (account, calendar_date)

@@ -1,4 +1,4 @@
--- Long table of FIT field values no wide column holds.
+-- Generated from garmin_pipeline/catalog.py by `make dbt-staging`; do not edit.
 with source as (
 
     select * from {{ lake_source('activity_developer_fields') }}

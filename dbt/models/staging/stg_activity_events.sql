@@ -1,4 +1,4 @@
--- One row per FIT event message.
+-- Generated from garmin_pipeline/catalog.py by `make dbt-staging`; do not edit.
 with source as (
 
     select * from {{ lake_source('activity_events') }}

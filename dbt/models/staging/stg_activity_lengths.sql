@@ -1,4 +1,4 @@
--- One row per FIT length message (pool lengths and rests).
+-- Generated from garmin_pipeline/catalog.py by `make dbt-staging`; do not edit.
 with source as (
 
     select * from {{ lake_source('activity_lengths') }}

@@ -1,3 +1,4 @@
+-- Generated from garmin_pipeline/catalog.py by `make dbt-staging`; do not edit.
 with source as (
 
     select * from {{ lake_source('hrv_status_device') }}
