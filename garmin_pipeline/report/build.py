@@ -67,7 +67,8 @@ def summary(days: pl.DataFrame) -> str:
         f"{account}: {first}..{last} ({n} days)"
         for account, first, last, n in span.sort("account").iter_rows()
     ]
-    return "From the DuckDB warehouse (warehouse.duckdb); " + "; ".join(parts) + "."
+    warehouse = DataLayout(Path()).warehouse_path.name
+    return f"From the DuckDB warehouse ({warehouse}); " + "; ".join(parts) + "."
 
 
 def build_report(
