@@ -33,7 +33,8 @@ from garmin_pipeline.storage import (
 )
 
 # The hive keys in every partition's path, typed for reading a non-local tree.
-_HIVE_SCHEMA = pa.schema(list(zip(HIVE_KEYS, (pa.string(), pa.date32()), strict=True)))
+_ACCOUNT_KEY, _DAY_KEY = HIVE_KEYS
+_HIVE_SCHEMA = pa.schema([(_ACCOUNT_KEY, pa.string()), (_DAY_KEY, pa.date32())])
 
 
 def parquet_bytes(frame: pl.DataFrame) -> bytes:
