@@ -8,8 +8,9 @@ calendar day, which every Parquet reader turns into `account` and `date` columns
 
 The functions below build and read those names, for a local folder or a filesystem URI alike
 (`storage.location`); `DataLayout` says where each tree and every other file of a data
-directory is. Nothing else in the library, nor the dbt project (which gets the lake's glob and
-the warehouse's path as vars, `warehouse.dbt_project.dbt_vars`), spells them again.
+directory is. Nothing else in the library, nor the dbt project (which gets the lake's location,
+its partition glob and the warehouse's path as vars, `warehouse.dbt_project.dbt_vars`), spells
+them again.
 """
 
 from __future__ import annotations
