@@ -60,8 +60,10 @@ dbt-sources: dbt-staging
 dictionary: install
 	$(BIN)/python -m garmin_pipeline.warehouse.dictionary
 
+# The lake and warehouse of GARMIN_DATA_DIR (default ./data), as the pipeline tells dbt.
 docs: install dictionary
-	cd dbt && ../$(BIN)/dbt docs generate --profiles-dir .
+	vars=$$($(BIN)/python -m garmin_pipeline.warehouse.dbt_project) && \
+	  cd dbt && ../$(BIN)/dbt docs generate --profiles-dir . --vars "$$vars"
 
 # Measured figures beside their targets (bench/results/results.md); not part of `make test`.
 bench: install

@@ -2,7 +2,6 @@
 
 from collections.abc import Iterator, Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -61,21 +60,21 @@ def warehouse(
 ) -> Iterator[Any]:
     """One `dbt build` per run (DuckDB has a single writer, and the pool keeps it that way):
     incremental after a sync of recent days, a full refresh otherwise (see `build_args`)."""
-    root = Path(data_dir.path)
+    layout = data_dir.layout
     synced, today = synced_range(context.run.tags), latest_begun_day()
-    reason = full_refresh_reason(root, synced, today)
+    reason = full_refresh_reason(layout, synced, today)
     context.log.info(
         f"dbt: full refresh, {reason}" if reason else "dbt: incremental build of the recent days"
     )
-    mark_build_started(root, context.run_id)  # `status` tells a build killed midway
-    seed_partial_parse(root)
+    mark_build_started(layout, context.run_id)  # `status` tells a build killed midway
+    seed_partial_parse(layout)
     invocation = dbt.cli(
-        build_args(root, synced, today), context=context, target_path=dbt_target_dir(root)
+        build_args(layout, synced, today), context=context, target_path=dbt_target_dir(layout)
     )
     try:
         yield from invocation.stream()
     except DagsterDbtCliRuntimeError as error:
         # dbt's own message spans dozens of lines and ends on a `^` under some SQL.
-        raise WarehouseBuildError(build_failure(root)) from error
+        raise WarehouseBuildError(build_failure(layout)) from error
     finally:
-        mark_build_ended(root)
+        mark_build_ended(layout)

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from bench.synthetic import ACCOUNT, SyntheticHistory
-from garmin_pipeline.settings import DataLayout
+from garmin_pipeline.layout import DataLayout
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PEAK_MEMORY_TARGET_MB = 1024

@@ -44,9 +44,10 @@ def _fetch_days(
     into raw, or with `snapshots` only the snapshot feeds, once, as of the last day."""
     from garmin_emulator import Emulator, SyntheticAthlete
     from garmin_pipeline.catalog import FEEDS
+    from garmin_pipeline.layout import DataLayout
     from garmin_pipeline.raw.extract import extract
     from garmin_pipeline.raw.store import RawStore
-    from garmin_pipeline.settings import DataLayout, Settings
+    from garmin_pipeline.settings import Settings
     from garmin_pipeline.sources.connect.client import ConnectSource
 
     # Scratch data, deleted when the bench ends: the raw store's fsyncs (half the time spent

@@ -30,6 +30,7 @@ from unittest import mock
 
 from bench.rebuild import Rebuild, TreeMemory
 from bench.synthetic import ACCOUNT
+from garmin_pipeline.layout import DataLayout, datasets_in, partition_dirs
 from garmin_pipeline.warehouse.dbt_project import (
     MANIFEST,
     dbt_target_dir,
@@ -78,11 +79,8 @@ class WarehouseFigures:
 
 
 def _last_day(lake: Path) -> date:
-    """The newest `date=` partition of any dataset (the snapshot feeds' are the sync's day)."""
-    return max(
-        date.fromisoformat(partition.name.removeprefix("date="))
-        for partition in lake.glob("*/account=*/date=*")
-    )
+    """The newest day partition of any dataset (the snapshot feeds' are the sync's day)."""
+    return max(day for d in datasets_in(lake) for day, _ in partition_dirs(lake, d.name))
 
 
 def _daily_build(data_dir: Path, day: date) -> float:
@@ -108,16 +106,23 @@ def _daily_build(data_dir: Path, day: date) -> float:
             raise_on_error=False,
         )
     if not result.success:
-        raise SystemExit(f"the daily build of {day} failed; see {dbt_target_dir(data_dir)}")
+        raise SystemExit(
+            f"the daily build of {day} failed; see {dbt_target_dir(DataLayout(data_dir))}"
+        )
     return watch.dbt_seconds
 
 
 def _build(label: str, data_dir: Path, seconds: float) -> Build:
     """The last build of `data_dir`, which took `seconds`, as dbt's run results tell it."""
-    run = json.loads((dbt_target_dir(data_dir) / "run_results.json").read_text())
+    layout = DataLayout(data_dir)
+    run = json.loads((dbt_target_dir(layout) / "run_results.json").read_text())
     results = run["results"]
     slowest = sorted(results, key=lambda r: -r["execution_time"])[:HOT_SPOTS]
-    days = {p.name for p in (data_dir / "lake").glob("*/account=*/date=*")}
+    days = {
+        day
+        for d in datasets_in(layout.lake_dir)
+        for day, _ in partition_dirs(layout.lake_dir, d.name)
+    }
     return Build(
         label=label,
         days=len(days),
@@ -157,13 +162,14 @@ def measure(one_year: Rebuild, five_years: Rebuild) -> WarehouseFigures:
     full_1y = _build("full build, 1 year", one_year.data_dir, one_year.dbt_seconds)
     full_5y = _build("full build, 5 years", five_years.data_dir, five_years.dbt_seconds)
     history = five_years.data_dir
-    last = _last_day(history / "lake")
-    reason = full_refresh_reason(history, (last, last), last + timedelta(days=1))
+    layout = DataLayout(history)
+    last = _last_day(layout.lake_dir)
+    reason = full_refresh_reason(layout, (last, last), last + timedelta(days=1))
     if reason is not None:
         raise SystemExit(f"the daily build would be a full refresh: {reason}")
     seconds = _daily_build(history, last)
     daily = _build(f"daily build of {last}, 5 years", history, seconds)
-    queries = _time_queries(history / "warehouse.duckdb")
+    queries = _time_queries(layout.warehouse_path)
     return WarehouseFigures(full_1y, full_5y, daily, tuple(queries))
 
 

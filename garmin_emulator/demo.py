@@ -12,7 +12,7 @@ import polars as pl
 
 from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.lake.store import PartitionStore
-from garmin_pipeline.settings import DataLayout
+from garmin_pipeline.layout import DataLayout
 
 # The accounts of a household demo, in order (one athlete: the default account).
 HOUSEHOLD = ("alex", "sam", "kim", "noor")

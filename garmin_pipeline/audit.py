@@ -1,5 +1,5 @@
 """The audit log: what was done with whose data, one JSON line per login, sync, import, export,
-forget and key change, in `<GARMIN_DATA_DIR>/audit.jsonl`.
+forget and key change, in the data directory's `DataLayout.audit_path`.
 
 A line says who (the account slug), what (`action`), when (UTC, to the second), how it ended
 (`outcome`) and counts. Nothing else can reach it: the counts are integers or short plain
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Literal
 
 from garmin_pipeline.files import write_atomically
+from garmin_pipeline.layout import DataLayout
 
-AUDIT_FILE_NAME = "audit.jsonl"
 Action = Literal["login", "key_change", "sync", "import", "export", "forget", "retention"]
 Outcome = Literal["ok", "partial", "failed", "refused"]
 ACTIONS: frozenset[str] = frozenset(Action.__args__)  # type: ignore[attr-defined]
@@ -40,7 +40,7 @@ class AuditValueError(ValueError):
 
 
 def audit_log_path(data_dir: Path) -> Path:
-    return Path(data_dir) / AUDIT_FILE_NAME
+    return DataLayout(Path(data_dir)).audit_path
 
 
 def record(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, NoReturn
 import click
 
 from garmin_pipeline.errors import PipelineError, SourceAuthError
+from garmin_pipeline.layout import DataLayout
 from garmin_pipeline.settings import Settings, SettingsError, is_loopback_host
 
 if TYPE_CHECKING:
@@ -822,7 +823,7 @@ def status() -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the page [<data dir>/report.html].",
+    help=f"Where to write the page [{DataLayout(Path('<data dir>')).report_path}].",
 )
 def report_command(out: Path | None) -> None:
     """Draw the warehouse as one self-contained HTML page (it works offline): training load,

@@ -23,7 +23,7 @@ from garmin_pipeline.lake.schema import (
 
 @dataclass(frozen=True)
 class Dataset:
-    """One lake table: `lake/<name>/account=<a>/date=<d>/part-0.parquet`."""
+    """One lake table: a Parquet file per account and day (`layout.partition_dir`)."""
 
     name: str
     description: str

@@ -26,10 +26,18 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from garmin_pipeline.errors import PipelineError
+from garmin_pipeline.layout import (
+    DataLayout,
+    account_dir,
+    build_state_file,
+    built_feeds_dir,
+    exports_dir,
+    folder_day,
+    is_dataset,
+)
 from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
 from garmin_pipeline.settings import (
     PERSONAL_API_KEY_RECORD,
-    DataLayout,
     Settings,
     env_number,
     token_store_of,
@@ -74,23 +82,18 @@ def _children(folder: StoragePath) -> list[StoragePath]:
     return sorted(folder.iterdir(), key=lambda p: p.name) if folder.exists() else []
 
 
-def _day_of(folder: StoragePath) -> date | None:
-    try:
-        return date.fromisoformat(folder.name.removeprefix("date="))
-    except ValueError:
-        return None
-
-
 def remove_partitions(root: StoragePath, account: str, before: date) -> int:
-    """Delete `<root>/<dataset>/account=<a>/date=<d>/` for every dataset and every day before
+    """Delete the account's partition of every dataset under `root` and every day before
     `before` (`WHOLE_ACCOUNT`: the account's whole folder); returns the day folders removed.
     Folders named `_...` are no dataset (build state, export archives) and are left alone."""
     removed = 0
     for dataset in _children(root):
-        if dataset.name.startswith(("_", ".")):
+        if not is_dataset(dataset):
             continue
-        folder = dataset / f"account={account}"
-        days = [d for d in _children(folder) if (day := _day_of(d)) is not None and day < before]
+        folder = account_dir(root, dataset.name, account)
+        days = [
+            d for d in _children(folder) if (day := folder_day(d.name)) is not None and day < before
+        ]
         if before == WHOLE_ACCOUNT:
             removed += len(days)
             remove_tree(folder)
@@ -106,8 +109,8 @@ def remove_partitions(root: StoragePath, account: str, before: date) -> int:
 def forget_build_state(build_state_dir: StoragePath, account: str, before: date) -> int:
     """Drop the account's days before `before` from the lake build state; returns how many."""
     removed = 0
-    for feed in _children(build_state_dir / "lake_built"):
-        path = feed / f"account={account}.json"
+    for feed in _children(built_feeds_dir(build_state_dir)):
+        path = build_state_file(build_state_dir, feed.name, account)
         if not path.exists():
             continue
         body = json.loads(path.read_text(encoding="utf-8"))
@@ -144,9 +147,7 @@ def forget_exports(raw_dir: StoragePath, account: str, before: date) -> int:
     """Delete the account's export archives that hold a forgotten day (with their manifests
     and unlinked FIT files); the days after `before` they fed stay in raw as their own
     payloads. Returns the archives removed."""
-    from garmin_pipeline.sources.export.landing import EXPORTS_DIR
-
-    folder = raw_dir / EXPORTS_DIR / f"account={account}"
+    folder = exports_dir(raw_dir, account)
     manifests = [p for p in _children(folder) if p.name.endswith(".json")]
     archives = {p.name.removesuffix(".zip") for p in _children(folder) if p.name.endswith(".zip")}
     if before == WHOLE_ACCOUNT:
@@ -257,10 +258,9 @@ def rebuild_derived(layout: DataLayout) -> bool:
     report` draws it anew), and rebuild the warehouse with dbt (a full build) from the lake as
     it is now; returns False when there was no warehouse to rebuild. A fresh file, so nothing
     deleted lingers in the old one's free blocks."""
-    from garmin_pipeline.report.build import default_report_path
     from garmin_pipeline.warehouse.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, build_args
 
-    default_report_path(layout).unlink(missing_ok=True)
+    layout.report_path.unlink(missing_ok=True)
     warehouse = layout.warehouse_path
     if not warehouse.exists():
         return False
@@ -269,13 +269,11 @@ def rebuild_derived(layout: DataLayout) -> bool:
             shutil.rmtree(leftover)
         else:
             leftover.unlink(missing_ok=True)
-    data_dir = layout.root
     today = datetime.now(UTC).date()
-    command = [str(DBT_EXECUTABLE), *build_args(data_dir, None, today)]
+    command = [str(DBT_EXECUTABLE), *build_args(layout, None, today)]
     completed = subprocess.run(
         [*command, "--profiles-dir", str(DBT_PROJECT_DIR), "--quiet"],
         cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "GARMIN_DATA_DIR": str(data_dir.absolute())},
         capture_output=True,
         text=True,
         check=False,

@@ -17,17 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from garmin_pipeline.errors import PipelineError
-from garmin_pipeline.lake.store import PART_FILE
-from garmin_pipeline.settings import DataLayout
+from garmin_pipeline.layout import (
+    PART_FILE,
+    DataLayout,
+    account_dir,
+    account_folder,
+    datasets_in,
+    day_folder,
+    partition_days,
+    partition_dir,
+    partition_glob,
+)
 from garmin_pipeline.storage import StoragePath
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can say: no clock in the bytes
+# The lake's folder inside the zip, laid out as the lake itself (relative, `/`-separated names).
+ZIP_LAKE = Path("lake")
 README = """# Garmin data export: account `{account}`
 
 Made by `garmin-pipeline export`, from the pipeline's lake: the validated copy of the data
 Garmin Connect holds for this account.
 
-- `lake/<dataset>/account={account}/date=<YYYY-MM-DD>/part-0.parquet`: one Parquet file per
+- `{partition_file}`: one Parquet file per
   dataset and day, exactly as the pipeline stores it (zstd-compressed, rows sorted by the
   dataset's key);
 - `data-dictionary.md`: every dataset and column, with its type, unit and meaning;
@@ -35,7 +46,7 @@ Garmin Connect holds for this account.
 
 Datasets in this export ({datasets}): {names}.
 
-The folder names are Hive partitions: readers turn `account=` and `date=` into columns.
+The folder names are Hive partitions: readers turn {hive_keys} into columns.
 
 With [polars](https://pola.rs):
 
@@ -50,12 +61,26 @@ With [DuckDB](https://duckdb.org):
 
 ```sql
 select date, count(*) as rows
-from read_parquet('lake/heart_rate/*/*/part-0.parquet', hive_partitioning = true)
+from read_parquet('{heart_rate_glob}', hive_partitioning = true)
 group by date order by date;
 ```
 
 Pandas (`pd.read_parquet("lake/sleep")`), Spark and R's `arrow` read the same folders.
 """
+
+
+def readme(account: str, datasets: list[str]) -> str:
+    """The zip's README, naming its folders as the lake names them."""
+    return README.format(
+        account=account,
+        datasets=len(datasets),
+        names=", ".join(datasets),
+        partition_file=(
+            partition_dir(ZIP_LAKE, "<dataset>", account, "<YYYY-MM-DD>") / PART_FILE
+        ).as_posix(),
+        hive_keys=f"`{account_folder('')}` and `{day_folder('')}`",
+        heart_rate_glob=partition_glob(ZIP_LAKE, "heart_rate").as_posix(),
+    )
 
 
 class ExportError(PipelineError):
@@ -76,18 +101,12 @@ class Exported:
 def account_files(lake_dir: StoragePath, account: str) -> list[tuple[str, StoragePath]]:
     """(name in the zip, lake file) for every Parquet file of the account, sorted."""
     found = []
-    if not lake_dir.exists():
-        return found
-    for dataset in sorted(lake_dir.iterdir(), key=lambda p: p.name):
-        if dataset.name.startswith(("_", ".")) or not dataset.is_dir():
-            continue
-        folder = dataset / f"account={account}"
-        if not folder.exists():
-            continue
-        for day in sorted(folder.iterdir(), key=lambda p: p.name):
-            part = day / PART_FILE
-            if day.name.startswith("date=") and part.exists():
-                found.append((f"lake/{dataset.name}/{folder.name}/{day.name}/{PART_FILE}", part))
+    for dataset in datasets_in(lake_dir):
+        for day in partition_days(account_dir(lake_dir, dataset.name, account)):
+            part = partition_dir(lake_dir, dataset.name, account, day) / PART_FILE
+            if part.exists():
+                name = partition_dir(ZIP_LAKE, dataset.name, account, day) / PART_FILE
+                found.append((name.as_posix(), part))
     return found
 
 
@@ -113,9 +132,7 @@ def export_account(layout: DataLayout, account: str, out: Path) -> Exported:
     entries: list[tuple[str, bytes | StoragePath, int]] = [
         (
             "README.md",
-            README.format(
-                account=account, datasets=len(datasets), names=", ".join(datasets)
-            ).encode("utf-8"),
+            readme(account, datasets).encode("utf-8"),
             zipfile.ZIP_DEFLATED,
         ),
         ("data-dictionary.md", render_dictionary().encode("utf-8"), zipfile.ZIP_DEFLATED),

@@ -5,7 +5,7 @@ both fetch everything, and one would die on DuckDB's writer lock. So every run t
 data directory (sync, fetch, rebuild, import-export, whatever the UI launches) holds its lock
 from start to end, and a second run stops at once, before any request, saying who holds it.
 
-The lock is an `flock` on `<data dir>/state/run.lock` (`filelock.FileLock`): the kernel drops
+The lock is an `flock` on `DataLayout.run_lock_path` (`filelock.FileLock`): the kernel drops
 it when its process ends however it ends, so a killed run never leaves a stale lock behind.
 Who holds it (pid, host, start, what) is written into the lock file, for the refusal to name.
 """
@@ -24,8 +24,7 @@ from filelock import FileLock, Timeout
 
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import make_private_dir
-
-LOCK_NAME = "run.lock"
+from garmin_pipeline.layout import DataLayout
 
 
 class DataDirBusyError(PipelineError):
@@ -33,7 +32,7 @@ class DataDirBusyError(PipelineError):
 
 
 def lock_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "state" / LOCK_NAME
+    return DataLayout(Path(data_dir)).run_lock_path
 
 
 def _holder_writer(what: str) -> Callable[[int], None]:

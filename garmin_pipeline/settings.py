@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import fsspec
 from fsspec.utils import get_protocol
 
-from garmin_pipeline.storage import LOCAL_PROTOCOLS, StoragePath, location
+from garmin_pipeline.layout import DataLayout
+from garmin_pipeline.storage import LOCAL_PROTOCOLS, location
 
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_ACCOUNT = "default"
@@ -50,47 +51,6 @@ _BASE_URL = re.compile(r"https?://[^/\s]+")
 
 class SettingsError(ValueError):
     """A setting has a value the pipeline cannot use; the message says which and how to fix it."""
-
-
-@dataclass(frozen=True)
-class DataLayout:
-    """What lives where under the data directory; the one place that spells it out.
-
-    Raw and the lake may live elsewhere, on any fsspec filesystem (GARMIN_RAW_URI,
-    GARMIN_LAKE_URI, e.g. s3://bucket/garmin/lake): then the lake's quarantine and build
-    state go inside it, as `_quarantine/` and `_built/` (a name starting with `_` is no
-    dataset: hive readers and `status` skip it), so one URI holds all that is derived from
-    raw. The warehouse and the small state stay local, under the data directory."""
-
-    root: Path
-    raw_uri: str | None = None
-    lake_uri: str | None = None
-
-    @property
-    def raw_dir(self) -> StoragePath:
-        return location(self.raw_uri) if self.raw_uri else self.root / "raw"
-
-    @property
-    def lake_dir(self) -> StoragePath:
-        return location(self.lake_uri) if self.lake_uri else self.root / "lake"
-
-    @property
-    def quarantine_dir(self) -> StoragePath:
-        return self.lake_dir / "_quarantine" if self.lake_uri else self.root / "quarantine"
-
-    @property
-    def warehouse_path(self) -> Path:
-        return self.root / "warehouse.duckdb"
-
-    @property
-    def state_dir(self) -> Path:
-        """Small state that outlives runs and processes (the rate-limit breaker)."""
-        return self.root / "state"
-
-    @property
-    def build_state_dir(self) -> StoragePath:
-        """What each lake day was built from; inside the lake, so deleting it forces rebuilds."""
-        return self.lake_dir / "_built"
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from garmin_pipeline.feeds import PERSONAL_API
+from garmin_pipeline.layout import account_dir, datasets_in, partition_days
 from garmin_pipeline.raw.failures import FeedFailure, FeedFailures
 from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import BreakerState, CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect.tokens import TokenHealth, token_health
 from garmin_pipeline.sources.personal_api.keys import KeyHealth, key_health
+from garmin_pipeline.storage import StoragePath
 from garmin_pipeline.warehouse.dbt_project import unfinished_build_started
-
-_DATE_DIR = "date="
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def warehouse_status(settings: Settings) -> str:
     was killed or failed (then some marts may be missing or older than the lake)."""
     if not settings.layout.warehouse_path.exists():
         return "not built yet (`garmin-pipeline sync` builds it)"
-    started = unfinished_build_started(settings.data_dir)
+    started = unfinished_build_started(settings.layout)
     if started is None:
         return "complete"
     return (
@@ -92,29 +92,13 @@ def warehouse_status(settings: Settings) -> str:
     )
 
 
-def lake_datasets(lake_dir: Path, account: str) -> tuple[DatasetStatus, ...]:
-    """Each dataset's `date=` partitions for the account, from directory names alone."""
-    if not lake_dir.is_dir():
-        return ()
+def lake_datasets(lake_dir: StoragePath, account: str) -> tuple[DatasetStatus, ...]:
+    """Each dataset's day partitions for the account, from directory names alone."""
     found = []
-    for dataset in sorted(p for p in lake_dir.iterdir() if p.is_dir()):
-        if dataset.name.startswith(("_", ".")):
-            continue  # build state and temp files, not datasets
-        account_dir = dataset / f"account={account}"
-        days = sorted(_partition_days(account_dir)) if account_dir.is_dir() else []
+    for dataset in datasets_in(lake_dir):
+        days = partition_days(account_dir(lake_dir, dataset.name, account))
         found.append(DatasetStatus(dataset.name, len(days), days[-1] if days else None))
     return tuple(found)
-
-
-def _partition_days(account_dir: Path) -> list[date]:
-    days = []
-    for entry in account_dir.iterdir():
-        if entry.is_dir() and entry.name.startswith(_DATE_DIR):
-            try:
-                days.append(date.fromisoformat(entry.name.removeprefix(_DATE_DIR)))
-            except ValueError:
-                continue  # not a partition of ours
-    return days
 
 
 def describe_breaker(state: BreakerState, service: str = "Garmin") -> str:

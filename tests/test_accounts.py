@@ -16,8 +16,8 @@ import duckdb
 import pytest
 
 from garmin_emulator import Emulator, SyntheticAthlete
+from garmin_pipeline.layout import DataLayout
 from garmin_pipeline.report.charts import CHARTS
-from garmin_pipeline.settings import DataLayout
 from tests.conftest import ATHLETE_END, run_cli
 
 pytestmark = pytest.mark.long_running

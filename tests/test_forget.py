@@ -20,9 +20,9 @@ import pytest
 from garmin_emulator import Emulator
 from garmin_emulator.export_archive import build_export_archive
 from garmin_pipeline import audit
+from garmin_pipeline.layout import DataLayout
 from garmin_pipeline.raw.forgotten import ForgottenDays
 from garmin_pipeline.run_lock import data_dir_lock
-from garmin_pipeline.settings import DataLayout
 from tests.conftest import run_cli
 from tests.test_accounts import household_emulator, household_env
 

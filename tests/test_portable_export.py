@@ -9,7 +9,7 @@ import pytest
 
 from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline import audit
-from garmin_pipeline.settings import DataLayout
+from garmin_pipeline.layout import DataLayout
 from tests.conftest import ATHLETE_END, run_cli
 from tests.test_accounts import household_env
 

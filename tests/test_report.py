@@ -22,12 +22,12 @@ from assets.definitions import defs
 from assets.report import REPORT_MARTS, report
 from assets.resources import DataDir, GarminConnect
 from garmin_pipeline.catalog import FEEDS
+from garmin_pipeline.layout import DataLayout
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.report.build import build_report, charted_marts
 from garmin_pipeline.report.charts import CHARTS, Figure, javascript_bundle, placeholder
 from garmin_pipeline.report.coverage import COMPLETE, MISSING, PROVISIONAL, coverage
 from garmin_pipeline.report.page import render_page
-from garmin_pipeline.settings import DataLayout
 from tests.conftest import run_cli
 
 CHART_KEYS = [chart.key for chart in CHARTS]

@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from garmin_pipeline.layout import DataLayout
 from garmin_pipeline.warehouse.dbt_project import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
@@ -106,13 +107,13 @@ def builds(synced, tmp_path_factory):
     lake = synced.data_dir / "lake"
     daily, full = root / "daily", root / "full"
     copy_lake(lake, daily, lambda day: day < HELD_BACK[0])
-    dbt(build_args(daily, None, LAST))
+    dbt(build_args(DataLayout(daily), None, LAST))
     copy_lake(lake, daily, lambda day: day >= HELD_BACK[0])
     done = change_recent_days(daily / "lake")
-    daily_args = build_args(daily, SYNCED, LAST)
+    daily_args = build_args(DataLayout(daily), SYNCED, LAST)
     dbt(daily_args)
     shutil.copytree(daily / "lake", full / "lake")
-    dbt(build_args(full, None, LAST))
+    dbt(build_args(DataLayout(full), None, LAST))
     return {"daily": daily, "full": full, "daily_args": daily_args, **done}
 
 
@@ -152,7 +153,9 @@ def test_the_daily_build_leaves_out_views_and_value_tests_but_rebuilds_new_datas
     assert set(VALUE_TESTS) <= excluded
     assert {"stg_devices", "stg_gear", "stg_profile"}.isdisjoint(excluded)
     assert {"stg_daily_summary", "stg_activity_records", "fct_activity_records"} <= excluded
-    results = json.loads((dbt_target_dir(builds["daily"]) / "run_results.json").read_text())
+    results = json.loads(
+        (dbt_target_dir(DataLayout(builds["daily"])) / "run_results.json").read_text()
+    )
     built = {r["unique_id"].split(".")[-1] for r in results["results"] if r["status"] == "success"}
     assert "stg_devices" in built and "stg_daily_summary" not in built
 
@@ -160,30 +163,30 @@ def test_the_daily_build_leaves_out_views_and_value_tests_but_rebuilds_new_datas
 def test_build_args_rebuilds_everything_when_the_sync_reaches_past_the_window(builds):
     reach = lookback_days() - 2
     recent = (LAST - timedelta(days=reach), LAST)
-    assert full_refresh_reason(builds["daily"], recent, LAST) is None
+    assert full_refresh_reason(DataLayout(builds["daily"]), recent, LAST) is None
     backfill = (LAST - timedelta(days=reach + 1), LAST)
-    assert build_args(builds["daily"], backfill, LAST)[-1] == "--full-refresh"
-    assert "reaches back" in full_refresh_reason(builds["daily"], backfill, LAST)
-    assert build_args(builds["daily"], None, LAST)[-1] == "--full-refresh"
+    assert build_args(DataLayout(builds["daily"]), backfill, LAST)[-1] == "--full-refresh"
+    assert "reaches back" in full_refresh_reason(DataLayout(builds["daily"]), backfill, LAST)
+    assert build_args(DataLayout(builds["daily"]), None, LAST)[-1] == "--full-refresh"
 
 
 def test_build_args_rebuilds_everything_after_an_unfinished_or_different_build(builds, tmp_path):
     state = tmp_path / "data"
     shutil.copytree(builds["daily"] / "state", state / "state")
     (state / "warehouse.duckdb").touch()
-    assert full_refresh_reason(state, SYNCED, LAST) is None
+    assert full_refresh_reason(DataLayout(state), SYNCED, LAST) is None
 
-    target = dbt_target_dir(state)
+    target = dbt_target_dir(DataLayout(state))
     results = json.loads((target / "run_results.json").read_text())
     killed = {**results, "metadata": {**results["metadata"], "invocation_id": "another run"}}
     (target / "run_results.json").write_text(json.dumps(killed))
-    assert full_refresh_reason(state, SYNCED, LAST) == "the last build did not finish"
+    assert full_refresh_reason(DataLayout(state), SYNCED, LAST) == "the last build did not finish"
 
     failed = json.loads(json.dumps(results))
     model = next(r for r in failed["results"] if r["unique_id"] == "model.garmin.fct_sleep")
     model["status"] = "error"
     (target / "run_results.json").write_text(json.dumps(failed))
-    assert full_refresh_reason(state, SYNCED, LAST) == (
+    assert full_refresh_reason(DataLayout(state), SYNCED, LAST) == (
         "the last build did not build 1 model(s), e.g. model.garmin.fct_sleep"
     )
 
@@ -191,11 +194,11 @@ def test_build_args_rebuilds_everything_after_an_unfinished_or_different_build(b
     manifest = json.loads((target / "manifest.json").read_text())
     manifest["nodes"]["model.garmin.fct_sleep"]["checksum"]["checksum"] = "older sql"
     (target / "manifest.json").write_text(json.dumps(manifest))
-    changed = full_refresh_reason(state, SYNCED, LAST)
+    changed = full_refresh_reason(DataLayout(state), SYNCED, LAST)
     assert changed == "the dbt project changed since the last build"
 
     (state / "warehouse.duckdb").unlink()
-    assert full_refresh_reason(state, SYNCED, LAST) == "there is no warehouse yet"
+    assert full_refresh_reason(DataLayout(state), SYNCED, LAST) == "there is no warehouse yet"
 
 
 def test_the_warehouse_asset_runs_the_daily_build_in_dagster(builds, monkeypatch):

@@ -6,7 +6,15 @@
 {% macro lake_source(name) -%}
     {%- set has_files = true -%}
     {%- if execute -%}
-        {%- set pattern = var("data_dir") ~ "/lake/" ~ name ~ "/*/*/part-0.parquet" -%}
+        {#- Where the lake is, and the glob of a dataset's files below its folder: vars the
+            pipeline passes (garmin_pipeline/warehouse/dbt_project.py, `dbt_vars`). -#}
+        {%- if not var("lake_dir", "") -%}
+            {{ exceptions.raise_compiler_error(
+                "the dbt var lake_dir (where the lake is) is not set: the pipeline passes it; "
+                ~ "by hand, pass --vars \"$(python -m garmin_pipeline.warehouse.dbt_project)\""
+            ) }}
+        {%- endif -%}
+        {%- set pattern = var("lake_dir") ~ "/" ~ name ~ "/" ~ var("lake_files") -%}
         {#- A path is a SQL string literal here: quotes doubled ("it's data"). -#}
         {%- set found = run_query("select count(*) from glob(" ~ sql_string(pattern) ~ ")") -%}
         {%- set has_files = found.columns[0].values()[0] > 0 -%}

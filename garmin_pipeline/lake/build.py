@@ -31,6 +31,7 @@ from garmin_pipeline.files import flush_to_disk
 from garmin_pipeline.lake.parsers import ParsedDay
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.lake.validate import QUARANTINE_REASON, ValidationResult, validate_days
+from garmin_pipeline.layout import build_state_file
 from garmin_pipeline.raw.store import MANIFEST, RawStore
 from garmin_pipeline.storage import (
     StoragePath,
@@ -522,7 +523,7 @@ def build_feeds(
             report = reports[feed.name][account]
             state = (
                 BuildState(
-                    location(state_dir) / "lake_built" / feed.name / f"account={account}.json",
+                    build_state_file(location(state_dir), feed.name, account),
                     schema_fingerprint(feed),
                 )
                 if state_dir is not None

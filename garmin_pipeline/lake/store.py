@@ -1,4 +1,4 @@
-"""Deterministic, atomic Parquet partitions: `<root>/<dataset>/account=<a>/date=<YYYY-MM-DD>/`.
+"""Deterministic, atomic Parquet partitions, one per dataset, account and day (`layout`).
 
 Same frame in, same bytes out: rows sorted by the dataset key, fixed writer settings, no
 timestamps in file metadata. A partition whose bytes would not change is not rewritten at all,
@@ -22,6 +22,7 @@ import pyarrow.dataset as ds
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 from upath import UPath
 
+from garmin_pipeline.layout import HIVE_KEYS, PART_FILE, partition_dir, partition_glob
 from garmin_pipeline.storage import (
     StoragePath,
     StorageRoot,
@@ -31,9 +32,9 @@ from garmin_pipeline.storage import (
     write_atomically,
 )
 
-PART_FILE = "part-0.parquet"
 # The hive keys in every partition's path, typed for reading a non-local tree.
-_HIVE_SCHEMA = pa.schema([("account", pa.string()), ("date", pa.date32())])
+_ACCOUNT_KEY, _DAY_KEY = HIVE_KEYS
+_HIVE_SCHEMA = pa.schema([(_ACCOUNT_KEY, pa.string()), (_DAY_KEY, pa.date32())])
 
 
 def parquet_bytes(frame: pl.DataFrame) -> bytes:
@@ -67,7 +68,7 @@ class PartitionStore:
         self.root = location(root)
 
     def partition_dir(self, dataset: str, account: str, day: date) -> StoragePath:
-        return inside(self.root, self.root / dataset / f"account={account}" / f"date={day}")
+        return inside(self.root, partition_dir(self.root, dataset, account, day))
 
     def partition_file(self, dataset: str, account: str, day: date) -> StoragePath:
         return self.partition_dir(dataset, account, day) / PART_FILE
@@ -84,19 +85,19 @@ class PartitionStore:
     def remove(self, dataset: str, account: str, day: date) -> bool:
         """Delete the partition; False if there was none. A build clears the quarantine of
         every clean day, so the common case (nothing there) costs one stat."""
-        if not (self.root / dataset / f"account={account}" / f"date={day}").exists():
+        if not partition_dir(self.root, dataset, account, day).exists():
             return False
         return remove_tree(self.partition_dir(dataset, account, day))
 
     def read(self, dataset: str, account: str | None = None) -> pl.DataFrame:
         """All partitions of a dataset (hive columns `account` and `date` included)."""
-        pattern = self.root / dataset / (f"account={account}" if account else "*") / "*" / PART_FILE
+        pattern = partition_glob(self.root, dataset, account)
         if isinstance(pattern, Path):
             return pl.read_parquet(str(pattern), hive_partitioning=True)
         return _read_hive(self.root / dataset, pattern)
 
     def dataset_glob(self, dataset: str) -> str:
-        return str(self.root / dataset / "*" / "*" / PART_FILE)
+        return str(partition_glob(self.root, dataset))
 
 
 def _read_hive(base: UPath, pattern: UPath) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from garmin_pipeline.errors import UnsafeValueError
+from garmin_pipeline.layout import account_dir, partition_days, partition_dir
 from garmin_pipeline.storage import (
     StoragePath,
     StorageRoot,
@@ -80,15 +81,16 @@ class DayManifest:
 
 
 class RawStore:
-    """`<root>/<feed>/account=<a>/date=<YYYY-MM-DD>/<name>` plus `_manifest.json` per folder;
-    `root` is a local folder or a filesystem URI (`storage.location`)."""
+    """Each payload in its feed, account and day's partition folder (`layout.partition_dir`),
+    plus `_manifest.json` per folder; `root` is a local folder or a filesystem URI
+    (`storage.location`)."""
 
     def __init__(self, root: StorageRoot) -> None:
         self.root = location(root)
 
     def day_dir(self, feed: str, account: str, day: date) -> StoragePath:
         """The day's folder; refuses (`UnsafeValueError`) anything resolving outside the root."""
-        return inside(self.root, self.root / feed / f"account={account}" / f"date={day}")
+        return inside(self.root, partition_dir(self.root, feed, account, day))
 
     def payload_path(self, feed: str, account: str, day: date, name: str) -> StoragePath:
         return inside(self.root, self.day_dir(feed, account, day) / check_payload_name(name))
@@ -178,12 +180,12 @@ class RawStore:
         return name in self.manifest(feed, account, day)
 
     def days(self, feed: str, account: str) -> list[date]:
-        base = self.root / feed / f"account={account}"
-        return sorted(
-            date.fromisoformat(p.name.removeprefix("date="))
-            for p in base.glob("date=*")
-            if (p / MANIFEST).exists()
-        )
+        base = account_dir(self.root, feed, account)
+        return [
+            day
+            for day in partition_days(base)
+            if (partition_dir(self.root, feed, account, day) / MANIFEST).exists()
+        ]
 
     @staticmethod
     def _write_manifest(directory: StoragePath, manifest: DayManifest) -> None:

@@ -13,15 +13,13 @@ import polars as pl
 
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.files import write_atomically
+from garmin_pipeline.layout import DataLayout
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.report import frames as q
 from garmin_pipeline.report.charts import CHARTS, Figure, figures, javascript_bundle
 from garmin_pipeline.report.coverage import coverage
 from garmin_pipeline.report.page import render_page
-from garmin_pipeline.settings import DataLayout
 from garmin_pipeline.warehouse.dictionary import Mart, load_marts
-
-REPORT_FILE = "report.html"
 
 
 @dataclass(frozen=True)
@@ -29,11 +27,6 @@ class Report:
     figures: list[Figure]
     html: str
     accounts: tuple[str, ...]
-
-
-def default_report_path(layout: DataLayout) -> Path:
-    """Beside the warehouse it is drawn from: `<data dir>/report.html`."""
-    return layout.root / REPORT_FILE
 
 
 def read_frames(
@@ -74,7 +67,8 @@ def summary(days: pl.DataFrame) -> str:
         f"{account}: {first}..{last} ({n} days)"
         for account, first, last, n in span.sort("account").iter_rows()
     ]
-    return "From the DuckDB warehouse (warehouse.duckdb); " + "; ".join(parts) + "."
+    warehouse = DataLayout(Path()).warehouse_path.name
+    return f"From the DuckDB warehouse ({warehouse}); " + "; ".join(parts) + "."
 
 
 def build_report(
@@ -96,6 +90,6 @@ def write_report(
 ) -> tuple[Path, Report]:
     """Build the report and write it (atomically) to `out`, by default beside the warehouse."""
     report = build_report(layout, provisional_overrides)
-    path = (out or default_report_path(layout)).absolute()
+    path = (out or layout.report_path).absolute()
     write_atomically(path, report.html.encode("utf-8"))
     return path, report

@@ -17,6 +17,8 @@ import yaml
 
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import make_private_dir, write_atomically
+from garmin_pipeline.layout import DataLayout, datasets_in, partition_dirs, partition_files
+from garmin_pipeline.storage import StoragePath
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
 # The venv's own dbt, so nothing depends on the venv being activated (CI runs .venv/bin/python).
@@ -41,25 +43,35 @@ DAILY_EXCLUDES = (VIEWS, *VALUE_TESTS)
 _UNFINISHED = frozenset({"error", "skipped", "partial success"})
 
 
-def dbt_vars(data_dir: Path) -> str:
-    """dbt runs with cwd=dbt/, so the data directory is always passed absolute. The vars stay
-    the same from run to run: a change of vars makes dbt parse the whole project again."""
-    return json.dumps({"data_dir": str(Path(data_dir).absolute())})
+def dbt_vars(layout: DataLayout) -> str:
+    """Where the lake and the warehouse are, for dbt: the one place that tells the dbt project,
+    which has no default for them. `lake_dir` is the lake's location as it is, a local folder
+    (made absolute: dbt runs in its project folder) or a filesystem URI alike; `lake_files` the
+    glob of a dataset's partition files below its folder. The vars stay the same from run to
+    run: a change of vars makes dbt parse the whole project again."""
+    lake = layout.lake_dir
+    return json.dumps(
+        {
+            "lake_dir": str(lake.absolute() if isinstance(lake, Path) else lake),
+            "lake_files": partition_files(),
+            "warehouse_path": str(layout.warehouse_path.absolute()),
+        }
+    )
 
 
-def dbt_target_dir(data_dir: Path) -> Path:
+def dbt_target_dir(layout: DataLayout) -> Path:
     """dbt's target dir for builds of this data dir, kept between runs: it holds the last
     run's manifest and results (which `build_args` reads) and dbt's partial-parse state, so
     a run re-parses only what changed (dagster-dbt would otherwise use a new dir per run)."""
-    return Path(data_dir).absolute() / "state" / "dbt"
+    return layout.dbt_target_dir
 
 
-def seed_partial_parse(data_dir: Path) -> None:
+def seed_partial_parse(layout: DataLayout) -> None:
     """Give a new target dir the project's partial-parse state, as dagster-dbt would: it copies
     it with `shutil.copy`, mode bits and all (the project's 0644), into the data dir; copied
     here first with `copyfile`, the file gets the umask's mode (owner-only) instead."""
     source = MANIFEST.with_name(PARTIAL_PARSE)
-    target = dbt_target_dir(data_dir) / PARTIAL_PARSE
+    target = dbt_target_dir(layout) / PARTIAL_PARSE
     if source.exists() and not target.exists():
         make_private_dir(target.parent)
         shutil.copyfile(source, target)
@@ -71,7 +83,7 @@ def lookback_days(project_dir: Path = DBT_PROJECT_DIR) -> int:
     return int(project["vars"]["lookback_days"])
 
 
-def build_args(data_dir: Path, synced: tuple[date, date] | None, today: date) -> list[str]:
+def build_args(layout: DataLayout, synced: tuple[date, date] | None, today: date) -> list[str]:
     """The dbt command line (after `dbt`) for a pipeline run that synced `synced` (first and
     last day, or None when unknown) on `today`: the pipeline and the benchmark both run it.
 
@@ -94,14 +106,15 @@ def build_args(data_dir: Path, synced: tuple[date, date] | None, today: date) ->
     a project upgrade) is a `--full-refresh`. A lake dataset whose first partitions arrived
     in this sync also gets its staging view rebuilt (it was an empty stand-in before).
     `full_refresh_reason` says which rule applied."""
-    target = dbt_target_dir(data_dir)
-    args = ["build", "--vars", dbt_vars(data_dir), "--target-path", str(target)]
-    if full_refresh_reason(data_dir, synced, today) is not None:
+    target = dbt_target_dir(layout)
+    args = ["build", "--vars", dbt_vars(layout), "--target-path", str(target)]
+    if full_refresh_reason(layout, synced, today) is not None:
         return [*args, "--full-refresh"]
     excludes = list(DAILY_EXCLUDES)
     built_at = _read_json(target / "manifest.json").get("metadata", {}).get("generated_at")
-    lake = Path(data_dir) / "lake"
-    new_views = {f"stg_{name}" for name in new_datasets(lake, synced, _timestamp(built_at))}
+    new_views = {
+        f"stg_{name}" for name in new_datasets(layout.lake_dir, synced, _timestamp(built_at))
+    }
     if new_views:
         # Every view but the new datasets' (dbt can exclude, not except, and dagster-dbt only
         # passes on --exclude: the asset selects the whole project).
@@ -111,7 +124,7 @@ def build_args(data_dir: Path, synced: tuple[date, date] | None, today: date) ->
 
 
 def full_refresh_reason(
-    data_dir: Path, synced: tuple[date, date] | None, today: date
+    layout: DataLayout, synced: tuple[date, date] | None, today: date
 ) -> str | None:
     """Why this run must rebuild everything (see `build_args`), or None if it need not."""
     reach = lookback_days() - 2
@@ -119,22 +132,22 @@ def full_refresh_reason(
         return "the run does not say which days it synced"
     if synced[0] < today - timedelta(days=reach):
         return f"the sync reaches back to {synced[0]}, more than {reach} days before {today}"
-    if not (Path(data_dir) / "warehouse.duckdb").exists():
+    if not layout.warehouse_path.exists():
         return "there is no warehouse yet"
-    unfinished = last_build_unfinished(data_dir)
+    unfinished = last_build_unfinished(layout)
     if unfinished is not None:
         return unfinished
-    previous = _read_json(dbt_target_dir(data_dir) / "manifest.json")
+    previous = _read_json(dbt_target_dir(layout) / "manifest.json")
     if project_fingerprint(previous) != project_fingerprint(_read_json(MANIFEST)):
         return "the dbt project changed since the last build"
     return None
 
 
-def last_build_unfinished(data_dir: Path) -> str | None:
+def last_build_unfinished(layout: DataLayout) -> str | None:
     """Why the last dbt build of this data dir left models unbuilt (None: it built them all),
     from the manifest and results it left in `dbt_target_dir`: dbt writes the manifest as it
     starts and the results as it ends, so a killed build leaves them from two invocations."""
-    target = dbt_target_dir(data_dir)
+    target = dbt_target_dir(layout)
     previous = _read_json(target / "manifest.json")
     results = _read_json(target / "run_results.json")
     if not previous or not results:
@@ -162,10 +175,10 @@ _REASON_CHARS = 300
 _HEADINGS = ("Runtime Error in ", "Database Error in ", "Compilation Error in ")
 
 
-def build_failure(data_dir: Path) -> str:
+def build_failure(layout: DataLayout) -> str:
     """What the failed dbt build of this data dir could not build and the first reason dbt
     gave, in one line (dbt's own text spans lines, the last of them a `^` under the SQL)."""
-    target = dbt_target_dir(data_dir)
+    target = dbt_target_dir(layout)
     log = f"the full log: {target / 'dbt.log'}"
     results = _read_json(target / "run_results.json")
     manifest = _read_json(target / "manifest.json")
@@ -196,38 +209,35 @@ def _reason(result: dict[str, Any]) -> str:
     return str(result.get("status") or "failed")
 
 
-BUILD_MARKER = "warehouse_build.json"
-
-
-def build_marker_path(data_dir: Path) -> Path:
+def build_marker_path(layout: DataLayout) -> Path:
     """Present while a build is running or after one that did not build every model: the
     warehouse may then miss marts, or hold them from before (`status` says so)."""
-    return Path(data_dir) / "state" / BUILD_MARKER
+    return layout.warehouse_build_marker
 
 
-def mark_build_started(data_dir: Path, run_id: str) -> None:
+def mark_build_started(layout: DataLayout, run_id: str) -> None:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     marker = json.dumps({"started": started, "run_id": run_id}).encode("utf-8")
-    write_atomically(build_marker_path(data_dir), marker)
+    write_atomically(build_marker_path(layout), marker)
 
 
-def mark_build_ended(data_dir: Path) -> bool:
+def mark_build_ended(layout: DataLayout) -> bool:
     """Clear the marker if the build that just ended built every model; True if it did."""
-    if last_build_unfinished(data_dir) is not None:
+    if last_build_unfinished(layout) is not None:
         return False
-    build_marker_path(data_dir).unlink(missing_ok=True)
+    build_marker_path(layout).unlink(missing_ok=True)
     return True
 
 
-def unfinished_build_started(data_dir: Path) -> datetime | None:
+def unfinished_build_started(layout: DataLayout) -> datetime | None:
     """When the warehouse build that did not finish started (None: the last one finished)."""
-    marker = _read_json(build_marker_path(data_dir))
-    if not build_marker_path(data_dir).exists():
+    marker = _read_json(build_marker_path(layout))
+    if not build_marker_path(layout).exists():
         return None
     try:
         return datetime.fromisoformat(marker["started"])
     except (KeyError, TypeError, ValueError):
-        return datetime.fromtimestamp(build_marker_path(data_dir).stat().st_mtime, UTC)
+        return datetime.fromtimestamp(build_marker_path(layout).stat().st_mtime, UTC)
 
 
 def project_fingerprint(manifest: dict[str, Any]) -> str:
@@ -257,17 +267,16 @@ def views_in(manifest: dict[str, Any]) -> set[str]:
     }
 
 
-def new_datasets(lake: Path, synced: tuple[date, date], built_at: float | None) -> list[str]:
+def new_datasets(lake: StoragePath, synced: tuple[date, date], built_at: float | None) -> list[str]:
     """Lake datasets that got their first partitions since the last build (which started at
     `built_at`, a POSIX time): none older than the synced range, none written before. Their
     staging view was built over no files, as an empty stand-in (macros/lake_source.sql)."""
-    first = f"date={synced[0].isoformat()}"
     found = []
-    for dataset in sorted(p for p in lake.iterdir() if p.is_dir() and p.name[0] not in "_."):
-        days = [d for a in dataset.glob("account=*") for d in a.glob("date=*")]
-        if not days or min(d.name for d in days) < first:
+    for dataset in datasets_in(lake):
+        days = partition_dirs(lake, dataset.name)
+        if not days or days[0][0] < synced[0]:
             continue
-        files = [f for d in days for f in d.glob("*.parquet")]
+        files = [f for _, d in days for f in d.glob("*.parquet")]
         if built_at is None or all(f.stat().st_mtime > built_at for f in files):
             found.append(dataset.name)
     return found
@@ -325,3 +334,15 @@ def parse_manifest() -> None:
         )
         write_atomically(MANIFEST, (Path(scratch) / "manifest.json").read_bytes())
     os.utime(MANIFEST)  # fresh even when the bytes were equal and left untouched
+
+
+def main() -> None:
+    """Print the dbt vars of the environment's data directory, for running dbt by hand:
+    `cd dbt && dbt docs generate --vars "$(python -m garmin_pipeline.warehouse.dbt_project)"`."""
+    from garmin_pipeline.settings import Settings
+
+    print(dbt_vars(Settings.from_env().layout))
+
+
+if __name__ == "__main__":
+    main()

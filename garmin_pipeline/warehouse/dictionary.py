@@ -22,6 +22,7 @@ import yaml
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.schema import Column
+from garmin_pipeline.layout import PART_FILE, DataLayout, partition_dir
 from garmin_pipeline.sources.selection import precedence_table
 from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
 from garmin_pipeline.warehouse.sources import duckdb_type
@@ -213,13 +214,17 @@ def _mart_section(mart: Mart) -> Iterator[str]:
     yield ""
 
 
+# The data directory's folders as the dictionary names them: relative to it.
+_PLACES = DataLayout(Path())
+_LAKE_FILES = partition_dir(_PLACES.lake_dir, "<dataset>", "<account>", "<day>") / PART_FILE
 PLAUSIBILITY_TEXT = (
     "Measurements are checked for plausibility, identity is checked strictly. A measurement "
     'outside the range its column gives ("Nulled outside ...": heart rate 0 from a device '
     "without a strap, a 0xFE sentinel, a recording left running for weeks) is written as null, "
     "and the row keeps its other values; the `plausible_values` check in Dagster counts them per "
     "column and day, and raw keeps the value as Garmin sent it. A row whose key or timestamp is "
-    "missing or repeated cannot be placed: it goes to `quarantine/<dataset>/` with its reason. "
+    "missing or repeated cannot be placed: it goes to "
+    f"`{(_PLACES.quarantine_dir / '<dataset>').as_posix()}/` with its reason. "
     "An activity is in `activities` and every `activity_*` dataset, or quarantined from all of "
     "them with one reason (a file that is not a readable activity)."
 )
@@ -248,15 +253,15 @@ def render_dictionary(marts_dir: Path = MARTS_DIR) -> str:
     lines.append("- [Sources](#sources): which source fetches each feed, per `GARMIN_SOURCE`")
     lines += ["", "## Warehouse marts", ""]
     lines.append(
-        "Tables and views dbt builds in `warehouse.duckdb` (`dbt/models/marts/`). Types are "
-        "DuckDB's."
+        f"Tables and views dbt builds in `{_PLACES.warehouse_path.name}` "
+        "(`dbt/models/marts/`). Types are DuckDB's."
     )
     lines.append("")
     for mart in marts:
         lines += _mart_section(mart)
     lines += ["## Lake datasets", ""]
     lines.append(
-        "Parquet files at `lake/<dataset>/account=<account>/date=<day>/part-0.parquet`, in "
+        f"Parquet files at `{_LAKE_FILES.as_posix()}`, in "
         "catalog order (`garmin_pipeline/catalog.py`). Types are the declared polars types; "
         "times marked UTC are UTC instants, times marked local are the account's wall clock."
     )

@@ -16,14 +16,16 @@ from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
 
 SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_lake__sources.yml"
 HEADER = "# Generated from garmin_pipeline/catalog.py by `make dbt-sources`; do not edit.\n"
-# The data dir lands in a SQL string literal: its quotes are doubled (a path like "it's data"
-# must not end the literal), and so are its braces (dbt-duckdb fills in `{name}` with
-# str.format_map, which would read them as placeholders).
-SQL_STRING_DATA_DIR = (
-    '{{ var("data_dir") | replace("\'", "\'\'") | replace("{", "{{") | replace("}", "}}") }}'
+# The lake's location lands in a SQL string literal: its quotes are doubled (a path like
+# "it's data" must not end the literal), and so are its braces (dbt-duckdb fills in `{name}`
+# with str.format_map, which would read them as placeholders). Both vars come from the
+# pipeline (`dbt_project.dbt_vars`); empty while parsing without them, and then the
+# `lake_source` macro stops any build.
+SQL_STRING_LAKE_DIR = (
+    '{{ var("lake_dir", "") | replace("\'", "\'\'") | replace("{", "{{") | replace("}", "}}") }}'
 )
 LAKE_LOCATION = (
-    f"read_parquet('{SQL_STRING_DATA_DIR}/lake/{{name}}/*/*/part-0.parquet', "
+    f'read_parquet(\'{SQL_STRING_LAKE_DIR}/{{name}}/{{{{ var("lake_files", "") }}}}\', '
     "hive_partitioning = true)"
 )
 

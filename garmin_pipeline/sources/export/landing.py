@@ -1,15 +1,16 @@
 """Land an export in raw: the archive itself, content-addressed, then its per-day payloads.
 
-    raw/_exports/account=<a>/<sha256>.zip          the archive as given (a directory: packed),
-                                                   copied in chunks
-    raw/_exports/account=<a>/<sha256>.json         its manifest: every member's path, SHA-256,
-                                                   size, kind and what it fed (feed/day), the
-                                                   FIT links, unlinked and quarantined members
-    raw/_exports/account=<a>/<sha256>/unlinked/... activity FIT files no activity claimed
-    raw/<feed>/account=<a>/date=<d>/<payload>      through `RawStore`, like any source's, with
-                                                   source "export:<sha256>:<member path>"
+    <exports>/<sha256>.zip                  the archive as given (a directory: packed),
+                                            copied in chunks
+    <exports>/<sha256>.json                 its manifest: every member's path, SHA-256,
+                                            size, kind and what it fed (feed/day), the
+                                            FIT links, unlinked and quarantined members
+    <exports>/<sha256>/unlinked/...         activity FIT files no activity claimed
+    the payloads of each feed and day       through `RawStore`, like any source's, with
+                                            source "export:<sha256>:<member path>"
 
-(`_exports` starts with `_`: no feed is named so, and nothing reading raw takes it for one.)
+(`<exports>` is the account's folder of `layout.exports_dir`, beside the feeds in raw; its
+name starts with `_`: no feed is named so, and nothing reading raw takes it for one.)
 
 Precedence, per (feed, day, payload):
   1. A payload a sync fetched from Garmin (Connect or the Personal API) is kept: the API is
@@ -43,6 +44,7 @@ from typing import Any
 
 from garmin_pipeline.errors import UnsafeValueError
 from garmin_pipeline.lake.parsers import activity_zip_name
+from garmin_pipeline.layout import exports_dir
 from garmin_pipeline.raw.canonical import canonical_json
 from garmin_pipeline.raw.store import RawStore, StoredPayload
 from garmin_pipeline.sources.export.discovery import (
@@ -59,7 +61,6 @@ from garmin_pipeline.zips import stored_zip
 log = logging.getLogger(__name__)
 
 EXPORT = "export"
-EXPORTS_DIR = "_exports"
 ACTIVITIES_FEED = "activities"
 ACTIVITY_LIST = "activity_list.json"
 WELLNESS_FEED = "wellness"
@@ -112,7 +113,7 @@ class Lander:
     def __init__(self, raw: RawStore, account: str, archive: Archive, as_of: date) -> None:
         self.raw, self.account, self.archive, self.as_of = raw, account, archive, as_of
         self.checkpoint = datetime.combine(as_of + timedelta(days=1), time(0), UTC)
-        self.base = inside(raw.root, raw.root / EXPORTS_DIR / f"account={account}")
+        self.base = inside(raw.root, exports_dir(raw.root, account))
         self._as_of: dict[str, date | None] = {archive.sha256: as_of}
 
     def manifest_path(self, sha256: str) -> StoragePath:
