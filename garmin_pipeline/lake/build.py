@@ -455,9 +455,12 @@ def _built_batches(
     pending = list(batches_due)
     spent_s, days_done = 0.0, 0
     days_left = sum(len(b.days) for b in pending)
-    poolable = workers > 1 and _poolable(
-        [b.feed for b in pending], (raw, lake, quarantine), find_feed
+    feeds = [b.feed for b in pending]
+    # How workers find a batch's feed; None: every batch is built here.
+    pool_finder = (
+        find_feed if workers > 1 and _poolable(feeds, (raw, lake, quarantine), find_feed) else None
     )
+    poolable = pool_finder is not None
     if poolable and pending and len(pending[0].days) > 1:
         first = pending.pop(0)
         pending[:0] = [
@@ -473,7 +476,7 @@ def _built_batches(
         spent_s += time.perf_counter() - started
         days_done += len(batch.days)
         days_left -= len(batch.days)
-    if not pending:
+    if not pending or pool_finder is None:
         return
     # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
@@ -481,7 +484,7 @@ def _built_batches(
             futures = {
                 pool.submit(
                     _build_batch_found_by_name,
-                    find_feed,
+                    pool_finder,
                     batch.feed.name,
                     raw.root,
                     lake.root,
