@@ -20,6 +20,7 @@ import polars as pl
 from assets.account import per_account
 from assets.partitions import run_days_by_account
 from assets.resources import DataDir
+from garmin_pipeline import catalog
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.build import BuildReport, DatasetReport, build_feeds
@@ -281,6 +282,7 @@ def lake(context: dg.AssetExecutionContext, data_dir: DataDir):
         state_dir=data_dir.layout.build_state_dir,
         workers=Settings.from_env().lake_workers,
         progress=ProgressLog(context),
+        find_feed=catalog.feed,
     )
     checks = context.selected_asset_check_keys
     for feed in feeds:

@@ -241,7 +241,14 @@ def time_build(raw_root: Path, out: Path, days: list[date], workers: int) -> tup
     lake, quarantine = PartitionStore(out / "lake"), PartitionStore(out / "quarantine")
     started, started_cpu = time.perf_counter(), time.process_time()
     report = build.build_lake(
-        feed, RawStore(raw_root), lake, quarantine, ACCOUNT, days, workers=workers
+        feed,
+        RawStore(raw_root),
+        lake,
+        quarantine,
+        ACCOUNT,
+        days,
+        workers=workers,
+        find_feed=catalog.feed,
     )
     timing = Timing(
         time.perf_counter() - started, None if workers > 1 else time.process_time() - started_cpu

@@ -69,7 +69,9 @@ def sync(root: str | Path, source, days: list[date], workers: int = 1) -> list[B
     for name in FEED_NAMES:
         feed = catalog.feed(name)
         extract(feed, source, raw, ACCOUNT, days, max_bytes=MAX_BYTES.get(name, 2**30))
-        built = build_lake(feed, raw, lake, quarantine, ACCOUNT, days, state, workers)
+        built = build_lake(
+            feed, raw, lake, quarantine, ACCOUNT, days, state, workers, find_feed=catalog.feed
+        )
         reports.append(built)
     return reports
 

@@ -588,3 +588,26 @@ def test_the_lean_processor_gives_every_value_the_default_processor_gives(name):
     default = _every_field(DATA / name, fitdecode.DefaultDataProcessor())
     assert _every_field(DATA / name, LeanDataProcessor()) == default
     assert any(isinstance(value, dt.datetime) for _, _, value, _, _ in default)
+
+
+def test_every_reader_of_fit_bytes_turns_a_fitdecode_failure_into_its_one_line_error():
+    """One guarded frame loop (`guarded_frames`) serves the activity decoder, the wellness
+    decoder and the export's linking: a failure inside fitdecode becomes the caller's own
+    `FitDecodeError`, with fitdecode's error as its cause."""
+    from garmin_pipeline.fit.decode import fit_reader, guarded_frames
+    from garmin_pipeline.sources.export.fitlink import wellness_times
+
+    monitoring = (DATA / "monitoring_b_garmin-vivofit_MonitoringFile.fit").read_bytes()
+    cut = monitoring[: len(monitoring) // 2]  # no structure check first: fitdecode meets it
+
+    def cut_short(error: Exception) -> FitDecodeError:
+        return FitDecodeError(f"cut short: {type(error).__name__}")
+
+    reader = fit_reader(cut)
+    with pytest.raises(FitDecodeError, match=r"^cut short: FitEOFError$") as caught, reader:
+        for _ in guarded_frames(reader, cut_short):
+            pass
+    assert isinstance(caught.value.__cause__, fitdecode.FitEOFError)
+    with pytest.raises(FitDecodeError, match=r"^truncated FIT file: header at byte 0 declares"):
+        wellness_times(cut)  # the export's reader checks the structure first, as the lake's
+    assert wellness_times(monitoring).file_type == "monitoring_b"

@@ -134,6 +134,7 @@ def test_a_long_range_built_over_worker_processes_lands_the_same_bytes(
             days,
             state_dir=root / "state",
             workers=workers,
+            find_feed=feed,
         )
     one, two = reports[1], reports[2]
     assert len(build.batches(days, 2)) > 2  # the pool had batches to share
@@ -182,6 +183,7 @@ def test_feeds_of_two_accounts_share_one_pool_and_land_what_one_process_lands(
             {"alice": days, "bob": days},
             state_dir=root / "state",
             workers=workers,
+            find_feed=feed,
         )
     assert built[1].failed == built[2].failed == {}
     for name in ("daily_summary", "daily_steps"):
@@ -199,6 +201,19 @@ def test_feeds_of_two_accounts_share_one_pool_and_land_what_one_process_lands(
     }
     assert len(files[1]) == 2 * 2 * 9 + 2 * 2  # a file per dataset, account and day; states
     assert files[1] == files[2]
+
+
+def test_workers_build_only_the_feeds_they_can_find_by_name(stores):
+    """The lake does not import the catalog: a worker finds a feed through the `find_feed`
+    it is given. Without one, or for a feed it would find another of, batches stay here."""
+    raw, lake, quarantine = stores
+    daily = feed("daily_summary")
+    altered = dataclasses.replace(daily, provisional_days=9)  # same name, not the catalog's
+    assert build._poolable([daily], (raw, lake, quarantine), feed)
+    assert not build._poolable([daily], (raw, lake, quarantine), None)
+    assert not build._poolable([daily, altered], (raw, lake, quarantine), feed)
+    in_memory = PartitionStore("memory://lake")
+    assert not build._poolable([daily], (raw, in_memory, quarantine), feed)
 
 
 def test_a_feed_that_fails_unexpectedly_does_not_stop_the_others(stores):

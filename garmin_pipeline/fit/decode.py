@@ -653,10 +653,14 @@ def _error_for(exc: Exception, size: int) -> FitDecodeError:
     )
 
 
-def _frames(reader: fitdecode.FitReader, size: int) -> Iterator[Any]:
-    """fitdecode's frames, with any failure *inside fitdecode* turned into FitDecodeError.
+def guarded_frames(
+    reader: fitdecode.FitReader, error_for: Callable[[Exception], FitDecodeError]
+) -> Iterator[Any]:
+    """fitdecode's frames, with any failure *inside fitdecode* raised as ``error_for(it)``:
+    every reader of FIT bytes (activities, wellness, the export's uploads) says in one line
+    what is wrong with the file and what to do.
 
-    Only the reader's own ``next()`` is guarded, so bugs in this module still surface as
+    Only the reader's own ``next()`` is guarded, so bugs in the caller still surface as
     themselves instead of being disguised as corrupt input.
     """
     frames = iter(reader)
@@ -666,7 +670,7 @@ def _frames(reader: fitdecode.FitReader, size: int) -> Iterator[Any]:
         except StopIteration:
             return
         except Exception as exc:  # any failure on malformed bytes is a decode error
-            raise _error_for(exc, size) from exc
+            raise error_for(exc) from exc
         yield frame
 
 
@@ -806,7 +810,7 @@ def decode_activity(
     utc_offset: int | None = None
     checked_part = -1
     with spec_violations_logged(), fit_reader(data) as reader:
-        for frame in _frames(reader, len(data)):
+        for frame in guarded_frames(reader, lambda exc: _error_for(exc, len(data))):
             if frame.frame_type != fitdecode.FIT_FRAME_DATA:
                 continue
             kind = by_definition.get(frame.def_mesg)

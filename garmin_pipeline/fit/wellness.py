@@ -42,6 +42,7 @@ from garmin_pipeline.fit.decode import (
     FitDecodeError,
     check_structure,
     fit_reader,
+    guarded_frames,
     spec_violations_logged,
     zip_fit_members,
 )
@@ -870,20 +871,18 @@ def _messages(data: bytes, member: str) -> Iterator[Any]:
     already has.
     """
     with spec_violations_logged(), fit_reader(data) as reader:
-        frames = iter(reader)
-        while True:
-            try:
-                frame = next(frames)
-            except StopIteration:
-                return
-            except Exception as error:  # fitdecode's failures on malformed bytes
-                detail = " ".join(str(error).split()) or type(error).__name__
-                raise FitDecodeError(
-                    f"{member}: corrupt FIT file ({type(error).__name__}: {detail}); "
-                    "fetch the wellness download again"
-                ) from error
+        for frame in guarded_frames(reader, functools.partial(_corrupt, member)):
             if isinstance(frame, fitdecode.FitHeader | fitdecode.FitDataMessage):
                 yield frame  # a header starts a new chained part: the clock restarts
+
+
+def _corrupt(member: str, error: Exception) -> FitDecodeError:
+    """What fitdecode failed with on a member of the download, in one line."""
+    detail = " ".join(str(error).split()) or type(error).__name__
+    return FitDecodeError(
+        f"{member}: corrupt FIT file ({type(error).__name__}: {detail}); "
+        "fetch the wellness download again"
+    )
 
 
 def _day_from(local_start: Any) -> dt.date | None:

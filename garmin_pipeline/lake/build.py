@@ -24,11 +24,10 @@ from multiprocessing import get_context
 
 import polars as pl
 
-from garmin_pipeline import catalog
 from garmin_pipeline.errors import PayloadParseError
-from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.files import flush_to_disk
-from garmin_pipeline.lake.parsers import ParsedDay
+from garmin_pipeline.lake.parsers import LakeFeed, ParsedDay
+from garmin_pipeline.lake.schema import Dataset
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.lake.validate import QUARANTINE_REASON, ValidationResult, validate_days
 from garmin_pipeline.layout import build_state_file
@@ -128,7 +127,7 @@ class BuildReport:
     digests: dict[date, str] = field(default_factory=dict)  # built day → its raw's digest
 
     @classmethod
-    def empty(cls, feed: Feed) -> BuildReport:
+    def empty(cls, feed: LakeFeed) -> BuildReport:
         return cls(feed=feed.name, datasets={d.name: DatasetReport(d.name) for d in feed.datasets})
 
     def merge(self, other: BuildReport) -> None:
@@ -149,7 +148,7 @@ class BuildReport:
             dataset.schema_failed_days.sort()
 
 
-def schema_fingerprint(feed: Feed) -> str:
+def schema_fingerprint(feed: LakeFeed) -> str:
     """Changes whenever a dataset of the feed gains, loses or retypes a column."""
     spec = [
         [d.name, list(d.key), [[c.name, str(c.dtype), c.nullable] for c in d.columns]]
@@ -180,7 +179,7 @@ class BuildState:
         write_atomically(self.path, (json.dumps(body, indent=0) + "\n").encode("utf-8"))
 
 
-def rejected_dataset_name(feed: Feed) -> str:
+def rejected_dataset_name(feed: LakeFeed) -> str:
     return f"{feed.name}_payloads"
 
 
@@ -198,7 +197,7 @@ def _write_or_clear(
         store.remove(name, account, day)
 
 
-def _parse_day(feed: Feed, raw: RawStore, account: str, day: date) -> tuple[ParsedDay, str]:
+def _parse_day(feed: LakeFeed, raw: RawStore, account: str, day: date) -> tuple[ParsedDay, str]:
     """The day's frames and rejections, and the digest of the raw they came from."""
     manifest = raw.day_manifest(feed.name, account, day)
     # A payload refused on arrival (not JSON, too large) is not parsed: its reason is the
@@ -221,7 +220,7 @@ def _parse_day(feed: Feed, raw: RawStore, account: str, day: date) -> tuple[Pars
 
 
 def build_days(
-    feed: Feed,
+    feed: LakeFeed,
     raw: RawStore,
     lake: PartitionStore,
     quarantine: PartitionStore,
@@ -264,7 +263,7 @@ def build_days(
 
 
 def _withhold_whole(
-    feed: Feed,
+    feed: LakeFeed,
     entity: str,
     withheld: Mapping[object, str],
     results: dict[str, dict[date, ValidationResult]],
@@ -362,7 +361,7 @@ def batches(days: Sequence[date], workers: int) -> list[list[date]]:
 
 @dataclass(frozen=True)
 class _Batch:
-    feed: Feed
+    feed: LakeFeed
     account: str
     days: list[date]
 
@@ -383,7 +382,13 @@ class LakeBuild:
 Progress = Callable[[int, int], None]  # (days built so far, days due), feed-days both
 
 
-def _build_batch_of_catalog_feed(
+# How a worker process finds a feed by name (parsers are closures, which cannot be pickled): a
+# module-level function, which pickles by its name, such as `garmin_pipeline.catalog.feed`.
+FindFeed = Callable[[str], LakeFeed]
+
+
+def _build_batch_found_by_name(
+    find_feed: FindFeed,
     feed_name: str,
     raw_root: StoragePath,
     lake_root: StoragePath,
@@ -391,10 +396,9 @@ def _build_batch_of_catalog_feed(
     account: str,
     days: list[date],
 ) -> BuildReport:
-    """`build_days` in a worker process, which finds the feed in the catalog by name: parsers
-    are closures, which cannot be pickled."""
+    """`build_days` in a worker process, which finds the feed with `find_feed`."""
     return build_days(
-        catalog.feed(feed_name),
+        find_feed(feed_name),
         RawStore(raw_root),
         PartitionStore(lake_root),
         PartitionStore(quarantine_root),
@@ -403,15 +407,24 @@ def _build_batch_of_catalog_feed(
     )
 
 
-def _in_catalog(feed: Feed) -> bool:
-    return any(known is feed for known in catalog.FEEDS)
+def _found_by_name(feed: LakeFeed, find_feed: FindFeed) -> bool:
+    try:
+        return find_feed(feed.name) is feed
+    except KeyError:
+        return False
 
 
-def _poolable(feeds: Sequence[Feed], stores: Sequence[RawStore | PartitionStore]) -> bool:
-    """Whether workers can build these feeds: they find a feed by name in the catalog, and
-    must see the stores (not `memory://`, which lives in this process's memory)."""
-    return all(map(_in_catalog, feeds)) and all(
-        shared_across_processes(store.root) for store in stores
+def _poolable(
+    feeds: Sequence[LakeFeed],
+    stores: Sequence[RawStore | PartitionStore],
+    find_feed: FindFeed | None,
+) -> bool:
+    """Whether workers can build these feeds: they find each feed by name with `find_feed`,
+    and must see the stores (not `memory://`, which lives in this process's memory)."""
+    return (
+        find_feed is not None
+        and all(_found_by_name(feed, find_feed) for feed in feeds)
+        and all(shared_across_processes(store.root) for store in stores)
     )
 
 
@@ -430,6 +443,7 @@ def _built_batches(
     lake: PartitionStore,
     quarantine: PartitionStore,
     workers: int,
+    find_feed: FindFeed | None,
 ) -> Iterator[tuple[_Batch, BuildReport | BaseException]]:
     """Each batch with its report (or the error that stopped it), as it is done.
 
@@ -442,7 +456,12 @@ def _built_batches(
     pending = list(batches_due)
     spent_s, days_done = 0.0, 0
     days_left = sum(len(b.days) for b in pending)
-    poolable = workers > 1 and _poolable([b.feed for b in pending], (raw, lake, quarantine))
+    feeds = [b.feed for b in pending]
+    # How workers find a batch's feed; None: every batch is built here.
+    pool_finder = (
+        find_feed if workers > 1 and _poolable(feeds, (raw, lake, quarantine), find_feed) else None
+    )
+    poolable = pool_finder is not None
     if poolable and pending and len(pending[0].days) > 1:
         first = pending.pop(0)
         pending[:0] = [
@@ -458,14 +477,15 @@ def _built_batches(
         spent_s += time.perf_counter() - started
         days_done += len(batch.days)
         days_left -= len(batch.days)
-    if not pending:
+    if not pending or pool_finder is None:
         return
     # spawn, not fork: a Dagster step process has threads, which fork does not carry over.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         with _main_module_hidden():
             futures = {
                 pool.submit(
-                    _build_batch_of_catalog_feed,
+                    _build_batch_found_by_name,
+                    pool_finder,
                     batch.feed.name,
                     raw.root,
                     lake.root,
@@ -484,7 +504,7 @@ def _built_batches(
 def _main_module_hidden() -> Iterator[None]:
     """While workers start: a spawned worker imports its parent's `__main__`, which under
     Dagster is the run's own entry point (seconds of imports and a hundred MB per worker) and
-    is of no use to `_build_batch_of_catalog_feed`, which lives here."""
+    is of no use to `_build_batch_found_by_name`, which lives here."""
     main = sys.modules["__main__"]
     saved = {
         name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__
@@ -498,7 +518,7 @@ def _main_module_hidden() -> Iterator[None]:
 
 
 def build_feeds(
-    feeds: Sequence[Feed],
+    feeds: Sequence[LakeFeed],
     raw: RawStore,
     lake: PartitionStore,
     quarantine: PartitionStore,
@@ -506,11 +526,13 @@ def build_feeds(
     state_dir: StorageRoot | None = None,
     workers: int = 1,
     progress: Progress | None = None,
+    find_feed: FindFeed | None = None,
 ) -> LakeBuild:
     """Build `feeds` for each account's `days`; with `state_dir` (a folder or a filesystem
     URI), days already built from the same raw are skipped.
 
-    Days are built in batches (one validation per dataset and batch). With `workers` > 1 the
+    Days are built in batches (one validation per dataset and batch). With `workers` > 1 and
+    `find_feed` (how a worker finds a feed by name: `garmin_pipeline.catalog.feed`) the
     batches of every feed share one pool of that many processes, so a rebuild of years keeps
     every core busy from the first feed to the last. Memory is bounded by a batch per worker,
     whatever the length of the history. A feed that fails with an unexpected error is
@@ -547,7 +569,7 @@ def build_feeds(
     total, done = sum(len(batch.days) for batch in due), 0
     failed: dict[str, BaseException] = {}
     try:
-        for batch, built in _built_batches(due, raw, lake, quarantine, workers):
+        for batch, built in _built_batches(due, raw, lake, quarantine, workers, find_feed):
             if isinstance(built, BaseException):
                 failed.setdefault(batch.feed.name, built)
                 log.error("%s: building %s failed: %s", batch.feed.name, batch.days[0], built)
@@ -572,7 +594,7 @@ def build_feeds(
 
 
 def build_lake(
-    feed: Feed,
+    feed: LakeFeed,
     raw: RawStore,
     lake: PartitionStore,
     quarantine: PartitionStore,
@@ -580,8 +602,11 @@ def build_lake(
     days: list[date],
     state_dir: StorageRoot | None = None,
     workers: int = 1,
+    find_feed: FindFeed | None = None,
 ) -> BuildReport:
     """`build_feeds` of one feed and account; an unexpected error is raised."""
-    built = build_feeds([feed], raw, lake, quarantine, {account: days}, state_dir, workers)
+    built = build_feeds(
+        [feed], raw, lake, quarantine, {account: days}, state_dir, workers, find_feed=find_feed
+    )
     built.raise_first_failure()
     return built.reports[feed.name][account]

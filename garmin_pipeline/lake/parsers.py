@@ -19,7 +19,9 @@ import polars as pl
 from garmin_pipeline.errors import PayloadParseError
 from garmin_pipeline.fit import FitDecodeError, decode_activity
 from garmin_pipeline.fit.decode import zip_fit_members
-from garmin_pipeline.lake.schema import Column, empty_frame, polars_schema
+from garmin_pipeline.lake.schema import Column, Dataset, empty_frame, polars_schema
+from garmin_pipeline.raw.canonical import activity_zip_name
+from garmin_pipeline.raw.feed import RawFeed
 
 RawDay = Mapping[str, bytes]
 # What a parser may raise on a payload it cannot read. `PayloadParseError` (a ValueError, as is
@@ -31,9 +33,23 @@ PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, pl.exceptions.P
 class ParsedDay:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # payload name → reason
-    # A feed whose datasets describe one thing together (`Feed.entity`: an activity): the
+    # A feed whose datasets describe one thing together (`LakeFeed.entity`: an activity): the
     # things that must not land in any of them, with why (their file could not be read).
     withheld: dict[Any, str] = field(default_factory=dict)
+
+
+Parse = Callable[[RawDay, date], ParsedDay]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LakeFeed(RawFeed):
+    """A feed as the lake knows it: what raw keeps of it (`RawFeed`), parsed into datasets."""
+
+    parse: Parse
+    datasets: tuple[Dataset, ...]
+    # A column every dataset of the feed has, naming one thing they describe together (an
+    # activity): its rows land in all of them or are quarantined from all, with one reason.
+    entity: str | None = None
 
 
 def read_json(raw: RawDay, name: str) -> Any:
@@ -222,10 +238,6 @@ def parse_json_day(
 ) -> JsonPayloadParser:
     """`parse_json_frames` for a payload that feeds exactly one dataset."""
     return parse_json_frames(payload_name, lambda payload, day: {dataset: build(payload, day)})
-
-
-def activity_zip_name(activity_id: int) -> str:
-    return f"activity-{activity_id}.zip"
 
 
 def fit_from_zip(payload: bytes) -> bytes:

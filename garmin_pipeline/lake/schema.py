@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import pandera.polars as pa
@@ -138,3 +139,32 @@ def empty_frame(columns: Sequence[Column]) -> pl.DataFrame:
 @functools.cache
 def _empty_frame(columns: tuple[Column, ...]) -> pl.DataFrame:
     return pl.DataFrame(schema=polars_schema(columns))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One lake table: a Parquet file per account and day (`layout.partition_dir`)."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # unique per partition; also the sort order that makes files deterministic
+
+    @cached_property
+    def schema(self) -> pa.DataFrameSchema:
+        return pandera_schema(self.name, self.columns, self.key)
+
+    @cached_property
+    def batch_schema(self) -> pa.DataFrameSchema:
+        """`schema` for several days stacked with a `BATCH_DAY` column: keys unique per day."""
+        key = (*self.key, BATCH_DAY.name) if self.key else ()
+        return pandera_schema(self.name, (*self.columns, BATCH_DAY), key)
+
+    @cached_property
+    def polars_schema(self) -> pl.Schema:
+        return polars_schema(self.columns)
+
+    @cached_property
+    def plausible(self) -> dict[str, Plausible]:
+        """The measurements and their plausible ranges: outside them, nulled and counted."""
+        return {c.name: c.plausible for c in self.columns if c.plausible is not None}

@@ -11,15 +11,11 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
 
 import pandera.polars as pa
 import polars as pl
 
-from garmin_pipeline.lake.schema import BATCH_DAY, Plausible
-
-if TYPE_CHECKING:
-    from garmin_pipeline.feeds import Dataset
+from garmin_pipeline.lake.schema import BATCH_DAY, Dataset, Plausible
 
 QUARANTINE_REASON = "quarantine_reason"
 _ROW_INDEX = "__row"

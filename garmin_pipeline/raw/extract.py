@@ -15,10 +15,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from garmin_pipeline.feeds import CONNECT, Feed
+from garmin_pipeline.raw.feed import RawFeed
 from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
 from garmin_pipeline.settings import max_payload_bytes
+from garmin_pipeline.sources import CONNECT
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class ExtractReport:
 
 
 def extract(
-    feed: Feed,
+    feed: RawFeed,
     source: object,
     raw: RawStore,
     account: str,

@@ -11,27 +11,13 @@ a handful of requests instead of one per day and endpoint.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from garmin_pipeline.feeds import Feed
+from garmin_pipeline.raw.feed import RawFeed
 from garmin_pipeline.raw.store import RawStore
-
-log = logging.getLogger(__name__)
-
-
-def profile_zone(name: str | None) -> ZoneInfo:
-    """The zone a Garmin profile names (Garmin's calendar days are its days, not the host's);
-    UTC when it names none or one this host does not know."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ValueError, ZoneInfoNotFoundError):
-        log.warning("unknown profile timezone %r; using UTC", name)
-        return ZoneInfo("UTC")
-
 
 SNAPSHOT_MAX_AGE = timedelta(days=1)
 LATEST_TIMEZONE = timezone(timedelta(hours=14))  # Kiribati: where each calendar day begins first
@@ -56,7 +42,7 @@ class Freshness:
     def today(self) -> date:
         return self.now.astimezone(self.timezone).date()
 
-    def provisional_days(self, feed: Feed) -> int:
+    def provisional_days(self, feed: RawFeed) -> int:
         return dict(self.provisional_overrides).get(feed.name, feed.provisional_days)
 
     def start_of(self, day: date) -> datetime:
@@ -65,7 +51,7 @@ class Freshness:
     def end_of(self, day: date) -> datetime:
         return self.start_of(day + timedelta(days=1))
 
-    def is_final(self, feed: Feed, day: date, checked_at: datetime | None) -> bool:
+    def is_final(self, feed: RawFeed, day: date, checked_at: datetime | None) -> bool:
         if checked_at is None:
             return False
         return checked_at >= self.end_of(day) + timedelta(days=self.provisional_days(feed))
@@ -76,7 +62,7 @@ class Freshness:
     def uploaded_since(self, checked_at: datetime) -> bool:
         return self.last_upload is None or self.last_upload > checked_at
 
-    def due(self, feed: Feed, raw: RawStore, account: str, days: Sequence[date]) -> list[date]:
+    def due(self, feed: RawFeed, raw: RawStore, account: str, days: Sequence[date]) -> list[date]:
         """The days of `days` (sorted) to fetch now; days that have not begun are never due."""
         started = [day for day in days if day <= self.today]
         if feed.snapshot:
@@ -97,7 +83,7 @@ class Freshness:
                 due.append(day)
         return due
 
-    def _snapshot_due(self, feed: Feed, raw: RawStore, account: str) -> bool:
+    def _snapshot_due(self, feed: RawFeed, raw: RawStore, account: str) -> bool:
         stored = raw.days(feed.name, account)
         if self.refetch or not stored:
             return True

@@ -27,8 +27,9 @@ from datetime import UTC, date, datetime
 import polars as pl
 
 from garmin_pipeline.feeds import Feed
-from garmin_pipeline.raw.freshness import Freshness, profile_zone
+from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
+from garmin_pipeline.sources import profile_zone
 
 COMPLETE, PROVISIONAL, MISSING = "complete", "provisional", "missing"
 STATES = (COMPLETE, PROVISIONAL, MISSING)  # the calendar's legend, in this order

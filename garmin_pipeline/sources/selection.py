@@ -3,7 +3,7 @@
 `GARMIN_SOURCE` picks a mode: `connect` (garminconnect for everything), `personal_api` (the
 official API alone: feeds it does not cover are not fetched) or `hybrid` (the Personal API for
 every feed it covers, garminconnect for the rest; a feed the Personal API serves only a day at
-a time, where Connect serves weeks per request, says so with `Feed.hybrid_source`).
+a time, where Connect serves weeks per request, says so with `RawFeed.hybrid_source`).
 `GARMIN_FEED_SOURCES=feed=source,...` pins single feeds to a source. The data dictionary's
 "Sources" table is `precedence_table()`.
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from garmin_pipeline.feeds import Feed
+from garmin_pipeline.raw.feed import RawFeed
 from garmin_pipeline.settings import SOURCE_MODES, Settings, SettingsError
 
 
-def source_for(feed: Feed, settings: Settings) -> str | None:
+def source_for(feed: RawFeed, settings: Settings) -> str | None:
     """The source that fetches `feed`, or None when no configured source covers it."""
     pinned = dict(settings.feed_sources).get(feed.name)
     if pinned is not None:
@@ -31,7 +31,7 @@ def source_for(feed: Feed, settings: Settings) -> str | None:
     )
 
 
-def precedence(feed: Feed, mode: str) -> tuple[str, ...]:
+def precedence(feed: RawFeed, mode: str) -> tuple[str, ...]:
     """The sources `mode` allows for `feed`, in the order it tries them."""
     order = SOURCE_MODES[mode]
     if mode == "hybrid" and feed.hybrid_source in order:
@@ -39,7 +39,7 @@ def precedence(feed: Feed, mode: str) -> tuple[str, ...]:
     return order
 
 
-def check_feed_sources(settings: Settings, feeds: Iterable[Feed]) -> None:
+def check_feed_sources(settings: Settings, feeds: Iterable[RawFeed]) -> None:
     """Refuse a GARMIN_FEED_SOURCES entry that names no feed or a source that cannot serve it."""
     by_name = {feed.name: feed for feed in feeds}
     for name, _ in settings.feed_sources:
@@ -51,11 +51,11 @@ def check_feed_sources(settings: Settings, feeds: Iterable[Feed]) -> None:
         source_for(by_name[name], settings)
 
 
-def sources_in_use(settings: Settings, feeds: Iterable[Feed]) -> set[str]:
+def sources_in_use(settings: Settings, feeds: Iterable[RawFeed]) -> set[str]:
     return {name for feed in feeds if (name := source_for(feed, settings)) is not None}
 
 
-def precedence_table(feeds: Iterable[Feed]) -> str:
+def precedence_table(feeds: Iterable[RawFeed]) -> str:
     """A markdown table: which source each mode uses for each feed (for the docs)."""
     modes = [mode for mode in SOURCE_MODES]
     lines = [

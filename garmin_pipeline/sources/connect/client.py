@@ -31,13 +31,13 @@ from garmin_pipeline.errors import (
     SourceAuthError,
     SourceUnavailableError,
 )
-from garmin_pipeline.feeds import CONNECT
-from garmin_pipeline.raw.freshness import profile_zone
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources import CONNECT, profile_zone
 from garmin_pipeline.sources.breaker import CircuitBreaker
-from garmin_pipeline.sources.connect import login, tokens
+from garmin_pipeline.sources.connect import tokens
 from garmin_pipeline.sources.connect.credentials import Credentials, unattended_credentials
 from garmin_pipeline.sources.connect.refusal import CredentialRefusedError, Refusals
+from garmin_pipeline.sources.connect.session import connect_client
 from garmin_pipeline.sources.connect.tokens import StoreLock, TokenStoreError, refuse_legacy_store
 from garmin_pipeline.sources.gate import RequestGate
 from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
@@ -151,9 +151,7 @@ class ConnectSource:
         stored = tokens.read_tokens(token_file)
         if stored is None:
             raise SourceAuthError(f"no Garmin tokens at {token_file}: {LOGIN_HINT}")
-        garmin, self._adapter = login.connect_client(
-            self.settings, self.governor, lock=self.store_lock
-        )
+        garmin, self._adapter = connect_client(self.settings, self.governor, lock=self.store_lock)
         self._call("login", lambda: garmin.login(tokenstore=json.dumps(stored)))
         self._adapter.display_name = garmin.display_name
         log.info("logged in to Garmin Connect as %s", garmin.display_name)
@@ -171,8 +169,8 @@ class ConnectSource:
             )
         log.info("%s; logging in again with the credentials from %s", why, credentials.source)
         try:
-            garmin, mfa_state = login.sign_in(
-                self, credentials.email, credentials.password, "credential login"
+            garmin, mfa_state = self.sign_in(
+                credentials.email, credentials.password, "credential login"
             )
         except RateLimitedError:
             raise
@@ -191,6 +189,15 @@ class ConnectSource:
             )
         written = tokens.write_token_file(store, garmin.client.dumps())
         log.info("stored new Garmin tokens in %s", written)
+
+    def sign_in(
+        self, email: str, password: str, what: str = "login"
+    ) -> tuple[Garmin, dict[str, Any] | None]:
+        """One credential login through the call gate: the client, and the MFA state when
+        Garmin asks for a code (None when the login is complete)."""
+        garmin, _ = connect_client(self.settings, self.governor, email, password)
+        status, state = self._call(what, garmin.login)
+        return garmin, (state if status == "needs_mfa" else None)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         """Every request (token refresh and login included) passes the gate: breaker first.

@@ -3,61 +3,30 @@
 `garminconnect` does the login: ``Garmin(email, password, return_on_mfa=True).login()`` either
 finishes or returns ``("needs_mfa", client_state)``, and ``resume_login(client_state, code)``
 finishes it, on the same or on another ``Garmin`` instance. We only wire the client like every
-other one (our transport adapter on its API session; SSO, DI token endpoint and API sent to
-``GARMIN_API_URL`` when set), run each step through `ConnectSource`'s call gate (the shared 429
-breaker is checked first and tripped by a 429) and store the tokens ourselves, never the password.
-
-Never a credential login after a 429: the client tries several strategies and TLS fingerprints
-in turn, but once one of them met a 429 the others are refused before they send anything.
-
-``GARMIN_LOGIN_DELAY_S`` (for tests and the demo) replaces garminconnect's 2-5 s pause between
-loading the sign-in page and posting the credentials, only when GARMIN_API_URL is on loopback.
+other one (`session.connect_client`: our transport adapter, GARMIN_API_URL, the 429 guards), run
+each step through `ConnectSource`'s call gate (the shared 429 breaker is checked first and
+tripped by a 429) and store the tokens ourselves, never the password.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import garminconnect.client.sso as garmin_sso
-from garminconnect import (
-    Garmin,
-    GarminConnectAuthenticationError,
-    GarminConnectTooManyRequestsError,
-)
+from garminconnect import Garmin
 
 from garmin_pipeline.errors import SourceAuthError
-from garmin_pipeline.feeds import CONNECT
-from garmin_pipeline.settings import Settings, is_loopback
+from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources import CONNECT
+from garmin_pipeline.sources.connect.client import ConnectSource
 from garmin_pipeline.sources.connect.refusal import Refusals
-from garmin_pipeline.sources.connect.tokens import (
-    StoreLock,
-    read_tokens,
-    remember_mfa,
-    token_file,
-    write_token_file,
-)
-from garmin_pipeline.sources.governor import GovernedAdapter, RateGovernor
-
-if TYPE_CHECKING:
-    from garmin_pipeline.sources.connect.client import ConnectSource
+from garmin_pipeline.sources.connect.session import connect_client
+from garmin_pipeline.sources.connect.tokens import remember_mfa, write_token_file
 
 log = logging.getLogger(__name__)
 
-DI_TOKEN_PATH = "/di-oauth2-service/oauth/token"
-LOGIN_DELAY_ENV = "GARMIN_LOGIN_DELAY_S"
-# Only the mobile flow is served by GARMIN_API_URL (the emulator); the others would only wait.
-NOT_SERVED_BY_API_URL = frozenset({"widget+cffi", "portal+cffi", "portal+requests"})
-# The methods of garminconnect's client that each send one credential login attempt.
-CREDENTIAL_SENDERS = ("_do_mobile_login", "_widget_web_login", "_do_portal_web_login")
-# What the DI token endpoint answers a refresh token it will not exchange (spent, revoked).
-REFRESH_REFUSED = (400, 401, 403)
 BAD_CREDENTIALS = (
     "Garmin refused the e-mail or password; check them and run `garmin-pipeline login` again"
 )
@@ -92,173 +61,6 @@ class LoginResult:
         return self.pending is not None
 
 
-@contextlib.contextmanager
-def _mobile_delay(settings: Settings) -> Iterator[None]:
-    """garminconnect's pause before posting credentials, shortened for a loopback emulator."""
-    value = os.environ.get(LOGIN_DELAY_ENV, "").strip()
-    if not value or not is_loopback(settings.api_url):
-        yield
-        return
-    delay = max(0.0, float(value))
-    saved = garmin_sso.MOBILE_DELAY_MIN_S, garmin_sso.MOBILE_DELAY_MAX_S
-    garmin_sso.MOBILE_DELAY_MIN_S = garmin_sso.MOBILE_DELAY_MAX_S = delay
-    try:
-        yield
-    finally:
-        garmin_sso.MOBILE_DELAY_MIN_S, garmin_sso.MOBILE_DELAY_MAX_S = saved
-
-
-def _guard_credential_sender(
-    garmin: Garmin, name: str, governor: RateGovernor, settings: Settings
-) -> None:
-    """Wrap one credential-sending step: refused once this run met a 429, records its own."""
-    send = getattr(garmin.client, name)
-
-    def guarded(*args: Any, **kwargs: Any) -> None:
-        if governor.rate_limited:
-            raise GarminConnectTooManyRequestsError("login not sent: a 429 came first")
-        try:
-            with _mobile_delay(settings):
-                send(*args, **kwargs)
-        except GarminConnectTooManyRequestsError:
-            governor.record_429("sso login", None)
-            raise
-
-    setattr(garmin.client, name, guarded)
-
-
-@dataclass
-class TokenEndpoint:
-    """What the DI token endpoint last answered (its curl_cffi POST passes no adapter of ours)."""
-
-    status: int | None = None
-
-
-def _watch_token_endpoint(garmin: Garmin, governor: RateGovernor) -> TokenEndpoint:
-    """Keep the DI token endpoint's last status. A 429 there is a 429 too: garminconnect
-    swallows it in a refresh, and the refused tokens must not lead to a login."""
-    post: Callable[..., Any] = garmin.client._di_token_post
-    seen = TokenEndpoint()
-
-    def recorded(*args: Any, **kwargs: Any) -> Any:
-        if governor.rate_limited:
-            raise GarminConnectTooManyRequestsError("token request not sent: a 429 came first")
-        seen.status = None
-        response = post(*args, **kwargs)
-        seen.status = getattr(response, "status_code", None)
-        if seen.status in (427, 429):
-            governor.record_429(DI_TOKEN_PATH, None)
-        return response
-
-    garmin.client._di_token_post = recorded
-    return seen
-
-
-def _share_refreshes(
-    garmin: Garmin,
-    token_path: Path,
-    lock: StoreLock,
-    endpoint: TokenEndpoint,
-    governor: RateGovernor,
-) -> None:
-    """Refresh under the token store's lock, from the newest stored tokens, and store the new
-    ones before letting go.
-
-    Garmin's refresh tokens rotate: once a process has refreshed, the refresh token any other
-    holds is spent. So a refresh first reads the store, and when another process rotated the
-    tokens meanwhile it takes theirs instead of sending a spent one. garminconnect swallows a
-    failed refresh and retries the request with the old token (and retries loading the profile
-    three times); after a 401 a refused refresh ends the call instead, and neither a refused
-    refresh token nor the access token refused with it is ever sent again."""
-    client = garmin.client
-    refresh_session: Callable[[], None] = client._refresh_session
-    run_request: Callable[..., Any] = client._run_request
-    refused: set[str] = set()  # refresh tokens the DI token endpoint refused
-    dead: set[str] = set()  # access tokens answered 401 whose refresh was refused
-
-    def refused_now(after_401: bool) -> None:
-        if after_401:
-            if client.di_token:
-                dead.add(client.di_token)
-            raise GarminConnectAuthenticationError("Garmin refused the refresh token")
-
-    def refresh() -> None:
-        with lock:
-            after_401 = governor.last_response()[0] == 401
-            stored = read_tokens(token_path)
-            if stored is not None and stored["di_refresh_token"] not in (
-                client.di_refresh_token,
-                *refused,
-            ):
-                client.loads(json.dumps(stored))
-                log.info("using the Garmin tokens another process has just refreshed")
-                if not client._token_expires_soon():
-                    return
-            if client.di_refresh_token in refused:
-                refused_now(after_401)
-                return
-            before = client.di_token
-            refresh_session()  # garminconnect's: swallows a failure
-            if client.di_token != before:
-                write_token_file(token_path, client.dumps())
-            elif endpoint.status in REFRESH_REFUSED and client.di_refresh_token:
-                refused.add(client.di_refresh_token)
-                refused_now(after_401)
-
-    def request(*args: Any, **kwargs: Any) -> Any:
-        if client.di_token in dead:
-            raise GarminConnectAuthenticationError("not sent: Garmin refused these tokens")
-        return run_request(*args, **kwargs)
-
-    client._refresh_session = refresh
-    client._run_request = request
-
-
-def connect_client(
-    settings: Settings,
-    governor: RateGovernor,
-    email: str | None = None,
-    password: str | None = None,
-    lock: StoreLock | None = None,
-) -> tuple[Garmin, GovernedAdapter]:
-    """A garminconnect client wired to our adapter and GARMIN_API_URL, guarded against 429s.
-    With the token store's `lock`, its refreshes are shared with other processes through the
-    store (see `_share_refreshes`)."""
-    # Retries belong to our adapter (counted, bounded); garminconnect's own would double them.
-    garmin = Garmin(email, password, return_on_mfa=True, retry_attempts=0)
-    adapter = GovernedAdapter(
-        governor, base_url=settings.api_url, timeout_s=settings.request_timeout_s
-    )
-    garmin.client._api_session.mount("https://", adapter)
-    garmin.client._api_session.mount("http://", adapter)
-    if settings.api_url:
-        # SSO and the DI token endpoint are curl_cffi requests that ignore the API session.
-        garmin.client._sso = settings.api_url
-        garmin.client._di_token_url = settings.api_url + DI_TOKEN_PATH
-        garmin.client.skip_strategies = set(NOT_SERVED_BY_API_URL)
-        # The CAS service URLs name where a ticket is consumed; were the DI exchange to fail,
-        # garminconnect would GET the one it used: keep that on the same host, not the internet.
-        garmin.client._ios_service_url = settings.api_url + "/gcm/ios"
-        garmin.client._mobile_sso_service_url = settings.api_url + "/gcm/android"
-        garmin.client._portal_service_url = settings.api_url + "/app"
-    for name in CREDENTIAL_SENDERS:
-        _guard_credential_sender(garmin, name, governor, settings)
-    endpoint = _watch_token_endpoint(garmin, governor)
-    if lock is not None:
-        _share_refreshes(garmin, token_file(settings.token_store), lock, endpoint, governor)
-    return garmin, adapter
-
-
-def sign_in(
-    source: ConnectSource, email: str, password: str, what: str = "login"
-) -> tuple[Garmin, dict[str, Any] | None]:
-    """One credential login through the source's call gate: the client, and the MFA state
-    when Garmin asks for a code (None when the login is complete)."""
-    garmin, _ = connect_client(source.settings, source.governor, email, password)
-    status, state = source._call(what, garmin.login)
-    return garmin, (state if status == "needs_mfa" else None)
-
-
 def _finish(source: ConnectSource, garmin: Garmin, mfa: bool) -> LoginResult:
     """Load the profile with the new tokens, then store them (0600; a missing folder 0700)
     under the store's lock, and forget an earlier refusal: the next sync may try again."""
@@ -278,11 +80,9 @@ def _finish(source: ConnectSource, garmin: Garmin, mfa: bool) -> LoginResult:
 def start_login(settings: Settings, email: str, password: str) -> LoginResult:
     """Log in with an e-mail and password; the result either holds the stored token file or a
     `PendingMfa` to pass to `resume_login` with the code Garmin sent."""
-    from garmin_pipeline.sources.connect.client import ConnectSource
-
     source = ConnectSource(settings, interactive=True)
     try:
-        garmin, state = sign_in(source, email, password)
+        garmin, state = source.sign_in(email, password)
     except SourceAuthError as error:
         raise SourceAuthError(BAD_CREDENTIALS) from error
     if state is not None:
@@ -296,8 +96,6 @@ def resume_login(pending: PendingMfa, code: str) -> LoginResult:
     A `PendingMfa` carrying only settings and ``client_state`` (another process, say) is
     resumed on a new ``Garmin`` instance rebuilt from that state.
     """
-    from garmin_pipeline.sources.connect.client import ConnectSource
-
     if pending.source is None:
         pending.source = ConnectSource(pending.settings, interactive=True)
     if pending.garmin is None:

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from garmin_pipeline.errors import SourceAuthError
-from garmin_pipeline.feeds import CONNECT, PERSONAL_API
 from garmin_pipeline.files import write_atomically
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources import CONNECT, PERSONAL_API
 
 SERVICES = {CONNECT: "Garmin Connect", PERSONAL_API: "the Personal API"}
 COMMANDS = {CONNECT: "garmin-pipeline login", PERSONAL_API: "garmin-pipeline login --personal-api"}

@@ -26,9 +26,9 @@ from filelock import Timeout as LockTimeout
 from garminconnect.client.tokens import _decode_jwt_payload, token_file_path
 
 from garmin_pipeline.errors import SourceAuthError
-from garmin_pipeline.feeds import CONNECT
 from garmin_pipeline.files import write_atomically
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources import CONNECT
 from garmin_pipeline.sources.connect.refusal import Refusals
 
 LOGIN_COMMAND = "`garmin-pipeline login`"

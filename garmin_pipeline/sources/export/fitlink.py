@@ -24,7 +24,6 @@ then sleep, then the rest, as the download orders them (`wellness_zip`).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -32,7 +31,13 @@ from typing import Any
 
 import fitdecode
 
-from garmin_pipeline.fit.decode import FitDecodeError, check_structure
+from garmin_pipeline.fit.decode import (
+    FitDecodeError,
+    check_structure,
+    fit_reader,
+    guarded_frames,
+    spec_violations_logged,
+)
 from garmin_pipeline.sources.export.discovery import Member
 from garmin_pipeline.zips import stored_zip
 
@@ -83,13 +88,19 @@ def _file_type(file_id: fitdecode.FitDataMessage) -> str | None:
     return None if value is None else str(value)
 
 
+def _unreadable(error: Exception) -> FitDecodeError:
+    """What fitdecode failed with, in one line (`link` says the file is not readable)."""
+    return FitDecodeError(" ".join(str(error).split()) or type(error).__name__)
+
+
 def inspect(data: bytes) -> FitInfo:
     """The file type and the first session's start and sport (reading stops there), once the
-    whole file's structure and CRCs are checked: a cut file is refused, whatever its kind."""
+    whole file's structure and CRCs are checked: a cut file is refused, whatever its kind.
+    Read as the lake reads it (`fit_reader`), so a file the lake decodes is linked too."""
     check_structure(data, "the export (or this upload from the device)")
     file_type: str | None = None
-    with fitdecode.FitReader(io.BytesIO(data), check_crc=fitdecode.CrcCheck.RAISE) as reader:
-        for frame in reader:
+    with spec_violations_logged(), fit_reader(data) as reader:
+        for frame in guarded_frames(reader, _unreadable):
             if not isinstance(frame, fitdecode.FitDataMessage):
                 continue
             if frame.name == "file_id" and file_type is None:
@@ -132,7 +143,7 @@ def link(fits: list[Member], activities: Mapping[int, Mapping[str, Any]]) -> Lin
     for member in sorted(fits, key=lambda m: m.path):
         try:
             info = inspect(member.read())
-        except (FitDecodeError, fitdecode.FitError, ValueError, EOFError, OSError) as error:
+        except (FitDecodeError, ValueError, EOFError, OSError) as error:
             reason = " ".join(str(error).split()) or type(error).__name__
             links.quarantined[member.path] = f"not a readable FIT file: {reason}"[:300]
             continue
@@ -180,9 +191,12 @@ class WellnessTimes:
 
 
 def wellness_times(data: bytes) -> WellnessTimes:
+    """The file type and times of a wellness file, once its structure and CRCs are checked
+    (`fit_reader` leaves them to `check_structure`)."""
+    check_structure(data, "the export (or this upload from the device)")
     file_type = day_start = last = offset = None
-    with fitdecode.FitReader(io.BytesIO(data), check_crc=fitdecode.CrcCheck.RAISE) as reader:
-        for frame in reader:
+    with spec_violations_logged(), fit_reader(data) as reader:
+        for frame in guarded_frames(reader, _unreadable):
             if not isinstance(frame, fitdecode.FitDataMessage):
                 continue
             if frame.name == "file_id" and file_type is None:
@@ -217,7 +231,7 @@ def wellness_days(members: list[Member], links: Links) -> None:
     for path in list(links.wellness):
         try:
             times[path] = wellness_times(by_path[path].read())
-        except (fitdecode.FitError, ValueError, EOFError, OSError) as error:
+        except (FitDecodeError, ValueError, EOFError, OSError) as error:
             reason = " ".join(str(error).split()) or type(error).__name__
             links.quarantined[path] = f"not a readable FIT file: {reason}"[:300]
             links.wellness.remove(path)

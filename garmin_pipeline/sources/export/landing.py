@@ -43,9 +43,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from garmin_pipeline.errors import UnsafeValueError
-from garmin_pipeline.lake.parsers import activity_zip_name
 from garmin_pipeline.layout import exports_dir
-from garmin_pipeline.raw.canonical import canonical_json
+from garmin_pipeline.raw.canonical import activity_zip_name, canonical_json
 from garmin_pipeline.raw.store import RawStore, StoredPayload
 from garmin_pipeline.sources.export.discovery import (
     Archive,

@@ -30,9 +30,8 @@ from garmin_pipeline.errors import (
     SourceAuthError,
     SourceUnavailableError,
 )
-from garmin_pipeline.feeds import PERSONAL_API
-from garmin_pipeline.raw.freshness import profile_zone
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.sources import PERSONAL_API, profile_zone
 from garmin_pipeline.sources.breaker import CircuitBreaker
 from garmin_pipeline.sources.connect.refusal import CredentialRefusedError, Refusals
 from garmin_pipeline.sources.connect.tokens import private_dir

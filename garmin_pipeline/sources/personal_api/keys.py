@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Literal
 
 from garmin_pipeline.errors import SourceAuthError
-from garmin_pipeline.feeds import PERSONAL_API
 from garmin_pipeline.files import write_atomically
 from garmin_pipeline.settings import PERSONAL_API_KEY_ENV, PERSONAL_API_KEY_RECORD, Settings
+from garmin_pipeline.sources import PERSONAL_API
 from garmin_pipeline.sources.connect.credentials import KEYRING_SERVICE
 from garmin_pipeline.sources.connect.refusal import Refusals
 from garmin_pipeline.sources.connect.tokens import private_dir, token_file
