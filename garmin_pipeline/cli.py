@@ -273,9 +273,7 @@ def sync_command(
         f"{doing} {first}..{last} through Dagster (runs recorded in {environment['DAGSTER_HOME']})"
     )
     command = [
-        sys.executable,
-        "-m",
-        "assets.sync",
+        *code_location_module("assets.sync"),
         "--start",
         first.isoformat(),
         "--end",
@@ -508,7 +506,14 @@ def exec_module(module: str, arguments: list[str]) -> NoReturn:
     GARMIN_DATA_DIR (the library never imports Dagster itself)."""
     environment = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
-    become([sys.executable, "-m", module, *arguments], environment)
+    become([*code_location_module(module), *arguments], environment)
+
+
+def code_location_module(module: str) -> list[str]:
+    """`python -m <module>` of the installed code location. With -P: the working directory,
+    which is the user's, is not on the path, so a folder of theirs named `assets` cannot stand
+    in for the code location."""
+    return [sys.executable, "-P", "-m", module]
 
 
 @main.command("export")

@@ -163,7 +163,9 @@ def test_the_wheel_is_imported_from_its_install_not_the_checkout(installed, tmp_
 def test_help_and_a_demo_sync_run_from_the_installed_wheel(installed, tmp_path):
     cli = str(installed / "bin" / "garmin-pipeline")
     cwd = tmp_path / "somewhere"
-    cwd.mkdir()
+    # A folder of the user's named like the code location must not stand in for it.
+    (cwd / "assets").mkdir(parents=True)
+    (cwd / "assets" / "__init__.py").write_text("raise ImportError('the user folder was run')\n")
     env = user_env(tmp_path)
 
     helped = subprocess.run([cli, "--help"], cwd=cwd, env=env, capture_output=True, text=True)
