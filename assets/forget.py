@@ -29,7 +29,8 @@ from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, As
 from dagster._core.storage.runs.schema import BackfillTagsTable, BulkActionsTable
 from dagster._serdes import serialize_value
 
-from assets.sync import UNFINISHED, worker_gone
+from assets.instance import prepare_dagster_home
+from assets.supervision import UNFINISHED, worker_gone
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.forget import forget_account, summary_line
@@ -217,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def forget_locked(settings: Settings, args: argparse.Namespace) -> int:
     """The forget, once it holds the data directory (no sync, rebuild or import running)."""
+    prepare_dagster_home()
     with dg.DagsterInstance.get() as instance:
         going = runs_going(instance)
         if going:

@@ -1,21 +1,14 @@
 """Lake assets: one per dataset, built together by one multi-asset that parses raw into them.
 
-Each dataset carries three checks:
-- `plausible_values` warns with the count per column of implausible measurements the build
-  nulled (heart rate 0 from a device without a strap): the rows stayed, raw keeps the values.
-- `valid_rows`: rows that fail identity and structure (the Pandera schema) are quarantined with
-  their reason (the check then warns with the counts); a day whose frame failed the schema (a
-  field renamed or dropped) is an error.
-- `complete_days`: a payload quarantined whole (not JSON, too large, a corrupt FIT, hostile
-  values) is an error; a gap before the newest day held warns.
-Each names the dataset, the days and the reasons.
+Each dataset carries three checks, `valid_rows`, `plausible_values` and `complete_days`; what
+they say is decided in the library (`garmin_pipeline.lake.completeness`), and only turned into
+Dagster's check results here.
 """
 
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
-import polars as pl
 
 from assets.account import per_account
 from assets.partitions import run_days_by_account
@@ -23,21 +16,20 @@ from assets.resources import DataDir
 from garmin_pipeline import catalog
 from garmin_pipeline.catalog import FEEDS
 from garmin_pipeline.feeds import Dataset, Feed
-from garmin_pipeline.lake.build import BuildReport, DatasetReport, build_feeds
+from garmin_pipeline.lake.build import BuildReport, build_feeds
+from garmin_pipeline.lake.completeness import (
+    CheckVerdict,
+    complete_days,
+    day_ranges,
+    nulled_by_column_and_day,
+    plausible_values,
+    valid_rows,
+)
 from garmin_pipeline.settings import Settings
 
 VALID_ROWS_CHECK = "valid_rows"
 COMPLETE_DAYS_CHECK = "complete_days"
 PLAUSIBLE_CHECK = "plausible_values"
-# Per column, the days listed in the build's metadata (the check's table sums them all).
-NULLED_DAYS_SHOWN = 31
-
-
-def markdown_table(frame: pl.DataFrame) -> str:
-    with pl.Config(
-        tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True
-    ):
-        return str(frame)
 
 
 def column_schema(dataset: Dataset) -> dg.TableSchema:
@@ -48,142 +40,28 @@ def column_schema(dataset: Dataset) -> dg.TableSchema:
     )
 
 
-def reasons_table(reasons: dict[str, str], limit: int = 20) -> dg.MetadataValue:
-    """What was quarantined and why, one row each (the first `limit`)."""
-    rows = sorted(reasons.items())
-    frame = pl.DataFrame(
-        {"item": [k for k, _ in rows[:limit]], "reason": [v for _, v in rows[:limit]]},
-        schema={"item": pl.String, "reason": pl.String},
-    )
-    more = f"\n\n... and {len(rows) - limit} more" if len(rows) > limit else ""
-    return dg.MetadataValue.md(markdown_table(frame) + more)
-
-
-def summary(dataset: Dataset, what: str, days: list[date], reasons: dict[str, str]) -> str:
-    """One line: the dataset, the days and the first reason."""
-    first = next(iter(sorted(reasons.items())), None)
-    example = f"; e.g. {first[0]}: {first[1]}" if first else ""
-    return f"lake/{dataset.name}: {what} on {day_ranges(days)}{example}"[:1000]
-
-
-def check_result(dataset: Dataset, report: DatasetReport) -> dg.AssetCheckResult:
-    days = sorted(report.quarantined_days)
-    reasons = {str(d): r for d, r in report.quarantined_days.items()}
-    schema_failed = bool(report.schema_failed_days)
+def check_result(check: str, dataset: Dataset, verdict: CheckVerdict) -> dg.AssetCheckResult:
+    """The library's verdict as Dagster's check result (its tables as Markdown metadata)."""
     return dg.AssetCheckResult(
-        check_name=VALID_ROWS_CHECK,
+        check_name=check,
         asset_key=["lake", dataset.name],
-        passed=report.quarantined_rows == 0,
-        # A few implausible rows warn; a day lost whole to schema drift is an error.
-        severity=dg.AssetCheckSeverity.ERROR if schema_failed else dg.AssetCheckSeverity.WARN,
-        description=(
-            summary(dataset, f"{report.quarantined_rows} rows quarantined", days, reasons)
-            if days
-            else None
-        ),
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR if verdict.error else dg.AssetCheckSeverity.WARN,
+        description=verdict.description,
         metadata={
-            "quarantined_rows": report.quarantined_rows,
-            "quarantined_days": day_ranges(days),
-            "schema_failed_days": day_ranges(report.schema_failed_days),
-            "failures": dg.MetadataValue.md(markdown_table(report.failure_summary)),
-            "reasons": reasons_table(reasons),
+            **verdict.metadata,
+            **{name: dg.MetadataValue.md(text) for name, text in verdict.markdown.items()},
         },
     )
 
 
-def plausible_result(dataset: Dataset, report: DatasetReport) -> dg.AssetCheckResult:
-    """Warns naming each column whose implausible values were nulled, and how many."""
-    by_column = report.nulled_summary.with_columns(
-        pl.col("column")
-        .replace_strict({n: str(r) for n, r in dataset.plausible.items()}, default=None)
-        .alias("plausible"),
-    )
-    counts = ", ".join(
-        f"{column} {values:,} on {days} day{'s' * (days > 1)}"
-        for column, values, days in by_column.select("column", "values", "days").iter_rows()
-    )
-    return dg.AssetCheckResult(
-        check_name=PLAUSIBLE_CHECK,
-        asset_key=["lake", dataset.name],
-        passed=report.nulled_values == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"lake/{dataset.name}: {report.nulled_values:,} implausible values nulled, rows "
-            f"kept (raw keeps them): {counts}"[:1000]
-            if report.nulled_values
-            else None
-        ),
-        metadata={
-            "nulled_values": report.nulled_values,
-            "nulled_by_column": dg.MetadataValue.md(markdown_table(by_column)),
-        },
-    )
-
-
-def nulled_by_column_and_day(report: DatasetReport) -> dict[str, dict[str, int]]:
-    """column → day → implausible values nulled, the first days of each column."""
-    found: dict[str, dict[str, int]] = {}
-    for day in sorted(report.nulled):
-        for column, count in report.nulled[day].items():
-            days = found.setdefault(column, {})
-            if len(days) < NULLED_DAYS_SHOWN:
-                days[str(day)] = count
-    return dict(sorted(found.items()))
-
-
-def day_ranges(days: list[date]) -> str:
-    """2024-01-01..2024-01-03, 2024-02-10: compact enough for metadata and logs."""
-    runs: list[list[date]] = []
-    for day in sorted(days):
-        if runs and day == runs[-1][-1] + timedelta(days=1):
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs) or "none"
-
-
-def completeness_result(
-    dataset: Dataset, report: BuildReport, days: list[date]
-) -> dg.AssetCheckResult:
-    """Missing: a gap before the newest day raw holds. Failed: a payload was quarantined.
-    Days after the newest one are pending (the devices have not uploaded them yet)."""
-    have = set(days) - set(report.days_without_raw)
-    newest = max(have, default=None)
-    missing = [d for d in report.days_without_raw if newest is not None and d < newest]
-    pending = [d for d in report.days_without_raw if newest is None or d > newest]
-    failed = sorted({date.fromisoformat(k.split("/", 1)[0]) for k in report.rejected_payloads})
-    problems = []
-    if failed:
-        problems.append(
-            summary(
-                dataset,
-                f"{len(report.rejected_payloads)} payloads quarantined",
-                failed,
-                report.rejected_payloads,
-            )
-        )
-    if missing:
-        problems.append(f"lake/{dataset.name}: no raw for {day_ranges(missing)}")
-    return dg.AssetCheckResult(
-        check_name=COMPLETE_DAYS_CHECK,
-        asset_key=["lake", dataset.name],
-        passed=not missing and not failed,
-        # A gap may just be a sync not run yet; a quarantined payload is bad input to fix.
-        severity=dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN,
-        description=" | ".join(problems) or None,
-        metadata={
-            "missing_days": day_ranges(missing),
-            "failed_days": day_ranges(failed),
-            "pending_days": len(pending),
-            "missing_count": len(missing),
-            "failed_count": len(failed),
-            "payloads_quarantined": len(report.rejected_payloads),
-            "first_quarantined": next(
-                (f"{k}: {v}" for k, v in sorted(report.rejected_payloads.items())), ""
-            ),
-            "quarantined_payloads": reasons_table(report.rejected_payloads),
-        },
-    )
+def verdict(check: str, dataset: Dataset, report: BuildReport, days: list[date]) -> CheckVerdict:
+    """What the library says of `check` for one account's build of `dataset`."""
+    if check == VALID_ROWS_CHECK:
+        return valid_rows(dataset.name, report.datasets[dataset.name])
+    if check == PLAUSIBLE_CHECK:
+        return plausible_values(dataset.name, dataset.plausible, report.datasets[dataset.name])
+    return complete_days(dataset.name, report, days)
 
 
 def _specs(feed: Feed) -> list[dg.AssetSpec]:
@@ -303,18 +181,14 @@ def lake(context: dg.AssetExecutionContext, data_dir: DataDir):
                 continue
             yield _materialization(ds, reports, data_dir, len(rejected))
             key = dg.AssetKey(["lake", ds.name])
-            if dg.AssetCheckKey(key, VALID_ROWS_CHECK) in checks:
-                yield per_account(
-                    {a: check_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
-                )
-            if dg.AssetCheckKey(key, PLAUSIBLE_CHECK) in checks:
-                yield per_account(
-                    {a: plausible_result(ds, r.datasets[ds.name]) for a, r in reports.items()}
-                )
-            if dg.AssetCheckKey(key, COMPLETE_DAYS_CHECK) in checks:
-                yield per_account(
-                    {a: completeness_result(ds, r, days[a]) for a, r in reports.items()}
-                )
+            for check in (VALID_ROWS_CHECK, PLAUSIBLE_CHECK, COMPLETE_DAYS_CHECK):
+                if dg.AssetCheckKey(key, check) in checks:
+                    yield per_account(
+                        {
+                            a: check_result(check, ds, verdict(check, ds, r, days[a]))
+                            for a, r in reports.items()
+                        }
+                    )
     built.raise_first_failure()
 
 

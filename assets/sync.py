@@ -11,40 +11,38 @@ three ways, each its own exit status:
   Garmin refused the account's login: one line per account and source saying which login to
   run (every feed stopped without sending anything for it).
 
-A sync killed outright (SIGKILL, OOM, power cut) cannot record its own end: its run would stay
-STARTED in the UI and keep its pool slots (garmin_api, duckdb: limit 1), so the next sync would
-wait for them forever. Each run therefore records which process runs it (host, pid and the
-pid's start time, in a tag), and before starting, a sync marks failed every unfinished sync run
-whose process is provably gone from this host, frees the pool slots of finished runs, and
-deletes the temp files that killed writers left in the data directory.
+A sync killed outright (SIGKILL, OOM, power cut) cannot record its own end: before starting, a
+sync marks failed every unfinished sync run whose process is provably gone, frees the pool slots
+of finished runs (`assets.supervision`), and deletes the temp files that killed writers left in
+the data directory.
 """
 
 import argparse
-import json
 import logging
 import os
-import socket
 import sqlite3
 import sys
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import sqlalchemy
 
+from assets.instance import prepare_dagster_home
 from assets.jobs import range_tags
 from assets.lake import COMPLETE_DAYS_CHECK, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
 from assets.raw import AUTH_FAILED, FEED_FAILED, RATE_LIMITED, REFETCH_TAG
+from assets.supervision import PROCESS_TAG, KilledRunStillBusy, recover_killed_runs
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
-from garmin_pipeline.files import process_alive, remove_stale_temp_files
+from garmin_pipeline.files import remove_stale_temp_files
 from garmin_pipeline.forget import apply_retention, retention_days
 from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
 from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
 from garmin_pipeline.settings import Settings
+from garmin_pipeline.supervision import RUN_ID_ENV, process_identity
 
 EXIT_FAILED = 1
 EXIT_PARTIAL = 3  # 2 is a usage error (click)
@@ -62,21 +60,6 @@ def _error_names(cls: type[Exception]) -> set[str]:
 JOB_NAME = "sync"
 # What `garmin-pipeline sync`, `sync --fetch-only` and `rebuild` run (assets/jobs.py).
 JOB_NAMES = (JOB_NAME, "fetch", "rebuild")
-# {"host", "pid", "started", "run_id"} of the process running the run. The run id is in there
-# because a re-execution from the UI copies its parent's tags: only the run it names is judged.
-PROCESS_TAG = "garmin/process"
-# Set in the sync's environment, so the run's child processes (dbt) can be found by it.
-RUN_ID_ENV = "GARMIN_SYNC_RUN_ID"
-UNFINISHED = [
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
-
-
-class KilledRunStillBusy(Exception):
-    """A killed run's child process (a dbt build) outlived it: freeing its slots is not safe."""
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> str:
@@ -198,97 +181,6 @@ def warning_lines(result: dg.ExecuteInProcessResult) -> list[str]:
     return lines
 
 
-def process_started(pid: int) -> str | None:
-    """When `pid` started (clock ticks since boot, from /proc): a reused pid started later."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
-def process_tag(run_id: str) -> str:
-    pid = os.getpid()
-    identity = {"host": socket.gethostname(), "pid": pid, "started": process_started(pid)}
-    return json.dumps({**identity, "run_id": run_id})
-
-
-def worker_gone(run: dg.DagsterRun) -> bool:
-    """True only when the process that ran `run` is provably gone: it ran on this host and its
-    pid is dead, or now belongs to a process that started later. Runs started any other way
-    (the UI, a schedule, another host) are never judged."""
-    try:
-        worker = json.loads(run.tags.get(PROCESS_TAG, ""))
-    except ValueError:
-        return False
-    if worker.get("run_id") != run.run_id or worker.get("host") != socket.gethostname():
-        return False
-    pid = worker.get("pid")
-    if not isinstance(pid, int):
-        return False
-    if not process_alive(pid):
-        return True
-    # Alive: the same process, unless the pid was reused by one that started later.
-    then, now = worker.get("started"), process_started(pid)
-    return then is not None and now is not None and now != then
-
-
-def surviving_children(run_id: str) -> list[int]:
-    """Live processes started by the run that outlived it (found by their environment)."""
-    marker = f"{RUN_ID_ENV}={run_id}".encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            environment = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue  # gone meanwhile, or another user's
-        if marker in environment and process_alive(int(entry.name)):
-            found.append(int(entry.name))
-    return sorted(found)
-
-
-def recover_killed_runs(instance: dg.DagsterInstance, superseded_by: str) -> list[str]:
-    """Mark failed the unfinished sync runs whose process was killed, and free pool slots that
-    finished runs still hold. Returns the ids of the runs marked failed."""
-    recovered = []
-    for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED)):
-        run = record.dagster_run
-        if run.job_name not in JOB_NAMES:
-            continue
-        if not worker_gone(run):
-            continue  # still running (it keeps its slots), or not ours to judge
-        children = surviving_children(run.run_id)
-        if children:
-            raise KilledRunStillBusy(
-                f"run {run.run_id} was killed, but processes it started still run "
-                f"(pids {', '.join(map(str, children))}, e.g. a dbt build holding the "
-                "warehouse); wait for them to end, or kill them, then sync again"
-            )
-        instance.report_run_failed(
-            run, message=f"killed before it finished; superseded by run {superseded_by}"
-        )
-        recovered.append(run.run_id)
-    free_slots_of_finished_runs(instance)
-    return recovered
-
-
-def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Dagster's daemon frees these (run monitoring); `garmin-pipeline sync` runs without one."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return []
-    holders = set(storage.get_concurrency_run_ids())  # runs with steps waiting for a slot
-    for pool in storage.get_concurrency_keys():
-        holders |= {slot.run_id for slot in storage.get_concurrency_info(pool).claimed_slots}
-    freed = []
-    for run_id in sorted(holders):
-        run = instance.get_run_by_id(run_id)
-        if run is None or run.is_finished:
-            storage.free_concurrency_slots_for_run(run_id)
-            freed.append(run_id)
-    return freed
-
-
 def only_feeds(job: dg.JobDefinition, feeds: Sequence[str]) -> list[dg.AssetKey]:
     """The job's assets without the raw and lake assets of every feed but `feeds`."""
     from garmin_pipeline.catalog import FEEDS
@@ -318,7 +210,7 @@ def run_sync(
     accounts = Settings.from_env().accounts
     tags = {
         **range_tags(first.isoformat(), last.isoformat(), accounts),
-        PROCESS_TAG: process_tag(run_id),
+        PROCESS_TAG: process_identity(run_id),
     }
     if refetch:
         tags[REFETCH_TAG] = "true"
@@ -379,9 +271,10 @@ def main(argv: list[str] | None = None) -> int:
 def run_locked(args: argparse.Namespace, run_id: str) -> int:
     """The run, once it holds the data directory: recover what killed runs left, then run."""
     wal_commits_without_fsync()
+    prepare_dagster_home()
     with dg.DagsterInstance.get() as instance:
         try:
-            recovered = recover_killed_runs(instance, superseded_by=run_id)
+            recovered = recover_killed_runs(instance, superseded_by=run_id, job_names=JOB_NAMES)
         except KilledRunStillBusy as error:
             print(f"sync failed: {error}", file=sys.stderr)
             return EXIT_FAILED

@@ -11,6 +11,7 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
 from assets.resources import DataDir
 from garmin_pipeline.raw.freshness import latest_begun_day
+from garmin_pipeline.settings import Settings
 from garmin_pipeline.warehouse.dbt_project import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
@@ -23,14 +24,19 @@ from garmin_pipeline.warehouse.dbt_project import (
     mark_build_ended,
     mark_build_started,
     parse_manifest,
+    project_target_dir,
     seed_partial_parse,
 )
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+dbt_project = DbtProject(
+    project_dir=DBT_PROJECT_DIR,
+    profiles_dir=DBT_PROJECT_DIR,
+    target_path=project_target_dir(Settings.from_env().layout),
+)
 dbt_project.prepare_if_dev()
 if manifest_is_stale(dbt_project.manifest_path):
     # Outside `dagster dev` nothing else refreshes the manifest; parse rather than run stale.
-    parse_manifest()
+    parse_manifest(dbt_project.manifest_path)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -20,7 +20,8 @@ device corpus, ``quirks``' generated hard cases) as an athlete's activities.
 
 It writes FIT files with Garmin's FIT SDK (``garmin-fit-sdk``), which is under Garmin's FIT
 licence, not an open-source one: an optional extra (``garmin-pipeline[emulator]``, in ``dev``)
-that the library never needs. Without it, importing the emulator is a one-line error.
+that the library never needs, like the web server it serves with (starlette, uvicorn). Without
+them, importing the emulator is a one-line error naming the extra.
 """
 
 try:
@@ -31,6 +32,16 @@ except ImportError:
     raise PipelineError(
         "the emulator (and `demo`) needs Garmin's FIT SDK, an optional extra under Garmin's "
         "FIT licence: pip install 'garmin-pipeline[emulator]'"
+    ) from None
+try:
+    import starlette  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as missing:
+    from garmin_pipeline.errors import PipelineError
+
+    raise PipelineError(
+        f"the emulator (and `demo`) needs a web server ({missing.name} is not installed), an "
+        "optional extra: pip install 'garmin-pipeline[emulator]'"
     ) from None
 
 from garmin_emulator.accounts import Account

@@ -2,6 +2,8 @@
 
 `sync` becomes the Dagster job's process (`python -m assets.sync`, by exec): the library never
 imports Dagster, and the run lands in DAGSTER_HOME exactly as a run started from the UI would.
+Nothing here is found relative to the repository: the code location (`assets`) and the dbt
+project are installed with the package, and relative paths are the user's working directory's.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from garmin_pipeline.settings import Settings, SettingsError, is_loopback_host
 if TYPE_CHECKING:
     from garmin_pipeline.sources.export.landing import ImportReport
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DAGSTER_YAML = REPO_ROOT / "assets" / "dagster.yaml"
+# The defaults of DAGSTER_HOME and the demo's data dir, relative to the working directory
+# (like GARMIN_DATA_DIR's ./data): `make` runs from the repository, so they are under it there.
+DEFAULT_DAGSTER_HOME = ".dagster_home"
+DEFAULT_DEMO_DIR = "data/demo"
 
 
 def fail(message: str) -> NoReturn:
@@ -45,15 +49,11 @@ def settings() -> Settings:
 
 
 def dagster_home() -> Path:
-    """DAGSTER_HOME, defaulting to ./.dagster_home, with our instance config in place."""
+    """DAGSTER_HOME, defaulting to ./.dagster_home, made private; the code location puts its
+    instance config (dagster.yaml) there when it starts a run (`assets.instance`)."""
     from garmin_pipeline.files import make_private_dir
 
-    home = make_private_dir(
-        Path(os.environ.get("DAGSTER_HOME") or REPO_ROOT / ".dagster_home").absolute()
-    )
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(DAGSTER_YAML, home / "dagster.yaml")
-    return home
+    return make_private_dir(Path(os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME).absolute())
 
 
 @click.group()
@@ -273,9 +273,7 @@ def sync_command(
         f"{doing} {first}..{last} through Dagster (runs recorded in {environment['DAGSTER_HOME']})"
     )
     command = [
-        sys.executable,
-        "-m",
-        "assets.sync",
+        *code_location_module("assets.sync"),
         "--start",
         first.isoformat(),
         "--end",
@@ -305,7 +303,7 @@ def check_data_dir_free(data_dir: Path) -> None:
 def run_sync(first: date, last: date, env: dict[str, str] | None = None) -> None:
     """A sync in a child process, for a command that goes on afterwards (the demo)."""
     command, environment = sync_command(first, last, env)
-    completed = subprocess.run(command, cwd=REPO_ROOT, env=environment, check=False)
+    completed = subprocess.run(command, env=environment, check=False)
     if completed.returncode:
         sys.exit(completed.returncode)
 
@@ -329,10 +327,10 @@ def exec_sync(
 
 
 def become(command: list[str], environment: dict[str, str]) -> NoReturn:
-    """Replace this process by `command`, run from the repository (the code location's root)."""
+    """Replace this process by `command`, in the same working directory (the code location is
+    an installed package: it is imported from wherever this command was)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os.chdir(REPO_ROOT)
     os.execve(command[0], command, environment)
 
 
@@ -508,7 +506,14 @@ def exec_module(module: str, arguments: list[str]) -> NoReturn:
     GARMIN_DATA_DIR (the library never imports Dagster itself)."""
     environment = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
     environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
-    become([sys.executable, "-m", module, *arguments], environment)
+    become([*code_location_module(module), *arguments], environment)
+
+
+def code_location_module(module: str) -> list[str]:
+    """`python -m <module>` of the installed code location. With -P: the working directory,
+    which is the user's, is not on the path, so a folder of theirs named `assets` cannot stand
+    in for the code location."""
+    return [sys.executable, "-P", "-m", module]
 
 
 @main.command("export")
@@ -766,7 +771,7 @@ def demo(days: int, seed: int, athletes: int) -> None:
     what was made."""
     from garmin_emulator.demo import draw_report, report, start_demo_emulator
 
-    data_dir = Path(os.environ.get("GARMIN_DEMO_DIR", REPO_ROOT / "data" / "demo")).absolute()
+    data_dir = Path(os.environ.get("GARMIN_DEMO_DIR") or DEFAULT_DEMO_DIR).absolute()
     with (
         tempfile.TemporaryDirectory(prefix="garmin-demo-tokens-") as token_dir,
         start_demo_emulator(seed, days, Path(token_dir), athletes) as (athlete, emu, env),

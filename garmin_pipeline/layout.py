@@ -191,6 +191,12 @@ class DataLayout:
         return self.state_dir.absolute() / "dbt"
 
     @property
+    def dbt_manifest_dir(self) -> Path:
+        """Where an installed package's dbt project (read-only package data) is parsed into a
+        manifest (`warehouse.dbt_project.project_target_dir`); absolute, like the target dir."""
+        return self.state_dir.absolute() / "dbt-project"
+
+    @property
     def warehouse_build_marker(self) -> Path:
         """Present while a warehouse build runs, or after one that did not build every model."""
         return self.state_dir / "warehouse_build.json"

@@ -139,3 +139,4 @@ def test_the_manifest_is_reparsed_into_place_without_leftovers():
     assert not manifest_is_stale(manifest)
     assert "model.garmin.fct_daily_health" in json.loads(manifest.read_bytes())["nodes"]
     assert list(DBT_PROJECT_DIR.glob(".parse-*")) == []
+    assert list(manifest.parent.glob(".parse-*")) == []

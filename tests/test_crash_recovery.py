@@ -28,7 +28,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from assets.sync import PROCESS_TAG
+from assets.supervision import PROCESS_TAG
 from garmin_pipeline.files import remove_stale_temp_files
 from garmin_pipeline.lake.store import PartitionStore
 from tests.conftest import REPO_ROOT, pipeline_env

@@ -37,7 +37,7 @@ LAYOUT_MODULE = LIBRARY / "layout.py"
 # part file, the lake's and raw's inner folders, and the data directory's own files.
 SPELLINGS = re.compile(
     r"(?<![A-Za-z0-9_])(?:account|date)="
-    r"|part-0\.parquet|lake_built|_exports|_built\b|_quarantine"
+    r"|part-0\.parquet|lake_built|_exports|_built\b|_quarantine\b"
     r"|warehouse\.duckdb|report\.html|audit\.jsonl|run\.lock|warehouse_build\.json"
 )
 ACCOUNT = "alice"

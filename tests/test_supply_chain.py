@@ -166,6 +166,35 @@ def test_the_emulator_without_the_fit_sdk_is_a_one_line_error_naming_the_extra()
     assert "Traceback" not in completed.stderr
 
 
+BLOCK_WEB_SERVER = BLOCK_SDK.replace("NoFitSdk", "NoWebServer").replace(
+    'if name == "garmin_fit_sdk" or name.startswith("garmin_fit_sdk."):',
+    'if name.split(".")[0] in ("starlette", "uvicorn"):',
+)
+
+
+def test_the_demo_without_the_web_server_is_a_one_line_error_naming_the_extra(tmp_path):
+    assert "NoWebServer" in BLOCK_WEB_SERVER and "uvicorn" in BLOCK_WEB_SERVER
+    script = (
+        BLOCK_WEB_SERVER
+        + "from garmin_pipeline.cli import entry\nsys.argv = ['x', *sys.argv[1:]]\nentry()\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, "demo", "--days", "1"],
+        cwd=tmp_path,
+        env={**os.environ, "GARMIN_DEMO_DIR": str(tmp_path / "demo")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.count("\n") == 1, completed.stderr
+    assert "web server" in completed.stderr
+    assert "pip install 'garmin-pipeline[emulator]'" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not (tmp_path / "demo").exists()
+
+
 # ---------------------------------------------------------------------- scripts/find-python
 STUB = """#!/bin/sh
 case "$*" in *sys.version_info*) echo {version} ;; *) exit 1 ;; esac

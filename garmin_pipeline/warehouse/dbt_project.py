@@ -20,9 +20,17 @@ from garmin_pipeline.files import make_private_dir, write_atomically
 from garmin_pipeline.layout import DataLayout, datasets_in, partition_dirs, partition_files
 from garmin_pipeline.storage import StoragePath
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+# The repository's dbt/ in a checkout; a wheel ships it inside this package (setup.py).
+CHECKOUT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt"
+SHIPPED_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
+DBT_PROJECT_DIR = (
+    SHIPPED_PROJECT_DIR
+    if (SHIPPED_PROJECT_DIR / "dbt_project.yml").is_file()
+    else CHECKOUT_PROJECT_DIR
+)
 # The venv's own dbt, so nothing depends on the venv being activated (CI runs .venv/bin/python).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+# A checkout's manifest (`make install` parses it); see `project_target_dir`.
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 PARTIAL_PARSE = "partial_parse.msgpack"
 
@@ -41,6 +49,16 @@ VALUE_TESTS = (
 DAILY_EXCLUDES = (VIEWS, *VALUE_TESTS)
 # Model results that leave a mart short of what the lake holds.
 _UNFINISHED = frozenset({"error", "skipped", "partial success"})
+
+
+def project_target_dir(layout: DataLayout) -> Path:
+    """Where `dbt parse` writes the manifest of the project as it is now (Dagster's definitions
+    are built from it, and a daily build is compared with it). In a checkout, dbt/target: one
+    parse (`make install`) serves every data dir. A shipped project is package data, where
+    nothing is written: its manifest is parsed into the data directory."""
+    if DBT_PROJECT_DIR != SHIPPED_PROJECT_DIR:
+        return MANIFEST.parent
+    return layout.dbt_manifest_dir
 
 
 def dbt_vars(layout: DataLayout) -> str:
@@ -70,7 +88,7 @@ def seed_partial_parse(layout: DataLayout) -> None:
     """Give a new target dir the project's partial-parse state, as dagster-dbt would: it copies
     it with `shutil.copy`, mode bits and all (the project's 0644), into the data dir; copied
     here first with `copyfile`, the file gets the umask's mode (owner-only) instead."""
-    source = MANIFEST.with_name(PARTIAL_PARSE)
+    source = project_target_dir(layout) / PARTIAL_PARSE
     target = dbt_target_dir(layout) / PARTIAL_PARSE
     if source.exists() and not target.exists():
         make_private_dir(target.parent)
@@ -107,7 +125,15 @@ def build_args(layout: DataLayout, synced: tuple[date, date] | None, today: date
     in this sync also gets its staging view rebuilt (it was an empty stand-in before).
     `full_refresh_reason` says which rule applied."""
     target = dbt_target_dir(layout)
-    args = ["build", "--vars", dbt_vars(layout), "--target-path", str(target)]
+    args = [
+        "build",
+        "--vars",
+        dbt_vars(layout),
+        "--target-path",
+        str(target),
+        "--log-path",  # not the project folder: a wheel's is in site-packages
+        str(target),
+    ]
     if full_refresh_reason(layout, synced, today) is not None:
         return [*args, "--full-refresh"]
     excludes = list(DAILY_EXCLUDES)
@@ -118,7 +144,8 @@ def build_args(layout: DataLayout, synced: tuple[date, date] | None, today: date
     if new_views:
         # Every view but the new datasets' (dbt can exclude, not except, and dagster-dbt only
         # passes on --exclude: the asset selects the whole project).
-        excludes = [*sorted(views_in(_read_json(MANIFEST)) - new_views), *VALUE_TESTS]
+        project = _read_json(project_target_dir(layout) / "manifest.json")
+        excludes = [*sorted(views_in(project) - new_views), *VALUE_TESTS]
     # One value, space-separated: dagster-dbt passes on only the first value of --exclude.
     return [*args, "--exclude", " ".join(excludes)]
 
@@ -138,7 +165,8 @@ def full_refresh_reason(
     if unfinished is not None:
         return unfinished
     previous = _read_json(dbt_target_dir(layout) / "manifest.json")
-    if project_fingerprint(previous) != project_fingerprint(_read_json(MANIFEST)):
+    current = _read_json(project_target_dir(layout) / "manifest.json")
+    if project_fingerprint(previous) != project_fingerprint(current):
         return "the dbt project changed since the last build"
     return None
 
@@ -312,13 +340,15 @@ def manifest_is_stale(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bo
     return any(path.stat().st_mtime > built for path in sources if path.is_file())
 
 
-def parse_manifest() -> None:
-    """`dbt parse` with the venv's dbt (what `make install` runs), into target/manifest.json.
+def parse_manifest(manifest: Path = MANIFEST) -> None:
+    """`dbt parse` with the venv's dbt (what `make install` runs), into `manifest`.
 
     dbt writes the manifest in place; it parses into a scratch target here and the manifest is
     then swapped in atomically, so a process killed mid-parse cannot leave a truncated manifest
-    whose fresh mtime would hide it from `manifest_is_stale`."""
-    with tempfile.TemporaryDirectory(prefix=".parse-", dir=DBT_PROJECT_DIR) as scratch:
+    whose fresh mtime would hide it from `manifest_is_stale`. dbt's log goes there too: the
+    project folder may be read-only package data."""
+    make_private_dir(manifest.parent)
+    with tempfile.TemporaryDirectory(prefix=".parse-", dir=manifest.parent) as scratch:
         subprocess.run(
             [
                 str(DBT_EXECUTABLE),
@@ -328,12 +358,14 @@ def parse_manifest() -> None:
                 ".",
                 "--target-path",
                 scratch,
+                "--log-path",
+                scratch,
             ],
             cwd=DBT_PROJECT_DIR,
             check=True,
         )
-        write_atomically(MANIFEST, (Path(scratch) / "manifest.json").read_bytes())
-    os.utime(MANIFEST)  # fresh even when the bytes were equal and left untouched
+        write_atomically(manifest, (Path(scratch) / "manifest.json").read_bytes())
+    os.utime(manifest)  # fresh even when the bytes were equal and left untouched
 
 
 def main() -> None:

@@ -24,10 +24,10 @@ from garmin_pipeline.feeds import Dataset, Feed
 from garmin_pipeline.lake.schema import Column
 from garmin_pipeline.layout import PART_FILE, DataLayout, partition_dir
 from garmin_pipeline.sources.selection import precedence_table
-from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
+from garmin_pipeline.warehouse.dbt_project import CHECKOUT_PROJECT_DIR, DBT_PROJECT_DIR
 from garmin_pipeline.warehouse.sources import duckdb_type
 
-DICTIONARY_FILE = DBT_PROJECT_DIR.parent / "docs" / "data-dictionary.md"
+DICTIONARY_FILE = CHECKOUT_PROJECT_DIR.parent / "docs" / "data-dictionary.md"  # `make dictionary`
 MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 DEFAULT_MATERIALIZATION = "table"  # dbt_project.yml: models.garmin.marts.+materialized
 _KINDS = {"dim": 0, "fct": 1, "agg": 2}  # the order marts are listed in
