@@ -13,7 +13,7 @@ new one is placed on purpose.
 | layer       | modules                                   | why there                          |
 |-------------|-------------------------------------------|------------------------------------|
 | foundations | errors, files, zips, storage, settings,   | no knowledge of Garmin data; every |
-|             | layout, audit, run_lock                   | layer may use them                 |
+|             | layout, audit, run_lock, supervision      | layer may use them                 |
 | fit         | fit/                                      | a FIT codec (bytes → frames): the  |
 |             |                                           | export reads FIT files, so below   |
 |             |                                           | sources                            |
@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "garmin_pipeline.layout",
             "garmin_pipeline.audit",
             "garmin_pipeline.run_lock",
+            "garmin_pipeline.supervision",
         ),
     ),
     ("fit", ("garmin_pipeline.fit",)),
