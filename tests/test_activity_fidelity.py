@@ -130,6 +130,7 @@ def expected_value(column: Any, value: Any, units: str | None) -> Any:
 # --- real files: wide tables --------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_every_message_table_has_one_row_per_message(name: str) -> None:
     tables = decoded(name)
@@ -141,6 +142,7 @@ def test_every_message_table_has_one_row_per_message(name: str) -> None:
         assert frame["activity_id"].to_list() == [4242] * frame.height
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_every_wide_column_equals_fitdecode(name: str) -> None:
     tables = decoded(name)
@@ -154,6 +156,7 @@ def test_every_wide_column_equals_fitdecode(name: str) -> None:
             assert tables[table][column.name].to_list() == expected, (table, column.name)
 
 
+@pytest.mark.fast
 def test_records_carry_running_dynamics_power_balance_and_gps_accuracy() -> None:
     run = decoded(RUN)["activity_records"]
     assert run["stance_time_balance_pct"].drop_nulls().is_between(40, 60).all()
@@ -168,6 +171,7 @@ def test_records_carry_running_dynamics_power_balance_and_gps_accuracy() -> None
     assert indoor["respiration_rate_brpm"].drop_nulls().len() > 0
 
 
+@pytest.mark.fast
 def test_pool_lengths() -> None:
     tables = decoded(POOL_CHAINED)
     lengths, session = tables["activity_lengths"], tables["activity_sessions"].row(0, named=True)
@@ -180,6 +184,7 @@ def test_pool_lengths() -> None:
     assert tables["activity_laps"]["num_lengths"].sum() == session["num_lengths"]
 
 
+@pytest.mark.fast
 def test_events_device_info_splits_and_workout_steps() -> None:
     events = decoded(RUN)["activity_events"]
     assert events.row(0, named=True)["event"] == "timer"
@@ -196,6 +201,7 @@ def test_events_device_info_splits_and_workout_steps() -> None:
 # --- real files: HRV ----------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_hrv_intervals_equal_fitdecode(name: str) -> None:
     rows: dict[str, list[Any]] = {
@@ -250,6 +256,7 @@ def claimed(message: str, field: Any) -> bool:
     return any(field.name in t.fit_fields for t in MESSAGE_TABLES.values() if t.message == message)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_every_field_value_lands_in_a_wide_column_or_the_long_table(name: str) -> None:
     long = decoded(name)["activity_developer_fields"]
@@ -291,6 +298,7 @@ def test_every_field_value_lands_in_a_wide_column_or_the_long_table(name: str) -
     assert long.select(TABLE_KEYS["activity_developer_fields"][1:]).is_duplicated().sum() == 0
 
 
+@pytest.mark.fast
 def test_developer_fields_equal_fitdecode() -> None:
     expected = []
     counts: Counter[str] = Counter()
@@ -333,6 +341,7 @@ def test_developer_fields_equal_fitdecode() -> None:
     ]
 
 
+@pytest.mark.fast
 def test_compressed_speed_distance_is_kept_raw_in_the_long_table() -> None:
     long = decoded(NO_CLOCK)["activity_developer_fields"]
     packed = long.filter(pl.col("field_name") == "compressed_speed_distance")
@@ -343,6 +352,7 @@ def test_compressed_speed_distance_is_kept_raw_in_the_long_table() -> None:
 # --- the lake datasets --------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_datasets_derive_from_the_declarations() -> None:
     datasets = {d.name: d for d in activities_domain.FIT_DATASETS}
     assert tuple(datasets) == tuple(TABLES)
@@ -357,6 +367,7 @@ def test_datasets_derive_from_the_declarations() -> None:
             assert column.description and "\n" not in column.description
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", [RUN, POOL_CHAINED, ROWING_DEV, TRI_SUMMARY_LAST])
 def test_decoded_frames_pass_their_lake_schemas(name: str) -> None:
     tables = decoded(name)
@@ -376,6 +387,7 @@ def first_of(athlete: SyntheticAthlete, sport: str) -> int:
     return next(a.activity_id for a in athlete.activities() if a.sport == sport)
 
 
+@pytest.mark.fast
 def test_synthetic_run_has_rr_intervals_device_info_and_timer_events(small_athlete) -> None:
     run = first_of(small_athlete, "running")
     tables = decode_activity(small_athlete.fit_bytes(run), run)
@@ -398,6 +410,7 @@ def test_synthetic_run_has_rr_intervals_device_info_and_timer_events(small_athle
     assert events == [("timer", "start"), ("timer", "stop_all")]
 
 
+@pytest.mark.fast
 def test_synthetic_swim_has_laps_and_lengths(small_athlete) -> None:
     swim = first_of(small_athlete, "lap_swimming")
     tables = decode_activity(small_athlete.fit_bytes(swim), swim)
@@ -412,6 +425,7 @@ def test_synthetic_swim_has_laps_and_lengths(small_athlete) -> None:
     assert tables["activity_hrv"].height == 0
 
 
+@pytest.mark.fast
 def test_same_seed_gives_the_same_bytes_and_edits_leave_the_file_alone() -> None:
     one = SyntheticAthlete(seed=7, end_date=date(2024, 6, 30), days=10)
     two = SyntheticAthlete(seed=7, end_date=date(2024, 6, 30), days=10)

@@ -175,6 +175,7 @@ def test_sleep_row_holds_the_nights_values(fetched, athlete):
         assert row["resting_heart_rate_bpm"] == athlete.rest_hr(day)
 
 
+@pytest.mark.fast
 def test_sleep_reads_overnight_hrv_and_restless_moments(athlete):
     day = athlete.first_day + timedelta(days=4)
     night = athlete.night(day)
@@ -316,6 +317,7 @@ def recorded(name: str) -> Any:
     return json.loads((RECORDED / name).read_text(encoding="utf-8"))
 
 
+@pytest.mark.fast
 def test_range_bodies_have_the_recorded_keys(athlete):
     days = athlete.history()[:7]
     assert keys(stats_shapes.daily_steps(athlete, days)) == keys(recorded("stats_steps_daily.json"))

@@ -171,6 +171,7 @@ def imported(archive, tmp_path_factory):
 
 
 # ---------------------------------------------------------------------- small pieces
+@pytest.mark.fast
 def test_units_and_dates_convert_exactly():
     assert scaled(812345.0, "0.01") == 8123.45  # cm -> m on the decimal spelling
     assert scaled(0.27780000000000005, "10") == 2.7780000000000005
@@ -181,6 +182,7 @@ def test_units_and_dates_convert_exactly():
     assert gmt_ms(1717965060000) == 1717965060000
 
 
+@pytest.mark.fast
 def test_files_are_classified_by_pattern_not_by_name_or_folder():
     assert classify("DI_CONNECT/DI-Connect-User/UDSFile_2019-01-01_2019-04-10.json") == (
         "daily_summaries"

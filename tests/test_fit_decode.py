@@ -35,7 +35,7 @@ DATA = Path(__file__).parent / "data" / "fit"
 INVALID = DATA / "invalid"
 
 # The COROS fixture's known spec violation is asserted in its own test; elsewhere it is noise.
-pytestmark = pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")
+pytestmark = [pytest.mark.fast, pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")]
 
 # Files that are not activities (a monitoring file, a course) are refused: see the bad input.
 NOT_ACTIVITIES = ("monitoring_", "course_")

@@ -253,6 +253,7 @@ def check_wellness(data: bytes) -> None:
     assert tables and all(isinstance(frame, pl.DataFrame) for frame in tables.values())
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("seed", sorted(FIT_SEEDS))
 def test_valid_fit_seeds_decode_or_are_rejected_as_before(seed):
     """The unmutated seeds behave as documented (the fuzz tests start from working input)."""
@@ -265,6 +266,7 @@ def test_valid_fit_seeds_decode_or_are_rejected_as_before(seed):
     decode_wellness(data)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("seed", sorted(FIT_SEEDS))
 @PROFILE
 @given(data=st.data())
@@ -274,6 +276,7 @@ def test_mutated_fit_files_decode_or_raise_fit_decode_error(seed, data):
     check_wellness(mutated)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("seed", ["run-records-hrv", "monitoring"])
 @PROFILE
 @given(data=st.data())
@@ -286,6 +289,7 @@ def test_zips_of_mutated_fit_files_decode_or_raise_fit_decode_error(seed, data):
     check_wellness(archive)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("seed", sorted(ZIP_SEEDS))
 @PROFILE
 @given(data=st.data())
@@ -295,6 +299,7 @@ def test_broken_zips_decode_or_raise_fit_decode_error(seed, data):
     check_wellness(mutated)
 
 
+@pytest.mark.fast
 @PROFILE
 @given(garbage=st.binary(max_size=2_000))
 def test_raw_byte_garbage_is_rejected_as_fit(garbage):
@@ -318,6 +323,7 @@ def _definition(local: int, global_num: int, fields: list[tuple[int, int, int]])
     return struct.pack("<BBBHB", 0x40 | local, 0, 0, global_num, len(fields)) + packed
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "case",
     ["huge data size", "definition loop", "widest messages", "chained empty parts"],
@@ -533,6 +539,7 @@ def test_mutated_json_payloads_parse_or_are_rejected(json_seeds, name, data):
     check_feed(name, {**bundle, payload: mutated}, day)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", [*JSON_FEEDS, *OTHER_FEEDS])
 @settings(PROFILE, max_examples=min(PROFILE.max_examples, 25))
 @given(garbage=GARBAGE)
@@ -546,6 +553,7 @@ def test_garbage_payloads_are_rejected(name, garbage):
     check_feed(name, {payload: garbage}, ATHLETE_DAY)
 
 
+@pytest.mark.fast
 def test_a_payload_parse_error_is_quarantined_with_its_reason(tmp_path):
     raw, lake, quarantine = (
         RawStore(tmp_path / "raw"),
@@ -562,6 +570,7 @@ def test_a_payload_parse_error_is_quarantined_with_its_reason(tmp_path):
     assert stored["reason"].to_list() == [reason]
 
 
+@pytest.mark.fast
 def test_a_parse_that_raises_payload_parse_error_quarantines_the_bundle(tmp_path):
     raw, lake, quarantine = (
         RawStore(tmp_path / "raw"),
@@ -608,6 +617,7 @@ JSON_REGRESSIONS = [
 ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(("name", "body", "needle"), JSON_REGRESSIONS)
 def test_json_regressions(name, body, needle):
     payload = {"activities": "activity_list.json"}.get(name, f"{name}.json")
@@ -620,6 +630,7 @@ def test_json_regressions(name, body, needle):
         assert needle in parsed.rejected[payload]
 
 
+@pytest.mark.fast
 def test_a_zip_whose_header_points_before_the_archive_is_rejected():
     archive = bytearray(ZIP_SEEDS["activity-zip"])
     archive[2:4] = b"\x04\x14"  # a flipped local-header signature: zipfile seeks to -1
@@ -629,6 +640,7 @@ def test_a_zip_whose_header_points_before_the_archive_is_rejected():
         fit_from_zip(bytes(archive))
 
 
+@pytest.mark.fast
 def test_the_error_types():
     assert issubclass(FitDecodeError, PayloadParseError)
     assert issubclass(PayloadParseError, PipelineError)

@@ -74,6 +74,7 @@ def _fitdecode_monitoring(path: Path) -> list[dict]:
     return rows
 
 
+@pytest.mark.fast
 def test_real_monitoring_file_matches_fitdecode():
     expected = _fitdecode_monitoring(MONITORING_FIT)
     tables = decode_wellness(MONITORING_FIT.read_bytes())
@@ -106,6 +107,7 @@ def test_real_monitoring_file_matches_fitdecode():
         assert tables[name].columns == [c.name for c in table.columns if c.name[0] != "_"]
 
 
+@pytest.mark.fast
 def test_timestamp_16_resolves_across_wraps():
     """Monitoring messages 10 h apart with 16-bit times only: each becomes the new reference."""
     start = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
@@ -119,6 +121,7 @@ def test_timestamp_16_resolves_across_wraps():
     assert frame["timestamp"].to_list() == [FIT_EPOCH + dt.timedelta(seconds=t) for t in times]
 
 
+@pytest.mark.fast
 def test_written_field_beats_the_same_field_expanded_from_components():
     """current_activity_type_intensity (24) expands into activity_type (5) and intensity (28)
     ahead of a written activity_type: the written value counts unless it is invalid."""
@@ -135,6 +138,7 @@ def test_written_field_beats_the_same_field_expanded_from_components():
     ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("mesg", "fields", "table", "expected"),
     [
@@ -293,6 +297,7 @@ def test_download_outside_history_is_404(emulator, connect_source, athlete):
     assert [r.status for r in emulator.request_log if "files/wellness" in r.path][-1] == 404
 
 
+@pytest.mark.fast
 def test_download_is_deterministic(athlete, days):
     day = days[0]
     assert wellness_zip(athlete, day) == wellness_zip(athlete, day)
@@ -333,6 +338,7 @@ def _bad_inputs(athlete, day) -> dict[str, tuple[bytes, str]]:
     }
 
 
+@pytest.mark.fast
 def test_bad_input_is_a_one_line_error_and_rejected(athlete):
     day = athlete.last_day
     for case, (data, needle) in _bad_inputs(athlete, day).items():

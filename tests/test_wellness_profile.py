@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 
 import polars as pl
+import pytest
 from garmin_fit_sdk import Profile
 
 import garmin_emulator as emulator
@@ -35,6 +36,8 @@ from garmin_pipeline.fit.wellness import (
     public_columns,
 )
 from garmin_pipeline.fit.wellness import Field as WellnessField
+
+pytestmark = pytest.mark.fast
 
 LIBRARY = Path(garmin_pipeline.__file__).parent
 DECODER_PACKAGE = "garmin_pipeline.fit"
