@@ -13,6 +13,7 @@ a ``python -c`` probe (a sync, dbt, chromium) or Dagster fails it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -148,6 +149,8 @@ class SyncRun:
     dagster_home: Path
     completed: subprocess.CompletedProcess
     requests: list  # the emulator's request log for this run
+    tokens_before: dict[str, str] | None = None  # the token store as the emulator wrote it
+    run_ids: tuple[str, ...] = ()  # the Dagster runs in DAGSTER_HOME right after this sync
 
 
 def run_cli(
@@ -203,12 +206,30 @@ def synced(emulator, athlete, tmp_path_factory) -> SyncRun:
     root = tmp_path_factory.mktemp("e2e")
     # A token that expires within garminconnect's 15-minute margin: the first call refreshes it.
     env = pipeline_env(emulator, root, token_ttl_s=60)
+    tokens_before = json.loads(Path(env["GARMIN_TOKENS"]).read_text())
     emulator.clear_request_log()
     completed = run_cli(
         env, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day)
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    return SyncRun(env, root / "data", root / "dagster_home", completed, emulator.request_log)
+    requests = emulator.request_log
+    return SyncRun(
+        env,
+        root / "data",
+        root / "dagster_home",
+        completed,
+        requests,
+        tokens_before,
+        run_ids(root / "dagster_home"),
+    )
+
+
+def run_ids(dagster_home: Path) -> tuple[str, ...]:
+    """The ids of the Dagster runs recorded in `dagster_home`, newest first."""
+    import dagster as dg  # here, not above: the fast tier never loads Dagster
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return tuple(run.run_id for run in instance.get_runs())
 
 
 def source_for(emu: Emulator, root: Path):

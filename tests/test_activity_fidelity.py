@@ -23,6 +23,7 @@ import pytest
 
 from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.domains import activities as activities_domain
+from garmin_pipeline.errors import EndpointUnavailableError
 from garmin_pipeline.fit import TABLE_KEYS, TABLES, decode_activity
 from garmin_pipeline.lake.parsers import activity_zip_name
 
@@ -175,10 +176,15 @@ def test_records_carry_running_dynamics_power_balance_and_gps_accuracy() -> None
 def test_pool_lengths() -> None:
     tables = decoded(POOL_CHAINED)
     lengths, session = tables["activity_lengths"], tables["activity_sessions"].row(0, named=True)
-    # 166 length messages (idle ones included) against 116 lengths counted by the session.
-    assert lengths.height == 166 and session["num_lengths"] == 116
+    truth, (fit_session,) = of_type(POOL_CHAINED, "length"), of_type(POOL_CHAINED, "session")
+    # Every length message, idle ones included (166), against the lengths the session counts
+    # (116): the table keeps what the file holds, not the session's summary.
+    assert lengths.height == len(truth) > session["num_lengths"]
+    assert session["num_lengths"] == fit_session.get_value("num_lengths")
     active = lengths.filter(pl.col("length_type") == "active")
-    assert active.height == session["num_active_lengths"] == 114
+    fit_active = [m for m in truth if m.get_value("length_type") == "active"]
+    assert active.height == session["num_active_lengths"] == len(fit_active) > 0
+    assert session["num_active_lengths"] == fit_session.get_value("num_active_lengths")
     assert set(active["swim_stroke"].unique()) <= {"freestyle", "breaststroke", "drill"}
     assert (lengths["end_time"] >= lengths["start_time"]).all()
     assert tables["activity_laps"]["num_lengths"].sum() == session["num_lengths"]
@@ -192,9 +198,10 @@ def test_events_device_info_splits_and_workout_steps() -> None:
     assert events["timer_trigger"].drop_nulls().len() > 0
     creator = decoded(RUN)["activity_device_info"].filter(pl.col("device_index") == "creator")
     assert "fenix5" in creator["product"].to_list()
-    assert decoded(TRI_SUMMARY_LAST)["activity_splits"].height == 4
+    splits = decoded(TRI_SUMMARY_LAST)["activity_splits"]
+    assert splits.height == len(of_type(TRI_SUMMARY_LAST, "split")) > 0
     steps = decoded(INDOOR_BIKE)["activity_workout_steps"]
-    assert steps.height == 14
+    assert steps.height == len(of_type(INDOOR_BIKE, "workout_step")) > 0
     assert steps["duration_type"].null_count() == 0
 
 
@@ -345,7 +352,13 @@ def test_developer_fields_equal_fitdecode() -> None:
 def test_compressed_speed_distance_is_kept_raw_in_the_long_table() -> None:
     long = decoded(NO_CLOCK)["activity_developer_fields"]
     packed = long.filter(pl.col("field_name") == "compressed_speed_distance")
-    assert packed.height == 754
+    truth = [
+        m
+        for m in of_type(NO_CLOCK, "record")
+        if m.has_field("compressed_speed_distance")
+        and not is_null(m.get_value("compressed_speed_distance"))
+    ]
+    assert packed.height == len(truth) > 0
     assert packed["message"].unique().to_list() == ["record"]
 
 
@@ -488,7 +501,7 @@ def test_rename_and_delete_reach_every_activity_dataset(mutable) -> None:
     athlete.delete_activity(deleted.activity_id)
     listed = source.activity_list(days[0], days[-1])
     assert deleted.activity_id not in [e["activityId"] for e in listed]
-    with pytest.raises(Exception, match=r"404|not found|Not Found"):
+    with pytest.raises(EndpointUnavailableError, match="Garmin answered 404 Not Found"):
         source.activity_original(deleted.activity_id)
 
     sync(source, days, raw)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from garminconnect import GarminConnectConnectionError
 
 from garmin_emulator import metrics_routes
 from garmin_emulator import metrics_shapes as shapes
@@ -132,7 +133,7 @@ def test_the_emulator_refuses_race_predictions_over_a_year(emulator, connect_sou
     """garminconnect lets 367 days through (it checks end - start > 366); Garmin's cap is ours."""
     path = "/metrics-service/metrics/racepredictions/daily/" + connect_source.display_name
     call = connect_source.garmin.connectapi  # the raw call, past garminconnect's own check
-    with pytest.raises(Exception, match="exceeds the limit of 366"):
+    with pytest.raises(GarminConnectConnectionError, match=r"\(400\).*exceeds the limit of 366"):
         call(path, params={"fromCalendarDate": "2023-06-29", "toCalendarDate": "2024-06-30"})
 
 

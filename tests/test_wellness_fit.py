@@ -34,6 +34,7 @@ from garmin_emulator.wellness_fit import (
     wellness_zip,
 )
 from garmin_pipeline.domains.wellness import FEED, WELLNESS_ZIP
+from garmin_pipeline.errors import EndpointUnavailableError
 from garmin_pipeline.fit.decode import FitDecodeError
 from garmin_pipeline.fit.wellness import WELLNESS_TABLES, decode_wellness
 
@@ -292,7 +293,7 @@ def test_monitoring_totals_respiration_spo2_and_naps(parsed, athlete, days):
 def test_download_outside_history_is_404(emulator, connect_source, athlete):
     emulator.clear_request_log()
     before = athlete.first_day - dt.timedelta(days=1)
-    with pytest.raises(Exception):  # noqa: B017 - whatever the source maps a 404 to
+    with pytest.raises(EndpointUnavailableError, match="Garmin answered 404 Not Found"):
         connect_source.download("wellness", "download_health_snapshot", before)
     assert [r.status for r in emulator.request_log if "files/wellness" in r.path][-1] == 404
 
