@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # One "planned" event per asset for a single-run backfill, not one per asset and day.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 
-.PHONY: install lock demo test lint format dev dbt-sources dictionary docs bench clean
+.PHONY: install lock demo test test-fast lint format dev dbt-sources dictionary docs bench clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,12 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 EATMYDATA := $(shell command -v eatmydata)
 test: install lint
 	$(EATMYDATA) $(BIN)/python -m pytest -n auto --dist loadfile
+
+# The minute-long loop for a change to pure code: only the tests marked `fast` (functions,
+# parsers, the catalog; tests/conftest.py fails one that starts a server, a child or Dagster).
+# No lint, no emulator, no sync: `make test` stays the whole suite, and what CI runs.
+test-fast: install
+	$(EATMYDATA) $(BIN)/python -m pytest -m fast -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,15 +1,29 @@
-"""Shared fixtures: a synthetic athlete, the emulator serving it, and one real end-to-end sync."""
+"""Shared fixtures: a synthetic athlete, the emulator serving it, and one real end-to-end sync;
+and the two test tiers.
+
+Tiers: a test marked ``fast`` (``pytestmark = pytest.mark.fast`` for a whole module, or
+``@pytest.mark.fast`` on one test) is pure: functions, parsers, the catalog, in this process.
+``make test-fast`` (``pytest -m fast``) runs only those, for a loop of well under a minute;
+``make test`` runs everything. A test without the mark is in the full tier only, so a new
+module is never fast by accident. The mark is checked, not trusted: while a fast test (its
+fixtures included) runs, starting a network server (the emulator), a child process other than
+a ``python -c`` probe (a sync, dbt, chromium) or Dagster fails it.
+"""
+
+from __future__ import annotations
 
 import contextlib
+import json
 import os
+import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import keyring
 import keyring.backend
 import pytest
@@ -18,12 +32,97 @@ from requests.adapters import HTTPAdapter
 
 from garmin_emulator import Emulator, FaultPlan, SyntheticAthlete
 
+if TYPE_CHECKING:
+    import dagster as dg
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONNECTAPI = "https://connectapi.garmin.com"
 TOKEN_PATH = "/di-oauth2-service/oauth/token"
 # Two weeks is enough for every sport the athlete does; fixed dates keep the oracle stable.
 ATHLETE_END = date(2024, 6, 30)
 ATHLETE_DAYS = 21
+
+
+# ---- the two tiers ----------------------------------------------------------------------------
+FAST = "fast"
+# How a module spells the mark; `-m fast` skips importing modules without it (their imports and
+# module-level data cost seconds each, and none of their tests could be selected).
+FAST_MARK = "pytest.mark.fast"
+_INET = (socket.AF_INET, socket.AF_INET6)
+
+
+class NotAFastTest(RuntimeError):
+    """A test marked fast started what only the full tier may: a server, a child, Dagster."""
+
+
+_running_fast: list[str] = []  # the node id of the fast test running now, if one is
+_violations: list[str] = []  # what it started (recorded too, in case the code caught the error)
+
+
+def _python_probe(argv: Any) -> bool:
+    """`python -c CODE`: an import probe in a clean interpreter, not a sync."""
+    return (
+        isinstance(argv, list | tuple)
+        and len(argv) >= 2
+        and Path(str(argv[0])).name.startswith("python")
+        and argv[1] == "-c"
+    )
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if not _running_fast:
+        return
+    if event == "socket.bind" and getattr(args[0], "family", None) in _INET:
+        what = f"a server bound {args[1]!r}"
+    elif event == "subprocess.Popen" and not _python_probe(args[1]):
+        what = f"a child process {args[1]!r}"
+    else:
+        return
+    _violations.append(what)
+    raise NotAFastTest(f"{_running_fast[0]} is marked fast but started {what}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    sys.addaudithook(_audit)  # once per process; inert unless a fast test runs
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if config.option.markexpr != FAST or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return FAST_MARK not in collection_path.read_text(encoding="utf-8") or None
+
+
+@contextlib.contextmanager
+def _guarded(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker(FAST) is None:
+        yield
+        return
+    had_dagster = "dagster" in sys.modules
+    _running_fast.append(item.nodeid)
+    try:
+        yield
+    finally:
+        _running_fast.clear()
+    if not had_dagster and "dagster" in sys.modules:
+        _violations.append("Dagster (it imported dagster)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    _violations.clear()
+    with _guarded(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with _guarded(item):
+        result = yield
+    if _violations:
+        pytest.fail(f"marked fast but started {'; '.join(_violations)}", pytrace=False)
+    return result
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -50,6 +149,8 @@ class SyncRun:
     dagster_home: Path
     completed: subprocess.CompletedProcess
     requests: list  # the emulator's request log for this run
+    tokens_before: dict[str, str] | None = None  # the token store as the emulator wrote it
+    run_ids: tuple[str, ...] = ()  # the Dagster runs in DAGSTER_HOME right after this sync
 
 
 def run_cli(
@@ -105,12 +206,30 @@ def synced(emulator, athlete, tmp_path_factory) -> SyncRun:
     root = tmp_path_factory.mktemp("e2e")
     # A token that expires within garminconnect's 15-minute margin: the first call refreshes it.
     env = pipeline_env(emulator, root, token_ttl_s=60)
+    tokens_before = json.loads(Path(env["GARMIN_TOKENS"]).read_text())
     emulator.clear_request_log()
     completed = run_cli(
         env, "sync", "--start", str(athlete.first_day), "--end", str(athlete.last_day)
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    return SyncRun(env, root / "data", root / "dagster_home", completed, emulator.request_log)
+    requests = emulator.request_log
+    return SyncRun(
+        env,
+        root / "data",
+        root / "dagster_home",
+        completed,
+        requests,
+        tokens_before,
+        run_ids(root / "dagster_home"),
+    )
+
+
+def run_ids(dagster_home: Path) -> tuple[str, ...]:
+    """The ids of the Dagster runs recorded in `dagster_home`, newest first."""
+    import dagster as dg  # here, not above: the fast tier never loads Dagster
+
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        return tuple(run.run_id for run in instance.get_runs())
 
 
 def source_for(emu: Emulator, root: Path):
@@ -203,6 +322,8 @@ def memory_keyring():
 
 def latest_check(dagster_home: Path, asset: list[str], check: str) -> dg.AssetCheckEvaluation:
     """The latest evaluation of an asset's check, as a sync recorded it in DAGSTER_HOME."""
+    import dagster as dg  # here, not above: the fast tier never loads Dagster
+
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         key = dg.AssetCheckKey(dg.AssetKey(asset), check)
         (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)

@@ -23,6 +23,7 @@ import pytest
 
 from garmin_emulator import Emulator, SyntheticAthlete
 from garmin_pipeline.domains import activities as activities_domain
+from garmin_pipeline.errors import EndpointUnavailableError
 from garmin_pipeline.fit import TABLE_KEYS, TABLES, decode_activity
 from garmin_pipeline.lake.parsers import activity_zip_name
 
@@ -130,6 +131,7 @@ def expected_value(column: Any, value: Any, units: str | None) -> Any:
 # --- real files: wide tables --------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_every_message_table_has_one_row_per_message(name: str) -> None:
     tables = decoded(name)
@@ -141,6 +143,7 @@ def test_every_message_table_has_one_row_per_message(name: str) -> None:
         assert frame["activity_id"].to_list() == [4242] * frame.height
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_every_wide_column_equals_fitdecode(name: str) -> None:
     tables = decoded(name)
@@ -154,6 +157,7 @@ def test_every_wide_column_equals_fitdecode(name: str) -> None:
             assert tables[table][column.name].to_list() == expected, (table, column.name)
 
 
+@pytest.mark.fast
 def test_records_carry_running_dynamics_power_balance_and_gps_accuracy() -> None:
     run = decoded(RUN)["activity_records"]
     assert run["stance_time_balance_pct"].drop_nulls().is_between(40, 60).all()
@@ -168,18 +172,25 @@ def test_records_carry_running_dynamics_power_balance_and_gps_accuracy() -> None
     assert indoor["respiration_rate_brpm"].drop_nulls().len() > 0
 
 
+@pytest.mark.fast
 def test_pool_lengths() -> None:
     tables = decoded(POOL_CHAINED)
     lengths, session = tables["activity_lengths"], tables["activity_sessions"].row(0, named=True)
-    # 166 length messages (idle ones included) against 116 lengths counted by the session.
-    assert lengths.height == 166 and session["num_lengths"] == 116
+    truth, (fit_session,) = of_type(POOL_CHAINED, "length"), of_type(POOL_CHAINED, "session")
+    # Every length message, idle ones included (166), against the lengths the session counts
+    # (116): the table keeps what the file holds, not the session's summary.
+    assert lengths.height == len(truth) > session["num_lengths"]
+    assert session["num_lengths"] == fit_session.get_value("num_lengths")
     active = lengths.filter(pl.col("length_type") == "active")
-    assert active.height == session["num_active_lengths"] == 114
+    fit_active = [m for m in truth if m.get_value("length_type") == "active"]
+    assert active.height == session["num_active_lengths"] == len(fit_active) > 0
+    assert session["num_active_lengths"] == fit_session.get_value("num_active_lengths")
     assert set(active["swim_stroke"].unique()) <= {"freestyle", "breaststroke", "drill"}
     assert (lengths["end_time"] >= lengths["start_time"]).all()
     assert tables["activity_laps"]["num_lengths"].sum() == session["num_lengths"]
 
 
+@pytest.mark.fast
 def test_events_device_info_splits_and_workout_steps() -> None:
     events = decoded(RUN)["activity_events"]
     assert events.row(0, named=True)["event"] == "timer"
@@ -187,15 +198,17 @@ def test_events_device_info_splits_and_workout_steps() -> None:
     assert events["timer_trigger"].drop_nulls().len() > 0
     creator = decoded(RUN)["activity_device_info"].filter(pl.col("device_index") == "creator")
     assert "fenix5" in creator["product"].to_list()
-    assert decoded(TRI_SUMMARY_LAST)["activity_splits"].height == 4
+    splits = decoded(TRI_SUMMARY_LAST)["activity_splits"]
+    assert splits.height == len(of_type(TRI_SUMMARY_LAST, "split")) > 0
     steps = decoded(INDOOR_BIKE)["activity_workout_steps"]
-    assert steps.height == 14
+    assert steps.height == len(of_type(INDOOR_BIKE, "workout_step")) > 0
     assert steps["duration_type"].null_count() == 0
 
 
 # --- real files: HRV ----------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_hrv_intervals_equal_fitdecode(name: str) -> None:
     rows: dict[str, list[Any]] = {
@@ -250,6 +263,7 @@ def claimed(message: str, field: Any) -> bool:
     return any(field.name in t.fit_fields for t in MESSAGE_TABLES.values() if t.message == message)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ACTIVITY_FILES)
 def test_every_field_value_lands_in_a_wide_column_or_the_long_table(name: str) -> None:
     long = decoded(name)["activity_developer_fields"]
@@ -291,6 +305,7 @@ def test_every_field_value_lands_in_a_wide_column_or_the_long_table(name: str) -
     assert long.select(TABLE_KEYS["activity_developer_fields"][1:]).is_duplicated().sum() == 0
 
 
+@pytest.mark.fast
 def test_developer_fields_equal_fitdecode() -> None:
     expected = []
     counts: Counter[str] = Counter()
@@ -333,16 +348,24 @@ def test_developer_fields_equal_fitdecode() -> None:
     ]
 
 
+@pytest.mark.fast
 def test_compressed_speed_distance_is_kept_raw_in_the_long_table() -> None:
     long = decoded(NO_CLOCK)["activity_developer_fields"]
     packed = long.filter(pl.col("field_name") == "compressed_speed_distance")
-    assert packed.height == 754
+    truth = [
+        m
+        for m in of_type(NO_CLOCK, "record")
+        if m.has_field("compressed_speed_distance")
+        and not is_null(m.get_value("compressed_speed_distance"))
+    ]
+    assert packed.height == len(truth) > 0
     assert packed["message"].unique().to_list() == ["record"]
 
 
 # --- the lake datasets --------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_datasets_derive_from_the_declarations() -> None:
     datasets = {d.name: d for d in activities_domain.FIT_DATASETS}
     assert tuple(datasets) == tuple(TABLES)
@@ -357,6 +380,7 @@ def test_datasets_derive_from_the_declarations() -> None:
             assert column.description and "\n" not in column.description
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", [RUN, POOL_CHAINED, ROWING_DEV, TRI_SUMMARY_LAST])
 def test_decoded_frames_pass_their_lake_schemas(name: str) -> None:
     tables = decoded(name)
@@ -376,6 +400,7 @@ def first_of(athlete: SyntheticAthlete, sport: str) -> int:
     return next(a.activity_id for a in athlete.activities() if a.sport == sport)
 
 
+@pytest.mark.fast
 def test_synthetic_run_has_rr_intervals_device_info_and_timer_events(small_athlete) -> None:
     run = first_of(small_athlete, "running")
     tables = decode_activity(small_athlete.fit_bytes(run), run)
@@ -398,6 +423,7 @@ def test_synthetic_run_has_rr_intervals_device_info_and_timer_events(small_athle
     assert events == [("timer", "start"), ("timer", "stop_all")]
 
 
+@pytest.mark.fast
 def test_synthetic_swim_has_laps_and_lengths(small_athlete) -> None:
     swim = first_of(small_athlete, "lap_swimming")
     tables = decode_activity(small_athlete.fit_bytes(swim), swim)
@@ -412,6 +438,7 @@ def test_synthetic_swim_has_laps_and_lengths(small_athlete) -> None:
     assert tables["activity_hrv"].height == 0
 
 
+@pytest.mark.fast
 def test_same_seed_gives_the_same_bytes_and_edits_leave_the_file_alone() -> None:
     one = SyntheticAthlete(seed=7, end_date=date(2024, 6, 30), days=10)
     two = SyntheticAthlete(seed=7, end_date=date(2024, 6, 30), days=10)
@@ -474,7 +501,7 @@ def test_rename_and_delete_reach_every_activity_dataset(mutable) -> None:
     athlete.delete_activity(deleted.activity_id)
     listed = source.activity_list(days[0], days[-1])
     assert deleted.activity_id not in [e["activityId"] for e in listed]
-    with pytest.raises(Exception, match=r"404|not found|Not Found"):
+    with pytest.raises(EndpointUnavailableError, match="Garmin answered 404 Not Found"):
         source.activity_original(deleted.activity_id)
 
     sync(source, days, raw)

@@ -8,6 +8,8 @@ import pytest
 
 from garmin_pipeline import audit
 
+pytestmark = pytest.mark.fast
+
 AT = datetime(2026, 12, 7, 9, 30, 15, 123456, tzinfo=UTC)
 
 

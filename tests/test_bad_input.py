@@ -39,6 +39,7 @@ DAYS = [DAY + timedelta(days=n) for n in range(3)]
 
 
 # ------------------------------------------------------------------ the stores' last defence
+@pytest.mark.fast
 def test_the_stores_refuse_any_path_outside_their_root(tmp_path):
     raw = RawStore(tmp_path / "raw")
     for name in ("../escape", "a/b", "..", "x\0y", "a\\b", ".hidden", "_manifest.json", ""):
@@ -96,6 +97,7 @@ def _sleepy_feed() -> Feed:
     )
 
 
+@pytest.mark.fast
 def test_a_malformed_body_is_kept_aside_not_checked_and_dropped_once_a_good_copy_arrives(
     tmp_path,
 ):
@@ -138,6 +140,7 @@ def test_a_malformed_body_is_kept_aside_not_checked_and_dropped_once_a_good_copy
     assert not list((tmp_path / "quarantine").rglob("*.parquet"))
 
 
+@pytest.mark.fast
 def test_a_payload_over_the_size_limit_is_refused_and_only_a_sample_is_kept(tmp_path):
     feed = _sleepy_feed()
     raw = RawStore(tmp_path / "raw")
@@ -154,6 +157,7 @@ def test_a_payload_over_the_size_limit_is_refused_and_only_a_sample_is_kept(tmp_
     assert raw.has(feed.name, ACCOUNT, DAYS[1], "sleep.json")
 
 
+@pytest.mark.fast
 def test_a_range_answer_that_cannot_be_split_by_day_is_kept_whole_and_names_the_field(tmp_path):
     raw = RawStore(tmp_path / "raw")
     entries = [{"date": d.isoformat(), "totalSteps": 1000} for d in DAYS]  # calendarDate renamed
@@ -169,6 +173,7 @@ def test_a_range_answer_that_cannot_be_split_by_day_is_kept_whole_and_names_the_
         assert raw.day_manifest("daily_summary", ACCOUNT, day).checked_at is None
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -191,6 +196,7 @@ def test_only_positive_64_bit_integers_are_activity_ids(value, expected):
     assert act.activity_id_of({"activityId": value}) == expected
 
 
+@pytest.mark.fast
 def test_hostile_list_entries_are_quarantined_by_name_and_the_rest_land():
     good = {
         "activityId": 11,
@@ -245,6 +251,7 @@ def quarantined(data: Path, dataset: str) -> list[tuple[str, str, str]]:
     )
 
 
+@pytest.mark.fast
 def test_an_unplaced_list_that_is_not_a_list_is_quarantined_with_its_reason():
     parsed = act.parse_activities({act.UNPLACED_LIST: b"5"}, date(2024, 3, 5))
     assert parsed.rejected == {
@@ -252,6 +259,7 @@ def test_an_unplaced_list_that_is_not_a_list_is_quarantined_with_its_reason():
     }
 
 
+@pytest.mark.fast
 def test_a_night_whose_start_field_was_renamed_is_quarantined_not_read_as_no_sleep(athlete):
     """Garmin renaming sleepStartTimestampGMT must not pass for a night without sleep."""
     feed = catalog_feed("sleep")
@@ -266,6 +274,7 @@ def test_a_night_whose_start_field_was_renamed_is_quarantined_not_read_as_no_sle
     assert parsed.rejected == {} and parsed.frames["sleep"].height == 0
 
 
+@pytest.mark.fast
 def test_a_zip_bomb_is_refused_before_it_is_unpacked(monkeypatch):
     """2 MB of zeros deflate to a few kB; with a 1 MB limit neither decoder unpacks them."""
     monkeypatch.setenv("GARMIN_MAX_PAYLOAD_MB", "1")

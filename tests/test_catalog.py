@@ -3,8 +3,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from garmin_pipeline.catalog import DATASETS, FEEDS
 from garmin_pipeline.warehouse.sources import SOURCES_FILE, render_sources
+
+pytestmark = pytest.mark.fast
 
 
 def test_committed_dbt_sources_match_the_catalog():

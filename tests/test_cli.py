@@ -24,6 +24,7 @@ def fitdecode_count(path: Path, message: str) -> int:
         )
 
 
+@pytest.mark.fast
 def test_decode_writes_one_parquet_per_table_with_fitdecodes_counts(tmp_path):
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["decode", str(RUN), "--out", str(out), "--activity-id", "7"])
@@ -37,6 +38,7 @@ def test_decode_writes_one_parquet_per_table_with_fitdecodes_counts(tmp_path):
     )
 
 
+@pytest.mark.fast
 def test_decode_accepts_the_original_zip_download(tmp_path):
     archive = tmp_path / "123_ACTIVITY.zip"
     with zipfile.ZipFile(archive, "w") as z:
@@ -48,6 +50,7 @@ def test_decode_accepts_the_original_zip_download(tmp_path):
     )
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "bad_file", sorted((FIT_DIR / "invalid").glob("*.fit")), ids=lambda p: p.name
 )
@@ -61,6 +64,7 @@ def test_decode_rejects_a_corrupt_file_in_one_line_and_writes_nothing(tmp_path, 
     assert not out.exists()
 
 
+@pytest.mark.fast
 def test_decode_rejects_a_broken_zip(tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as z:

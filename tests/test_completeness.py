@@ -4,6 +4,7 @@ hand: which days are missing, pending or failed, and when a check is an error.""
 from datetime import date
 
 import polars as pl
+import pytest
 
 from garmin_pipeline.lake.build import BuildReport, DatasetReport
 from garmin_pipeline.lake.completeness import (
@@ -13,6 +14,8 @@ from garmin_pipeline.lake.completeness import (
     plausible_values,
     valid_rows,
 )
+
+pytestmark = pytest.mark.fast
 
 D = [date(2024, 6, d) for d in range(1, 11)]
 

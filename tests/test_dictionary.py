@@ -14,12 +14,14 @@ from garmin_pipeline.warehouse.dictionary import (
 MARTS = load_marts()
 
 
+@pytest.mark.fast
 def test_committed_data_dictionary_matches_a_fresh_render():
     assert DICTIONARY_FILE.read_text(encoding="utf-8") == render_dictionary(), (
         "docs/data-dictionary.md is stale: run `make dictionary`"
     )
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("dataset", DATASETS, ids=lambda d: d.name)
 def test_every_lake_column_has_a_description(dataset):
     assert dataset.description.strip()
@@ -27,11 +29,13 @@ def test_every_lake_column_has_a_description(dataset):
     assert not undescribed, f"{dataset.name}: columns without a description: {undescribed}"
 
 
+@pytest.mark.fast
 def test_every_mart_model_is_described_in_yaml():
     models = {p.stem for p in MARTS_DIR.glob("*.sql")}
     assert models == {m.name for m in MARTS}
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("mart", MARTS, ids=lambda m: m.name)
 def test_every_mart_column_has_a_description_and_a_type(mart):
     assert mart.description.strip()

@@ -259,6 +259,7 @@ def test_token_endpoint_answers_like_the_recorded_oauth_exchange(emu, clean):
 
 
 # ---------------------------------------------------------------------------- values
+@pytest.mark.fast
 def test_the_same_seed_gives_byte_identical_bodies_and_files_and_another_seed_does_not():
     def bodies(a: SyntheticAthlete) -> bytes:
         out = b""
@@ -331,6 +332,7 @@ def test_a_days_figures_include_its_activities(athlete60):
     assert run.activity_id in [e["activityId"] for e in events]
 
 
+@pytest.mark.fast
 def test_the_profile_zone_is_a_parameter_that_every_body_and_file_follows():
     """The same seed in Auckland keeps its local routine; instants, GMT fields, day bounds and the
     FIT local times move by the zone's offset (UTC+12 in June), so days stay local days."""
@@ -529,6 +531,7 @@ def test_requests_without_a_good_token_are_refused(emu, athlete60, clean):
     assert get(emu, SUMMARY_PATH).status_code == 400  # calendarDate is required
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", ["existing_dir", "tokens", "tokens.json", "TOKENS.JSON", "t.txt"])
 def test_the_token_store_path_is_where_garminconnect_looks(tmp_path, name):
     (tmp_path / "existing_dir").mkdir()

@@ -298,6 +298,7 @@ def test_a_one_athlete_emulator_serves_the_default_account(alice, tmp_path):
             single.write_token_store(tmp_path / "bob", account="bob")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("account", "others", "message"),
     [

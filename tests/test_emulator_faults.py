@@ -189,6 +189,7 @@ def test_malformed_turns_a_204_or_a_bare_number_into_broken_json(emu):
 
 
 # ---------------------------------------------------------------------------- drift
+@pytest.mark.fast
 def test_drift_adds_renames_and_drops_keys_in_every_object_at_any_depth():
     body = {
         "calendarDate": "2024-03-20",
@@ -212,6 +213,7 @@ def test_drift_adds_renames_and_drops_keys_in_every_object_at_any_depth():
     assert drift(drop=["a"])([1, "a", None]) == [1, "a", None]  # only object keys change
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
@@ -328,6 +330,7 @@ def test_times_method_and_pattern_hold_for_every_kind(emu, fault):
     ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("args", "kwargs"),
     [
@@ -355,6 +358,7 @@ def test_rules_that_cannot_mean_anything_are_refused(args, kwargs):
     assert plan.rules == []
 
 
+@pytest.mark.fast
 def test_defaults_stay_as_they_were():
     plan = FaultPlan()
     assert plan.add("/a/").status == 429
@@ -368,6 +372,7 @@ def test_defaults_stay_as_they_were():
 
 
 # ---------------------------------------------------------------------------- --fault specs
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("spec", "rule"),
     [
@@ -405,6 +410,7 @@ def test_a_fault_spec_parses_into_the_control_endpoints_json_rule(spec, rule):
     FaultPlan().add_json(rule)  # and it is a rule that means something
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -424,6 +430,7 @@ def test_a_bad_fault_spec_says_what_is_wrong(spec, message):
     assert str(raised.value).startswith(repr(spec))
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "rule",
     [
@@ -444,6 +451,7 @@ def test_a_bad_json_rule_is_a_value_error(rule):
         rule_arguments(rule)
 
 
+@pytest.mark.fast
 def test_the_cli_turns_fault_specs_into_the_emulators_plan(monkeypatch, tmp_path):
     import garmin_emulator as package
     from garmin_pipeline import cli

@@ -4,14 +4,17 @@ real Parquet and a real dbt build into DuckDB, checked against the athlete's kno
 import json
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+import requests
 
+from garmin_emulator.auth import unverified_claims
 from garmin_pipeline.raw.store import RawStore
-from tests.conftest import pipeline_env, run_cli
+from tests.conftest import TOKEN_PATH, pipeline_env, run_cli
 
 
 def warehouse(synced) -> duckdb.DuckDBPyConnection:
@@ -74,8 +77,11 @@ def test_sleep_and_heart_rate_reach_the_warehouse(synced, athlete):
 
 
 def test_the_sync_is_a_dagster_run_recorded_in_dagster_home(synced):
+    # The runs as the sync left them (read by the fixture): other tests sync again into the
+    # same DAGSTER_HOME, in whatever order they run.
+    assert len(synced.run_ids) == 1
     with dg.DagsterInstance.from_config(str(synced.dagster_home)) as instance:
-        runs = instance.get_runs()
+        runs = instance.get_runs(filters=dg.RunsFilter(run_ids=list(synced.run_ids)))
         assert [r.job_name for r in runs] == ["sync"]
         assert runs[0].status == dg.DagsterRunStatus.SUCCESS
         key = dg.AssetKey(["lake", "daily_summary"])
@@ -87,10 +93,26 @@ def test_the_sync_is_a_dagster_run_recorded_in_dagster_home(synced):
         assert checks[dg.AssetCheckKey(key, "valid_rows")].status.value == "SUCCEEDED"
 
 
-def test_the_token_refresh_goes_to_the_emulator_and_rotates_the_store(synced):
+def test_the_token_refresh_goes_to_the_emulator_and_rotates_the_store(synced, emulator):
     paths = [r.path for r in synced.requests]
-    assert paths.count("/di-oauth2-service/oauth/token") == 1
-    assert paths.index("/di-oauth2-service/oauth/token") == 0
+    assert paths.count(TOKEN_PATH) == 1
+    assert paths.index(TOKEN_PATH) == 0
+    # The store holds the refreshed pair: a new refresh token, and an access token issued by
+    # the refresh for the emulator's full hour, not the 60 s one the sync started with.
+    before, after = synced.tokens_before, json.loads(Path(synced.env["GARMIN_TOKENS"]).read_text())
+    assert before is not None
+    assert after["di_refresh_token"] != before["di_refresh_token"]
+    assert after["di_token"] != before["di_token"]
+    old, new = unverified_claims(before["di_token"]), unverified_claims(after["di_token"])
+    assert old is not None and old["exp"] - old["iat"] == 60
+    assert new is not None and new["exp"] - new["iat"] == 3600 and new["iat"] >= old["iat"]
+    # ...and the refresh token it replaced is spent: Garmin rotates them, a replay is refused.
+    replay = requests.post(
+        emulator.base_url + TOKEN_PATH,
+        data={"grant_type": "refresh_token", "refresh_token": before["di_refresh_token"]},
+        timeout=10,
+    )
+    assert replay.status_code == 400
 
 
 def test_downloads_are_made_once_per_activity(synced, athlete):

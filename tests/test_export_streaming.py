@@ -13,6 +13,8 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from garmin_pipeline.sources.export.discovery import MAX_EXPANSION
 from garmin_pipeline.zips import overlapping_members, stored_zip, write_stored_zip
 from tests.conftest import REPO_ROOT
@@ -138,6 +140,7 @@ def test_overlapping_members_are_refused_and_the_rest_lands(tmp_path):
     assert [str(d) for d in raw_days(tmp_path / "data", "daily_summary")] == ["2024-06-01"]
 
 
+@pytest.mark.fast
 def test_a_well_formed_zip_has_no_overlapping_members():
     members = [(f"m{i}.json", bytes([i]) * (1000 * i)) for i in range(5)]
     with zipfile.ZipFile(io.BytesIO(stored_zip(members))) as archive:
@@ -150,6 +153,7 @@ def test_a_well_formed_zip_has_no_overlapping_members():
         assert overlapping_members(archive) == set()
 
 
+@pytest.mark.fast
 def test_the_streamed_zip_writer_gives_stored_zips_bytes():
     """The canonical packing of a folder is streamed now; its bytes (so the archive's hash)
     are those the in-memory writer gave."""

@@ -149,6 +149,7 @@ def test_reruns_write_nothing_and_reads_match_local(memory, local, connect_sourc
         lake.read("sleep", "someone-else")
 
 
+@pytest.mark.fast
 def test_unsafe_names_are_refused_on_a_memory_filesystem_as_on_disk(memory, tmp_path):
     day, frame = date(2024, 6, 1), pl.DataFrame({"a": [1]})
     for root in (tmp_path, BUCKET):
@@ -185,6 +186,7 @@ def test_a_worker_build_on_memory_stays_in_this_process(
     assert tree(f"{BUCKET}/lake") == tree(root / "lake")
 
 
+@pytest.mark.fast
 def test_settings_put_raw_and_the_lake_at_their_uris(tmp_path):
     env = {"GARMIN_DATA_DIR": str(tmp_path)}
     default = Settings.from_env(env).layout

@@ -35,7 +35,7 @@ DATA = Path(__file__).parent / "data" / "fit"
 INVALID = DATA / "invalid"
 
 # The COROS fixture's known spec violation is asserted in its own test; elsewhere it is noise.
-pytestmark = pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")
+pytestmark = [pytest.mark.fast, pytest.mark.filterwarnings("ignore:invalid field size:UserWarning")]
 
 # Files that are not activities (a monitoring file, a course) are refused: see the bad input.
 NOT_ACTIVITIES = ("monitoring_", "course_")
@@ -367,7 +367,9 @@ def test_compressed_timestamps_without_clock() -> None:
 
 
 def test_clocked_files_leave_system_time_null() -> None:
-    assert decoded(RUN)["activity_records"]["system_time_s"].null_count() == 21
+    records = decoded(RUN)["activity_records"]
+    assert records["system_time_s"].null_count() == records.height
+    assert records.height == len(oracle(RUN).messages["record"]) > 0
 
 
 @pytest.mark.parametrize("name", [INDOOR_BIKE, ROWING_DEV])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from garminconnect import GarminConnectConnectionError
 
 from garmin_emulator import metrics_routes
 from garmin_emulator import metrics_shapes as shapes
@@ -132,7 +133,7 @@ def test_the_emulator_refuses_race_predictions_over_a_year(emulator, connect_sou
     """garminconnect lets 367 days through (it checks end - start > 366); Garmin's cap is ours."""
     path = "/metrics-service/metrics/racepredictions/daily/" + connect_source.display_name
     call = connect_source.garmin.connectapi  # the raw call, past garminconnect's own check
-    with pytest.raises(Exception, match="exceeds the limit of 366"):
+    with pytest.raises(GarminConnectConnectionError, match=r"\(400\).*exceeds the limit of 366"):
         call(path, params={"fromCalendarDate": "2023-06-29", "toCalendarDate": "2024-06-30"})
 
 
@@ -218,6 +219,7 @@ def test_max_metrics_exist_on_run_and_ride_days_near_the_profile(fetched, athlet
             assert row["vo2max_cycling_ml_kg_min"] is None
 
 
+@pytest.mark.fast
 def test_vo2max_drifts_slowly(athlete):
     metrics = metrics_of(athlete)
     values = [metrics.vo2max_running(day) for day in athlete.history()]
@@ -314,6 +316,7 @@ def recorded(name: str):
     return json.loads((RECORDED / name).read_text("utf-8"))
 
 
+@pytest.mark.fast
 def test_emulated_bodies_have_the_recorded_keys(athlete):
     day = athlete.last_day
     readiness = shapes.training_readiness(athlete, [day])[0]
@@ -342,6 +345,7 @@ def test_emulated_bodies_have_the_recorded_keys(athlete):
     assert list(shapes.endurance_score_dto(athlete, day)) == list(recorded("endurance_score.json"))
 
 
+@pytest.mark.fast
 def test_recorded_readiness_parses_every_entry():
     day = date(2025, 7, 7)
     parts = fitness._group_by_date()(recorded("training_readiness.json"), [day])
@@ -355,6 +359,7 @@ def test_recorded_readiness_parses_every_entry():
     assert first["sleep_score"] is None and first["valid_sleep"] is False
 
 
+@pytest.mark.fast
 def test_recorded_weekly_training_status_parses():
     body = recorded("weekly_training_status.json")
     parts = fitness.split_training_status(body, [])
@@ -367,6 +372,7 @@ def test_recorded_weekly_training_status_parses():
     assert sorted(parts) == [date(2025, 5, 21), date(2025, 5, 22), date(2025, 5, 23)]
 
 
+@pytest.mark.fast
 def test_recorded_hill_score_parses():
     body = recorded("hill_score.json")
     day = date(2025, 7, 7)
@@ -376,6 +382,7 @@ def test_recorded_hill_score_parses():
     assert row["vo2max_ml_kg_min"] == 48.0
 
 
+@pytest.mark.fast
 def test_null_payloads_give_empty_frames():
     day = date(2024, 1, 1)
     for feed in fitness.FEEDS:

@@ -22,6 +22,8 @@ from garmin_pipeline.raw.extract import extract
 from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
 
+pytestmark = pytest.mark.fast
+
 ACCOUNT = "test"
 PARIS = ZoneInfo("Europe/Paris")
 DAYS = [date(2024, 6, 1) + timedelta(days=n) for n in range(5)]  # June 1..5

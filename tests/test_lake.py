@@ -32,6 +32,7 @@ def stores(tmp_path):
     )
 
 
+@pytest.mark.fast
 def test_partition_bytes_are_deterministic_and_unchanged_files_are_not_rewritten(tmp_path):
     frame = pl.DataFrame({"k": [3, 1, 2], "v": ["c", "a", "b"]})
     first, second = PartitionStore(tmp_path / "a"), PartitionStore(tmp_path / "b")
@@ -46,6 +47,7 @@ def test_partition_bytes_are_deterministic_and_unchanged_files_are_not_rewritten
     assert first.read("ds")["k"].to_list() == [1, 2, 3]
 
 
+@pytest.mark.fast
 def test_an_implausible_value_is_nulled_and_counted_and_an_unplaceable_row_quarantined():
     """A measurement outside its range loses only that value; a row without its timestamp
     (identity) cannot be placed and goes to quarantine with the reason."""
@@ -75,6 +77,7 @@ def heart_rate_frame(day: date, beats: list[object], seconds: list[int]) -> pl.D
     )
 
 
+@pytest.mark.fast
 def test_days_validated_together_get_exactly_what_each_gets_alone():
     """The oracle is `validate` day by day: implausible values (nulled), a key repeated within
     a day (but not across days), a day with no rows and a day whose types drifted."""
@@ -203,6 +206,7 @@ def test_feeds_of_two_accounts_share_one_pool_and_land_what_one_process_lands(
     assert files[1] == files[2]
 
 
+@pytest.mark.fast
 def test_workers_build_only_the_feeds_they_can_find_by_name(stores):
     """The lake does not import the catalog: a worker finds a feed through the `find_feed`
     it is given. Without one, or for a feed it would find another of, batches stay here."""
@@ -216,6 +220,7 @@ def test_workers_build_only_the_feeds_they_can_find_by_name(stores):
     assert not build._poolable([daily], (raw, in_memory, quarantine), feed)
 
 
+@pytest.mark.fast
 def test_a_feed_that_fails_unexpectedly_does_not_stop_the_others(stores):
     """A bug in one feed's parser (not bad input, which is quarantined) fails that feed alone:
     the others are built and their build state saved, and the failure names the feed."""
@@ -238,6 +243,7 @@ def test_a_feed_that_fails_unexpectedly_does_not_stop_the_others(stores):
         build_lake(broken, raw, lake, quarantine, ACCOUNT, [DAY])
 
 
+@pytest.mark.fast
 def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():
     frame = pl.DataFrame(
         {"calendar_date": [DAY], "timestamp": ["not a time"], "heart_rate_bpm": [1]}
@@ -248,6 +254,7 @@ def test_a_wrong_type_condemns_the_whole_frame_to_quarantine():
     assert "timestamp" in result.quarantined[QUARANTINE_REASON][0]
 
 
+@pytest.mark.fast
 def test_a_measurement_drifted_to_text_condemns_the_frame_not_the_build():
     frame = pl.DataFrame(
         {
@@ -261,6 +268,7 @@ def test_a_measurement_drifted_to_text_condemns_the_frame_not_the_build():
     assert "heart_rate_bpm" in result.quarantined[QUARANTINE_REASON][0]
 
 
+@pytest.mark.fast
 def test_bad_payloads_are_quarantined_and_raw_is_kept(stores):
     raw, lake, quarantine = stores
     daily = feed("daily_summary")
@@ -276,6 +284,7 @@ def test_bad_payloads_are_quarantined_and_raw_is_kept(stores):
     assert lake.read("daily_summary")["total_steps"].to_list() == [1234]
 
 
+@pytest.mark.fast
 def test_out_of_range_values_are_nulled_the_day_lands_and_raw_keeps_them(stores):
     raw, lake, quarantine = stores
     raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", summary_payload(-5, 300))
@@ -298,6 +307,7 @@ def test_out_of_range_values_are_nulled_the_day_lands_and_raw_keeps_them(stores)
     assert not quarantine.partition_file("daily_summary", ACCOUNT, DAY).exists()
 
 
+@pytest.mark.fast
 def test_rebuilding_from_raw_gives_identical_bytes(stores, tmp_path):
     raw, lake, quarantine = stores
     raw.put("daily_summary", ACCOUNT, DAY, "daily_summary.json", summary_payload(4321))
@@ -308,6 +318,7 @@ def test_rebuilding_from_raw_gives_identical_bytes(stores, tmp_path):
     assert rebuilt.partition_file("daily_summary", ACCOUNT, DAY).read_bytes() == before
 
 
+@pytest.mark.fast
 def test_raw_put_of_identical_payload_writes_nothing(tmp_path):
     raw = RawStore(tmp_path)
     assert raw.put("f", ACCOUNT, DAY, "p.json", b"[1]") is True
@@ -322,6 +333,7 @@ def test_raw_put_of_identical_payload_writes_nothing(tmp_path):
         raw.put("f", ACCOUNT, DAY, "../escape", b"x")
 
 
+@pytest.mark.fast
 def test_a_manual_activity_lands_whole_without_a_file_and_a_missing_file_holds_its_activity(
     stores,
 ):

@@ -31,6 +31,8 @@ from garmin_pipeline.storage import location
 from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR, dbt_vars
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.fast
+
 LIBRARY = REPO_ROOT / "garmin_pipeline"
 LAYOUT_MODULE = LIBRARY / "layout.py"
 # What only the layout may spell: the hive keys as folder names (not `calendar_date=`), the

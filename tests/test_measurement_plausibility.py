@@ -25,6 +25,8 @@ from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.lake.validate import validate
 from garmin_pipeline.raw.store import RawStore
 
+pytestmark = pytest.mark.fast
+
 ACCOUNT = "default"
 DAY = date(2025, 3, 9)
 NEXT_DAY = date(2025, 3, 10)

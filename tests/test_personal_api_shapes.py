@@ -11,6 +11,8 @@ import pytest
 
 from garmin_pipeline.catalog import feed
 
+pytestmark = pytest.mark.fast
+
 FIRST = date(2024, 6, 1)
 DAYS = [FIRST + timedelta(days=i) for i in range(40)]  # two sleep windows: 31 + 9 nights
 

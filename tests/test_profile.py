@@ -94,6 +94,7 @@ def only_row(feed_name: str, source: str, fetched) -> dict:
 
 
 # ---------------------------------------------------------------------- fetching
+@pytest.mark.fast
 def test_both_feeds_are_served_by_both_sources():
     for feed in FEEDS.values():
         assert set(feed.fetchers) == set(SOURCES), feed.name
@@ -170,6 +171,7 @@ def test_heart_rate_zone_rows_carry_the_athletes_zones(fetched, athlete, source)
     assert p.rest_hr_base < floors[0] and floors == sorted(set(floors)) and floors[-1] < p.max_hr
 
 
+@pytest.mark.fast
 def test_zone_sets_are_one_row_per_sport_in_sport_order():
     """The emulator serves one set; Garmin sends one per sport that has its own zones."""
     day = date(2024, 6, 30)
@@ -196,6 +198,7 @@ def test_the_lake_keeps_each_snapshot_on_its_day(fetched, athlete, tmp_path):
 
 
 # ---------------------------------------------------------------------- bad shapes
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("name", "body", "reason"),
     [
@@ -226,6 +229,7 @@ def test_a_malformed_body_is_rejected_with_its_reason(name, body, reason):
     assert "\n" not in parsed.rejected[payload]
 
 
+@pytest.mark.fast
 def test_a_malformed_body_is_quarantined_by_the_lake(tmp_path):
     raw, lake = RawStore(tmp_path / "raw"), PartitionStore(tmp_path / "lake")
     quarantine = PartitionStore(tmp_path / "quarantine")
@@ -237,6 +241,7 @@ def test_a_malformed_body_is_quarantined_by_the_lake(tmp_path):
     assert quarantine.read(rejected_dataset_name(feed))["reason"].to_list() == [reason]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("name", "body"),
     [

@@ -54,6 +54,7 @@ def source_for(emulator, tmp_path, **env: str) -> ConnectSource:
 # -- the breaker on its own, with a fake clock ------------------------------------------------
 
 
+@pytest.mark.fast
 def test_each_consecutive_trip_doubles_the_cooldown_up_to_the_cap(breaker, clock):
     cooldowns = []
     for _ in range(7):
@@ -66,6 +67,7 @@ def test_each_consecutive_trip_doubles_the_cooldown_up_to_the_cap(breaker, clock
     assert breaker.state().trips == 7
 
 
+@pytest.mark.fast
 def test_the_cooldown_hours_come_from_settings():
     settings = Settings.from_env({"GARMIN_COOLDOWN_HOURS": "0.5,3", "GARMIN_DATA_DIR": "/d"})
     assert (settings.cooldown_first_s, settings.cooldown_max_s) == (1800, 10800)
@@ -81,6 +83,7 @@ def test_the_cooldown_hours_come_from_settings():
         Settings.from_env({"GARMIN_RETRY_AFTER_WAIT_MAX_S": "soon"})
 
 
+@pytest.mark.fast
 def test_a_success_after_the_cooldown_closes_the_breaker(breaker, clock):
     first = breaker.trip("daily summary")
     breaker.record_success()  # (a request still in flight when the 429 came back)
@@ -92,6 +95,7 @@ def test_a_success_after_the_cooldown_closes_the_breaker(breaker, clock):
     assert again.until - clock.now == 2 * HOUR  # back to the first cooldown
 
 
+@pytest.mark.fast
 def test_a_retry_after_longer_than_the_cooldown_sets_until(breaker, clock):
     state = breaker.trip("sleep", retry_after_s=5 * 3600)
     assert state.until == clock.now + 5 * HOUR
@@ -103,6 +107,7 @@ def test_a_retry_after_longer_than_the_cooldown_sets_until(breaker, clock):
     assert breaker.trip("sleep", retry_after_s=48 * 3600).until == clock.now + 24 * HOUR
 
 
+@pytest.mark.fast
 def test_the_state_persists_across_breakers_and_says_until_when(tmp_path, breaker, clock):
     breaker.trip("daily summary 2024-06-20 (/usersummary-service/usersummary/daily/{x})")
     other = CircuitBreaker(breaker.path, clock=clock)
@@ -127,6 +132,7 @@ def test_the_state_persists_across_breakers_and_says_until_when(tmp_path, breake
     breaker.check("anything")  # closed: no error
 
 
+@pytest.mark.fast
 def test_an_unreadable_state_file_stops_rather_than_sends(breaker):
     breaker.path.parent.mkdir(parents=True)
     breaker.path.write_text("{not json")

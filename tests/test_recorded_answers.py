@@ -30,6 +30,8 @@ from garmin_pipeline.lake.parsers import activity_zip_name, decode_activity_payl
 from garmin_pipeline.lake.validate import QUARANTINE_REASON, validate
 from garmin_pipeline.raw.canonical import canonical_json
 
+pytestmark = pytest.mark.fast
+
 DATA = Path(__file__).parent / "data" / "garmin_connect"
 DOWNLOAD = "activity_original_11998957007.zip"
 # Kept for the emulator: endpoints no feed reads (SOURCES.md says why).

@@ -7,6 +7,8 @@ import pytest
 from garmin_pipeline.settings import Settings, SettingsError
 from garmin_pipeline.sources.governor import RateGovernor, endpoint_of
 
+pytestmark = pytest.mark.fast
+
 
 def test_defaults_are_absolute_and_polite_to_real_garmin(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

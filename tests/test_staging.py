@@ -15,6 +15,8 @@ from garmin_pipeline.warehouse.staging import (
     write_staging,
 )
 
+pytestmark = pytest.mark.fast
+
 
 def _files(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}

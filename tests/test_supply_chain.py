@@ -45,6 +45,7 @@ def locked() -> dict[str, tuple[Requirement, list[str]]]:
     return entries
 
 
+@pytest.mark.fast
 def test_every_locked_package_is_pinned_with_hashes():
     entries = locked()
     assert len(entries) > 100
@@ -55,6 +56,7 @@ def test_every_locked_package_is_pinned_with_hashes():
     assert set(entries) >= BUILD_TOOLS
 
 
+@pytest.mark.fast
 def test_the_build_backend_is_the_locked_setuptools():
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     (backend,) = pyproject["build-system"]["requires"]
@@ -62,6 +64,7 @@ def test_the_build_backend_is_the_locked_setuptools():
     assert Requirement(backend).specifier == setuptools.specifier
 
 
+@pytest.mark.fast
 def test_the_lock_pins_every_direct_dependency_at_its_pyproject_version():
     pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project = pyproject["project"]
@@ -75,6 +78,7 @@ def test_the_lock_pins_every_direct_dependency_at_its_pyproject_version():
         assert pinned.specifier == spec.specifier, spec.name
 
 
+@pytest.mark.fast
 def test_the_environment_is_the_lock():
     """Each locked package is installed at the locked version (pip and setuptools where
     present: a venv made before the lock may lack setuptools), and nothing else but the
@@ -259,5 +263,6 @@ def test_find_python_with_nothing_usable_says_what_to_install(tmp_path):
     assert "no Python 3.12 (>= 3.12.2) or 3.13 found" in found.stderr
 
 
+@pytest.mark.fast
 def test_garmin_pipeline_is_imported_from_this_checkout():
     assert Path(garmin_pipeline.__file__).parent == REPO_ROOT / "garmin_pipeline"

@@ -244,7 +244,7 @@ def best_effort_s(samples: pl.DataFrame, distance_m: float) -> float | None:
     return best
 
 
-def test_the_analyses_answer_from_the_daily_build(builds):
+def test_the_analyses_answer_from_the_daily_build(builds, athlete):
     """Every canonical query answers; best 5 km is checked against the lake's samples."""
     from garmin_pipeline.warehouse.queries import analyses, run_analysis
 
@@ -258,7 +258,7 @@ def test_the_analyses_answer_from_the_daily_build(builds):
         "weekly_training_load_by_sport",
     }
     assert all(answer.height for answer in answers.values())
-    assert answers["resting_hr_90_day_trend"].height == 21  # the whole (short) history
+    assert answers["resting_hr_90_day_trend"].height == len(athlete.history())  # all of it
 
     records = pl.read_parquet(
         builds["daily"] / "lake" / "activity_records" / "**" / "*.parquet", hive_partitioning=True

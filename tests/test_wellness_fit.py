@@ -34,6 +34,7 @@ from garmin_emulator.wellness_fit import (
     wellness_zip,
 )
 from garmin_pipeline.domains.wellness import FEED, WELLNESS_ZIP
+from garmin_pipeline.errors import EndpointUnavailableError
 from garmin_pipeline.fit.decode import FitDecodeError
 from garmin_pipeline.fit.wellness import WELLNESS_TABLES, decode_wellness
 
@@ -74,6 +75,7 @@ def _fitdecode_monitoring(path: Path) -> list[dict]:
     return rows
 
 
+@pytest.mark.fast
 def test_real_monitoring_file_matches_fitdecode():
     expected = _fitdecode_monitoring(MONITORING_FIT)
     tables = decode_wellness(MONITORING_FIT.read_bytes())
@@ -106,6 +108,7 @@ def test_real_monitoring_file_matches_fitdecode():
         assert tables[name].columns == [c.name for c in table.columns if c.name[0] != "_"]
 
 
+@pytest.mark.fast
 def test_timestamp_16_resolves_across_wraps():
     """Monitoring messages 10 h apart with 16-bit times only: each becomes the new reference."""
     start = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
@@ -119,6 +122,7 @@ def test_timestamp_16_resolves_across_wraps():
     assert frame["timestamp"].to_list() == [FIT_EPOCH + dt.timedelta(seconds=t) for t in times]
 
 
+@pytest.mark.fast
 def test_written_field_beats_the_same_field_expanded_from_components():
     """current_activity_type_intensity (24) expands into activity_type (5) and intensity (28)
     ahead of a written activity_type: the written value counts unless it is invalid."""
@@ -135,6 +139,7 @@ def test_written_field_beats_the_same_field_expanded_from_components():
     ]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("mesg", "fields", "table", "expected"),
     [
@@ -288,11 +293,12 @@ def test_monitoring_totals_respiration_spo2_and_naps(parsed, athlete, days):
 def test_download_outside_history_is_404(emulator, connect_source, athlete):
     emulator.clear_request_log()
     before = athlete.first_day - dt.timedelta(days=1)
-    with pytest.raises(Exception):  # noqa: B017 - whatever the source maps a 404 to
+    with pytest.raises(EndpointUnavailableError, match="Garmin answered 404 Not Found"):
         connect_source.download("wellness", "download_health_snapshot", before)
     assert [r.status for r in emulator.request_log if "files/wellness" in r.path][-1] == 404
 
 
+@pytest.mark.fast
 def test_download_is_deterministic(athlete, days):
     day = days[0]
     assert wellness_zip(athlete, day) == wellness_zip(athlete, day)
@@ -333,6 +339,7 @@ def _bad_inputs(athlete, day) -> dict[str, tuple[bytes, str]]:
     }
 
 
+@pytest.mark.fast
 def test_bad_input_is_a_one_line_error_and_rejected(athlete):
     day = athlete.last_day
     for case, (data, needle) in _bad_inputs(athlete, day).items():

@@ -16,6 +16,7 @@ from collections import deque
 from pathlib import Path
 
 import polars as pl
+import pytest
 from garmin_fit_sdk import Profile
 
 import garmin_emulator as emulator
@@ -35,6 +36,8 @@ from garmin_pipeline.fit.wellness import (
     public_columns,
 )
 from garmin_pipeline.fit.wellness import Field as WellnessField
+
+pytestmark = pytest.mark.fast
 
 LIBRARY = Path(garmin_pipeline.__file__).parent
 DECODER_PACKAGE = "garmin_pipeline.fit"
@@ -116,8 +119,13 @@ def _chain(via: dict[str, str | None], name: str) -> str:
 
 
 def test_the_emulator_never_imports_the_decoder():
-    """Every module of the emulator package, and every library module they load in turn."""
-    modules = sorted(Path(emulator.__file__).parent.rglob("*.py"))
+    """Every module of the emulator package, and every library module they load in turn.
+
+    Not `demo.py`: the demo drives the pipeline (it syncs and draws the report), it serves
+    nothing, so the pipeline's decoder behind it is no part of the emulator's answers."""
+    modules = sorted(
+        path for path in Path(emulator.__file__).parent.rglob("*.py") if path.name != "demo.py"
+    )
     assert len(modules) > 20 and any(p.name == "wellness_fit.py" for p in modules)
     via = _reached(modules)
     decoder = [
