@@ -6,6 +6,7 @@ here. The warehouse is read in one short read-only connection before anything is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def default_report_path(layout: DataLayout) -> Path:
 
 
 def read_frames(
-    layout: DataLayout, provisional_overrides: tuple[tuple[str, int], ...] = ()
+    layout: DataLayout, provisional_overrides: Mapping[str, int] | None = None
 ) -> dict[str, pl.DataFrame]:
     """Every frame the charts need; a missing or empty warehouse is a one-line error."""
     warehouse = layout.warehouse_path
@@ -78,7 +79,7 @@ def summary(days: pl.DataFrame) -> str:
 
 
 def build_report(
-    layout: DataLayout, provisional_overrides: tuple[tuple[str, int], ...] = ()
+    layout: DataLayout, provisional_overrides: Mapping[str, int] | None = None
 ) -> Report:
     frames = read_frames(layout, provisional_overrides)
     drawn = figures(frames)
@@ -92,7 +93,7 @@ def build_report(
 def write_report(
     layout: DataLayout,
     out: Path | None = None,
-    provisional_overrides: tuple[tuple[str, int], ...] = (),
+    provisional_overrides: Mapping[str, int] | None = None,
 ) -> tuple[Path, Report]:
     """Build the report and write it (atomically) to `out`, by default beside the warehouse."""
     report = build_report(layout, provisional_overrides)
