@@ -218,7 +218,7 @@ def emulator_token_store() -> Iterator[tuple[Path, bool]]:
     that file only when it does not exist yet or holds an emulator's tokens."""
     from garmin_emulator.auth import token_file_path, written_by_an_emulator
 
-    if "tokens" not in settings().model_fields_set:  # GARMIN_TOKENS unset
+    if not os.environ.get("GARMIN_TOKENS"):  # `entry` loaded .env: set there counts too
         folder = Path(tempfile.mkdtemp(prefix="garmin-emulator-tokens-"))
         try:
             yield folder / "garmin_tokens.json", True

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import fsspec
 from fsspec.utils import get_protocol
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticUndefined
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -169,95 +170,98 @@ class InstallationSettings(BaseSettings):
 
     data_dir: Path = Field(
         Path(DEFAULT_DATA_DIR),
-        description="Where raw/, lake/, quarantine/, the warehouse and the small state live.",
+        description="Raw, lake, quarantine, the warehouse and the small state (a local folder).",
     )
     raw_uri: str | None = Field(
         None,
-        description="Raw elsewhere than <data dir>/raw: a path, or a filesystem URI such as "
-        "s3://bucket/garmin/raw (with its fsspec package installed).",
+        description="Raw elsewhere than `<GARMIN_DATA_DIR>/raw`: a path, or a filesystem URI "
+        "such as `s3://bucket/garmin/raw` (with its fsspec package installed).",
     )
     lake_uri: str | None = Field(
         None,
-        description="The lake (with its quarantine and build state) elsewhere than <data "
-        "dir>/lake: a path, or a filesystem URI such as s3://bucket/garmin/lake.",
+        description="The lake, with its quarantine and build state, elsewhere than "
+        "`<GARMIN_DATA_DIR>/lake`: a path, or a filesystem URI such as `s3://bucket/garmin/lake`.",
     )
     api_url: str | None = Field(
         None,
-        description="A server speaking Garmin Connect's API instead of Garmin (the emulator, "
-        "e.g. http://127.0.0.1:8765); plain http only on loopback.",
+        description="Send every Garmin request, token refresh included, to this base URL "
+        "instead of Garmin's, e.g. the emulator; plain `http://` only on loopback.",
     )
     personal_api_base_url: str | None = Field(
         None,
-        description="The Personal API's base URL (the variable Garmin's own client reads); "
-        f"unset: {DEFAULT_PERSONAL_API_URL}, or the emulator's under GARMIN_API_URL.",
+        description="Where Personal API requests go; unset: Garmin's, or "
+        "`<GARMIN_API_URL>/personal-api` when that is set (the emulator).",
     )
     history_start: date = Field(
         DEFAULT_HISTORY_START,
-        description="The first day of the history (YYYY-MM-DD): the partitions, `sync` and "
-        "`rebuild` start there.",
+        description="The first day (YYYY-MM-DD) the Dagster partitions offer, and where `sync` "
+        "and `rebuild` start by default.",
     )
     request_interval_s: float = Field(
         1.0,
-        description="Seconds between two requests to Garmin; default 1, and 0 for a "
-        "GARMIN_API_URL on loopback (the emulator).",
+        description="Pause between requests to Garmin, in seconds; `0` by default with a "
+        "loopback `GARMIN_API_URL`.",
     )
     cooldown_hours: Annotated[tuple[float, float], NoDecode] = Field(
         DEFAULT_COOLDOWN_HOURS,
-        description="After a 429: the first cooldown and the cap its doubling stops at, in "
-        "hours, as first,max.",
+        description="After a 429: the first cooldown, and the cap of its doubling, in hours "
+        "(`first,max`).",
     )
     retry_after_wait_max_s: float = Field(
         DEFAULT_RETRY_AFTER_WAIT_MAX_S,
-        description="A 429's Retry-After up to this many seconds is waited out once, in the run; "
-        "a longer one starts a cooldown.",
+        description="A `Retry-After` up to this many seconds is waited out and the request "
+        "sent once more; a longer one opens the cooldown.",
     )
     request_timeout_s: float = Field(
         DEFAULT_REQUEST_TIMEOUT_S,
-        description="Seconds one request may take before it counts as failed and is retried.",
+        description="A request slower than this many seconds is dropped and retried (bounded, "
+        "with backoff).",
     )
     max_payload_mb: float = Field(
         DEFAULT_MAX_PAYLOAD_MB,
-        description="A payload (or an export member) larger than this many megabytes is "
-        "refused on arrival and quarantined.",
+        description="A payload larger than this many megabytes is refused on arrival (its first "
+        "4 KiB kept as `<name>.oversized`) and quarantined.",
     )
     token_warn_days: float = Field(
         DEFAULT_TOKEN_WARN_DAYS,
-        description="Token health warns this many days before the refresh token or the "
-        "Personal API key lapses.",
+        description="The `token_health` and `personal_api_key` checks warn this many days before "
+        "the refresh token or the key lapses.",
     )
     source: str | None = Field(
         None,
-        description=f"Which source serves the feeds: {', '.join(SOURCE_MODES)}; unset: hybrid "
-        "once a Personal API key is set up, else connect.",
+        description="Which source serves each feed: `connect`, `personal_api` or `hybrid`; unset: "
+        "`hybrid` once a Personal API key is set up, else `connect`.",
     )
     feed_sources: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
-        description="Per-feed source, overriding GARMIN_SOURCE: feed=source,..., e.g. "
-        "sleep=connect.",
+        description="Pin feeds to a source, overriding `GARMIN_SOURCE`, e.g. "
+        "`sleep=connect,weigh_ins=personal_api`.",
     )
     provisional_days: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict,
-        description="Per-feed override of how many days a day stays provisional (re-fetched "
-        "after new uploads): feed=days,..., e.g. sleep=3.",
+        description="Per-feed override of how many days a day stays provisional (each feed's "
+        "own lag otherwise), e.g. `sleep=3,training_status=7`.",
     )
     lake_workers: int = Field(
         default_factory=lambda: min(os.cpu_count() or 1, 64),
-        description="Processes a long lake build may spread over; default: the cores.",
+        description="Processes a long lake build (a backfill, a rebuild) spreads its days over; "
+        "default: the number of cores.",
     )
     retention_days: int | None = Field(
         None,
-        description="Keep this many days (before today, UTC) and forget older ones at the end "
-        "of every sync; unset: keep everything.",
+        description="At the end of every sync, forget every account's days older than this many "
+        "days; unset: keep everything.",
     )
     accounts: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
-        description="Every account this installation syncs, as comma-separated slugs, e.g. "
-        "alice,bob; default: GARMIN_ACCOUNT alone.",
+        description="Every account this installation syncs, as slugs, e.g. `alex,sam`; each keeps "
+        "its tokens in its own folder of `GARMIN_TOKENS`. Default: `GARMIN_ACCOUNT` alone.",
     )
     tokens: Path = Field(
         Path(DEFAULT_TOKEN_STORE),
-        description="garminconnect's token store (a folder, or a .json file in one); with "
-        "several accounts, a folder per account inside it.",
+        description="garminconnect's token store (a directory or a `.json` file), written by "
+        "`login` and refreshed in place under its lock; with several accounts, a folder per "
+        "account inside it.",
     )
 
     @classmethod
@@ -387,13 +391,13 @@ class Settings(InstallationSettings):
 
     account: str = Field(
         "",
-        description="The account commands act on (a slug: it names lake and Dagster "
-        "partitions); default: the first of GARMIN_ACCOUNTS.",
+        description="The account commands act on, a slug naming its lake partitions; default: the "
+        "first of `GARMIN_ACCOUNTS`, or `default`.",
     )
     personal_api_key_file: Path = Field(
         Path(DEFAULT_PERSONAL_API_KEY_FILE),
-        description="A 0600 file holding the Personal API key (one account only; several "
-        "keep theirs in the keyring); by default the file Garmin's gc-personal reads.",
+        description="The 0600 Personal API key file (one account only: several keep "
+        "their keys in the keyring); by default the one Garmin's own `gc-personal` reads.",
     )
     # The source mode GARMIN_SOURCE names or, unset, the one the account's key set-up implies.
     _source_mode: str = PrivateAttr("connect")
@@ -455,12 +459,12 @@ class Settings(InstallationSettings):
         return "hybrid" if has_key else "connect"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **given: Any) -> Settings:
-        """The settings from the environment and `.env` (or only from `environ`), with
-        `given` field values on top; a value that cannot be used is one `SettingsError` line."""
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings from the environment and `.env` (or only from `environ`); a value that
+        cannot be used is one `SettingsError` line."""
         token = _GIVEN_ENVIRONMENT.set(environ)
         try:
-            return cls(**given)
+            return cls()
         except ValidationError as error:
             raise SettingsError(one_line(error, cls)) from None
         finally:
@@ -676,3 +680,26 @@ def max_payload_bytes(environ: Mapping[str, str] | None = None) -> int:
         variable("max_payload_mb"), value, low, high, meaning, low_inclusive=low_inclusive
     )
     return int(megabytes * 1024 * 1024)
+
+
+def settings_reference() -> str:
+    """Every setting as a Markdown table (variable, default, meaning), from the fields: the
+    README's table is this text, so the help text is written once, here."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        rows.append(
+            f"| `{variable(name)}` | {_default_text(field.default)} | {field.description} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def _default_text(default: object) -> str:
+    if default in (None, "", ()) or default is PydanticUndefined:
+        return "unset"
+    if isinstance(default, tuple):
+        return "`" + ",".join(f"{part:g}" for part in default) + "`"
+    if isinstance(default, float):
+        return f"`{default:g}`"
+    if isinstance(default, Path) and not str(default).startswith(("/", "~")):
+        return f"`./{default}`"
+    return f"`{default}`"

@@ -13,7 +13,12 @@ import pytest
 from assets.resources import GarminConnect, resources_from_settings
 from garmin_pipeline.catalog import feed
 from garmin_pipeline.raw.freshness import Freshness
-from garmin_pipeline.settings import InstallationSettings, Settings, SettingsError
+from garmin_pipeline.settings import (
+    InstallationSettings,
+    Settings,
+    SettingsError,
+    settings_reference,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -178,3 +183,13 @@ def test_each_setting_has_its_help_text_in_its_section():
     assert account == {"account", "personal_api_key_file"}
     undocumented = [n for n, f in Settings.model_fields.items() if not (f.description or "")]
     assert undocumented == []
+
+
+def test_the_readme_lists_the_settings_as_declared():
+    """The README's table is generated from the fields (`settings_reference`): regenerate it
+    when a setting changes, never edit it by hand."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- settings:start -->\n", "<!-- settings:end -->"
+    shown = readme[readme.index(start) + len(start) : readme.index(end)]
+    assert shown == settings_reference()
+    assert shown.count("\n| `GARMIN_") == len(Settings.model_fields)
