@@ -412,7 +412,7 @@ class Settings(InstallationSettings):
         data = dict(data)
         given = data.get("accounts") or ()
         accounts = parse_accounts(given) if given else ()
-        account = str(data.get("account") or "").strip()
+        account = str(data.get("account") or "")  # as given: a newline is no slug
         if not accounts:
             check_account_slug(account or DEFAULT_ACCOUNT, "GARMIN_ACCOUNT")
             accounts = (account or DEFAULT_ACCOUNT,)
