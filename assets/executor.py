@@ -15,8 +15,8 @@ from typing import Any
 
 import dagster as dg
 
+from assets.resources import location_settings
 from garmin_pipeline.run_lock import data_dir_lock
-from garmin_pipeline.settings import Settings
 
 DEFAULT_EXECUTOR = dg.multi_or_in_process_executor
 
@@ -44,7 +44,7 @@ class DataDirLockedExecutor(dg.Executor):
 
 def _locked(init_context: dg.InitExecutorContext) -> dg.Executor:
     inner = DEFAULT_EXECUTOR.executor_creation_fn(init_context)  # type: ignore[misc]
-    return DataDirLockedExecutor(inner, Settings.from_env().data_dir)
+    return DataDirLockedExecutor(inner, location_settings().data_dir)
 
 
 data_dir_locked_executor = dg.ExecutorDefinition(

@@ -30,6 +30,7 @@ from dagster._core.storage.runs.schema import BackfillTagsTable, BulkActionsTabl
 from dagster._serdes import serialize_value
 
 from assets.instance import prepare_dagster_home
+from assets.resources import location_settings
 from assets.supervision import UNFINISHED, worker_gone
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=date.fromisoformat)
     parser.add_argument("--refetch", action="store_true")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    settings = location_settings()
     try:
         # Named without the account: the lock file keeps its last holder's description.
         with data_dir_lock(settings.data_dir, "forget"):

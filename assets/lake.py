@@ -25,7 +25,6 @@ from garmin_pipeline.lake.completeness import (
     plausible_values,
     valid_rows,
 )
-from garmin_pipeline.settings import Settings
 
 VALID_ROWS_CHECK = "valid_rows"
 COMPLETE_DAYS_CHECK = "complete_days"
@@ -150,7 +149,7 @@ def lake(context: dg.AssetExecutionContext, data_dir: DataDir):
     single pool of worker processes busy across them."""
     selected = {key.path[-1] for key in context.selected_asset_keys}
     feeds = [feed for feed in FEEDS if any(ds.name in selected for ds in feed.datasets)]
-    days = run_days_by_account(context)
+    days = run_days_by_account(context, data_dir.layout.state_dir)
     built = build_feeds(
         feeds,
         data_dir.raw,
@@ -158,7 +157,7 @@ def lake(context: dg.AssetExecutionContext, data_dir: DataDir):
         data_dir.quarantine,
         days,
         state_dir=data_dir.layout.build_state_dir,
-        workers=Settings.from_env().lake_workers,
+        workers=data_dir.workers,
         progress=ProgressLog(context),
         find_feed=catalog.feed,
     )

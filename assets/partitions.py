@@ -8,11 +8,12 @@ every chosen day), so range endpoints still serve each account's days in a few r
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
+from assets.resources import location_settings
 from garmin_pipeline.raw.forgotten import ForgottenDays
-from garmin_pipeline.settings import Settings
 
 ACCOUNT = "account"
 DATE = "date"
@@ -21,11 +22,13 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
 
-_settings = Settings.from_env()
+_settings = location_settings()  # the accounts and the first day of the grid
 
 # end_offset=2 keeps today selectable in every timezone up to UTC+14 (partitions are UTC days);
 # the raw assets skip any day that has not begun in the profile's own timezone.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=_settings.history_start, end_offset=2)
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=_settings.history_start.isoformat(), end_offset=2
+)
 account_partitions = dg.StaticPartitionsDefinition(list(_settings.accounts))
 account_days = dg.MultiPartitionsDefinition({ACCOUNT: account_partitions, DATE: daily_partitions})
 
@@ -34,12 +37,15 @@ account_days = dg.MultiPartitionsDefinition({ACCOUNT: account_partitions, DATE: 
 one_run_per_backfill = dg.BackfillPolicy.single_run()
 
 
-def days_by_account(context: dg.AssetExecutionContext) -> dict[str, list[date]]:
-    """The run's partitions as each account's days, in order."""
-    return _by_account(context.partition_keys)
+def days_by_account(context: dg.AssetExecutionContext, state_dir: Path) -> dict[str, list[date]]:
+    """The run's partitions as each account's days, in order (without those the tombstones
+    in `state_dir` forgot)."""
+    return _by_account(context.partition_keys, state_dir)
 
 
-def run_days_by_account(context: dg.AssetExecutionContext) -> dict[str, list[date]]:
+def run_days_by_account(
+    context: dg.AssetExecutionContext, state_dir: Path
+) -> dict[str, list[date]]:
     """For an asset outside the partitions (the lake): the days of its run's partition range
     (a sync, a rebuild, a backfill) or partition, else every day of the history."""
     tags = context.run.tags
@@ -50,10 +56,10 @@ def run_days_by_account(context: dg.AssetExecutionContext) -> dict[str, list[dat
         keys = [tags[PARTITION_TAG]]
     else:
         keys = account_days.get_partition_keys()
-    return _by_account(keys)
+    return _by_account(keys, state_dir)
 
 
-def _by_account(keys: Sequence[str]) -> dict[str, list[date]]:
+def _by_account(keys: Sequence[str], state_dir: Path) -> dict[str, list[date]]:
     """Each account's days among `keys`, without the days `forget` and retention removed
     (their tombstones): nothing fetches or builds those again, and an account forgotten
     whole is left out altogether."""
@@ -61,7 +67,7 @@ def _by_account(keys: Sequence[str]) -> dict[str, list[date]]:
     for key in keys:
         dimensions = account_days.get_partition_key_from_str(key).keys_by_dimension
         days[dimensions[ACCOUNT]].append(date.fromisoformat(dimensions[DATE]))
-    forgotten = ForgottenDays(Settings.from_env().layout.state_dir)
+    forgotten = ForgottenDays(state_dir)
     kept = {account: forgotten.remaining(account, sorted(days[account])) for account in days}
     return {account: kept[account] for account in sorted(kept) if kept[account]}
 

@@ -111,7 +111,7 @@ def _raw_asset(feed: Feed) -> dg.AssetsDefinition:
     def _raw(
         context: dg.AssetExecutionContext, garmin: GarminConnect, data_dir: DataDir
     ) -> dg.MaterializeResult:
-        days = days_by_account(context)
+        days = days_by_account(context, data_dir.layout.state_dir)
         via = garmin.source_name(feed)
         if via is None:
             mode = garmin.settings.source_mode

@@ -11,7 +11,6 @@ import dagster as dg
 
 from assets.resources import DataDir, GarminConnect
 from garmin_pipeline.report.frames import FRAME_MARTS
-from garmin_pipeline.settings import parse_provisional_days
 
 REPORT_GROUP = "report"
 REPORT_MARTS = tuple(sorted({mart for marts in FRAME_MARTS.values() for mart in marts}))
@@ -39,8 +38,7 @@ def report(data_dir: DataDir, garmin: GarminConnect) -> dg.MaterializeResult:
     from garmin_pipeline.report.build import write_report  # Altair: only when drawing
     from garmin_pipeline.report.charts import png
 
-    overrides = parse_provisional_days(garmin.provisional_days)
-    path, built = write_report(data_dir.layout, provisional_overrides=overrides)
+    path, built = write_report(data_dir.layout, provisional_overrides=garmin.provisional_days)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),

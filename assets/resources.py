@@ -1,33 +1,37 @@
-"""Resources: where the data lives and how to reach Garmin. Secrets are not config here:
+"""Resources: where the data lives and how to reach Garmin, built from the code location's
+settings (`location_settings`, resolved once per process). Secrets are not config here:
 tokens stay in garminconnect's token store and the Personal API key in the environment, the
 keyring or its file, which only the sources read."""
 
+import functools
 import logging
 import os
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from garmin_pipeline.errors import PipelineError, SourceAuthError
 from garmin_pipeline.feeds import CONNECT, PERSONAL_API, Feed
 from garmin_pipeline.lake.store import PartitionStore
 from garmin_pipeline.raw.freshness import Freshness
 from garmin_pipeline.raw.store import RawStore
-from garmin_pipeline.settings import (
-    DataLayout,
-    Settings,
-    parse_provisional_days,
-    personal_api_url,
-)
+from garmin_pipeline.settings import DataLayout, Settings
 from garmin_pipeline.sources.connect import ConnectSource
 from garmin_pipeline.sources.personal_api import PersonalApiSource
 from garmin_pipeline.sources.selection import source_for
 
 log = logging.getLogger(__name__)
+
+
+@functools.cache
+def location_settings() -> Settings:
+    """The code location's settings, from the environment and `.env`: resolved once in each
+    process that loads it (the code server, a run's worker and step processes, `python -m
+    assets.sync`) and passed to the partitions, the executor and the resources built here."""
+    return Settings.from_env()
 
 
 class DataDir(dg.ConfigurableResource):
@@ -38,10 +42,16 @@ class DataDir(dg.ConfigurableResource):
     path: str
     raw_uri: str | None = None  # GARMIN_RAW_URI
     lake_uri: str | None = None  # GARMIN_LAKE_URI
+    lake_workers: int | None = None  # GARMIN_LAKE_WORKERS; None: the cores
 
     @property
     def layout(self) -> DataLayout:
         return DataLayout(Path(self.path), self.raw_uri, self.lake_uri)
+
+    @property
+    def workers(self) -> int:
+        """Processes a long lake build may spread over."""
+        return self.lake_workers or os.cpu_count() or 1
 
     @property
     def raw(self) -> RawStore:
@@ -60,15 +70,16 @@ class GarminConnect(dg.ConfigurableResource):
     """Garmin: Connect through `garminconnect` (or anything speaking its API at `api_url`) and
     the official Personal API, each feed from the source GARMIN_SOURCE chooses for it.
 
-    The rest of the settings (the source mode, cooldowns, token warning, credentials for a
-    re-login) come from the environment, never from config, so no secret can reach run config
-    or the UI."""
+    The rest of the settings (the source mode, cooldowns, token warning) are the code
+    location's (`location_settings`), never config, and credentials for a re-login come from
+    the environment, so no secret can reach run config or the UI."""
 
     data_dir: DataDir  # where each account's 429 breakers keep their state
-    api_url: str | None = None
+    api_url: str | None = None  # GARMIN_API_URL
     token_store: str  # GARMIN_TOKENS; with several accounts, a folder per account inside
-    request_interval_s: float = 1.0
-    provisional_days: str = ""  # per-feed overrides, e.g. "sleep=3,training_status=7"
+    request_interval_s: float = 1.0  # GARMIN_REQUEST_INTERVAL_S
+    provisional_days: dict[str, int] = Field(default_factory=dict)  # GARMIN_PROVISIONAL_DAYS
+    _settings: Settings | None = PrivateAttr(default=None)
     _sources: dict[tuple[str, str], ConnectSource | PersonalApiSource] = PrivateAttr(
         default_factory=dict
     )
@@ -76,17 +87,21 @@ class GarminConnect(dg.ConfigurableResource):
 
     @property
     def settings(self) -> Settings:
-        """The environment's settings with this resource's configuration on top (for the
-        account GARMIN_ACCOUNT names; `settings_for` gives any other's)."""
-        configured = replace(
-            Settings.from_env(),
-            data_dir=Path(self.data_dir.path),
-            api_url=self.api_url,
-            personal_api_url=personal_api_url(os.environ, self.api_url),
-            token_root=Path(self.token_store).expanduser(),
-            request_interval_s=self.request_interval_s,
-        )
-        return configured.for_account(configured.account)
+        """The code location's settings with this resource's configuration on top, for the
+        account GARMIN_ACCOUNT names (`settings_for` gives any other's); worked out once."""
+        if self._settings is None:
+            self._settings = location_settings().model_copy(
+                update={
+                    "data_dir": Path(self.data_dir.path),
+                    "raw_uri": self.data_dir.raw_uri,
+                    "lake_uri": self.data_dir.lake_uri,
+                    "api_url": self.api_url,
+                    "tokens": Path(self.token_store).expanduser(),
+                    "request_interval_s": self.request_interval_s,
+                    "provisional_days": dict(self.provisional_days),
+                }
+            )
+        return self._settings
 
     def settings_for(self, account: str) -> Settings:
         """One account's settings: its own token store and 429 breakers."""
@@ -113,7 +128,7 @@ class GarminConnect(dg.ConfigurableResource):
                 now=datetime.now(UTC),
                 last_upload=last_upload,
                 refetch=refetch,
-                provisional_overrides=parse_provisional_days(self.provisional_days),
+                provisional_overrides=self.settings.provisional_days,
             )
         return self._freshness[account]
 
@@ -134,17 +149,21 @@ class GarminConnect(dg.ConfigurableResource):
         return last.timezone, last.last_upload
 
 
-def resources_from_env(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources, configured from `settings` (shown in the UI; no secret among them)."""
     data_dir = DataDir(
-        path=str(settings.data_dir), raw_uri=settings.raw_uri, lake_uri=settings.lake_uri
+        path=str(settings.data_dir),
+        raw_uri=settings.raw_uri,
+        lake_uri=settings.lake_uri,
+        lake_workers=settings.lake_workers,
     )
     return {
         "data_dir": data_dir,
         "garmin": GarminConnect(
             data_dir=data_dir,
             api_url=settings.api_url,
-            token_store=str(settings.token_root or settings.token_store),
+            token_store=str(settings.tokens),
             request_interval_s=settings.request_interval_s,
-            provisional_days=",".join(f"{f}={d}" for f, d in settings.provisional_overrides),
+            provisional_days=dict(settings.provisional_days),
         ),
     }

@@ -34,14 +34,15 @@ from assets.instance import prepare_dagster_home
 from assets.jobs import range_tags
 from assets.lake import COMPLETE_DAYS_CHECK, PLAUSIBLE_CHECK, VALID_ROWS_CHECK
 from assets.raw import AUTH_FAILED, FEED_FAILED, RATE_LIMITED, REFETCH_TAG
+from assets.resources import location_settings
 from assets.supervision import PROCESS_TAG, KilledRunStillBusy, recover_killed_runs
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.files import remove_stale_temp_files
-from garmin_pipeline.forget import apply_retention, retention_days
+from garmin_pipeline.forget import apply_retention
 from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
 from garmin_pipeline.run_lock import DataDirBusyError, data_dir_lock
-from garmin_pipeline.settings import Settings
+from garmin_pipeline.settings import Settings, SettingsError
 from garmin_pipeline.supervision import RUN_ID_ENV, process_identity
 
 EXIT_FAILED = 1
@@ -207,7 +208,7 @@ def run_sync(
 
     job = defs.resolve_job_def(job_name)
     run_id = run_id or str(uuid.uuid4())
-    accounts = Settings.from_env().accounts
+    accounts = location_settings().accounts
     tags = {
         **range_tags(first.isoformat(), last.isoformat(), accounts),
         PROCESS_TAG: process_identity(run_id),
@@ -254,21 +255,21 @@ def main(argv: list[str] | None = None) -> int:
         # tells that failure in one line of its own (a feed that failed), so only -v shows it.
         logging.getLogger("garminconnect").setLevel(logging.CRITICAL)
     try:
-        retention_days()  # checked before the run, not after it
-    except ValueError as error:
+        settings = location_settings()  # checked before the run (retention too), not after it
+    except SettingsError as error:
         print(f"sync failed: {error}", file=sys.stderr)
         return EXIT_FAILED
     run_id = str(uuid.uuid4())
     try:
         # Before anything else (DAGSTER_HOME, the data dir, Garmin): a second run stops here.
-        with data_dir_lock(Settings.from_env().data_dir, f"{args.job} run {run_id}"):
-            return run_locked(args, run_id)
+        with data_dir_lock(settings.data_dir, f"{args.job} run {run_id}"):
+            return run_locked(args, run_id, settings)
     except DataDirBusyError as error:
         print(f"{args.job} failed: {error}", file=sys.stderr)
         return EXIT_FAILED
 
 
-def run_locked(args: argparse.Namespace, run_id: str) -> int:
+def run_locked(args: argparse.Namespace, run_id: str, settings: Settings) -> int:
     """The run, once it holds the data directory: recover what killed runs left, then run."""
     wal_commits_without_fsync()
     prepare_dagster_home()
@@ -280,7 +281,7 @@ def run_locked(args: argparse.Namespace, run_id: str) -> int:
             return EXIT_FAILED
         for killed in recovered:
             print(f"run {killed} was killed before it finished: marked failed, pool slots freed")
-        remove_stale_temp_files(Settings.from_env().data_dir)
+        remove_stale_temp_files(settings.data_dir)
         result = run_sync(
             args.start,
             args.end,
@@ -291,9 +292,8 @@ def run_locked(args: argparse.Namespace, run_id: str) -> int:
             job_name=args.job,
             feeds=args.feed,
         )
-    status = report(result, args.job, args.start, args.end)
+    status = report(result, args.job, args.start, args.end, named=len(settings.accounts) > 1)
     if args.job in SYNC_JOBS:
-        settings = Settings.from_env()
         record_sync(settings, result, args.job, args.start, args.end)
         retention_status = retain(settings)
         status = status or retention_status
@@ -358,7 +358,7 @@ def record_sync(
 def retain(settings: Settings) -> int:
     """Apply GARMIN_RETENTION_DAYS: forget every account's older days (one audit line each,
     with counts); returns the exit status it adds (failed when it could not finish)."""
-    keep = retention_days()
+    keep = settings.retention_days
     if keep is None:
         return 0
     try:
@@ -382,15 +382,17 @@ def retain(settings: Settings) -> int:
     return 0
 
 
-def report(result: dg.ExecuteInProcessResult, job: str, first: date, last: date) -> int:
-    """Print how the run ended, and return its exit status (see the module's docstring)."""
+def report(
+    result: dg.ExecuteInProcessResult, job: str, first: date, last: date, named: bool = False
+) -> int:
+    """Print how the run ended, and return its exit status (see the module's docstring);
+    `named`: several accounts, each line names its own (with one, its name says nothing)."""
     if not result.success:
         print(f"{job} failed: {failure_reason(result)} (run {result.run_id})", file=sys.stderr)
         return EXIT_FAILED
     # A 429 cooldown or a failed feed does not fail the run (the lake and the warehouse are
     # built from what did arrive), but the sync is partial: one line per account cooling down
     # (naming the feed and until when) and per feed that failed (what Garmin answered).
-    named = len(Settings.from_env().accounts) > 1  # with one account, its name says nothing
     # A refused login stops every feed of the account: one line each, and the sync failed.
     refused = auth_failures(result)
     for (account, _source), reason in refused.items():

@@ -9,9 +9,8 @@ from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from assets.partitions import RANGE_END_TAG, RANGE_START_TAG
-from assets.resources import DataDir
+from assets.resources import DataDir, location_settings
 from garmin_pipeline.raw.freshness import latest_begun_day
-from garmin_pipeline.settings import Settings
 from garmin_pipeline.warehouse.dbt_project import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
@@ -31,7 +30,7 @@ from garmin_pipeline.warehouse.dbt_project import (
 dbt_project = DbtProject(
     project_dir=DBT_PROJECT_DIR,
     profiles_dir=DBT_PROJECT_DIR,
-    target_path=project_target_dir(Settings.from_env().layout),
+    target_path=project_target_dir(location_settings().layout),
 )
 dbt_project.prepare_if_dev()
 if manifest_is_stale(dbt_project.manifest_path):

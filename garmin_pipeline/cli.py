@@ -22,10 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 import click
+from dotenv import load_dotenv
 
 from garmin_pipeline.errors import PipelineError, SourceAuthError
 from garmin_pipeline.layout import DataLayout
-from garmin_pipeline.settings import Settings, SettingsError, is_loopback_host
+from garmin_pipeline.settings import (
+    Settings,
+    SettingsError,
+    check_account_slug,
+    is_loopback_host,
+)
 
 if TYPE_CHECKING:
     from garmin_pipeline.sources.export.landing import ImportReport
@@ -42,8 +48,18 @@ def fail(message: str) -> NoReturn:
 
 
 def settings() -> Settings:
+    """This process's settings: resolved at the first command that needs them and kept in
+    the click context, so each process resolves them once and passes them down."""
+    context = click.get_current_context().find_root()
+    if context.obj is None:
+        context.obj = resolved()
+    return context.obj  # type: ignore[no-any-return]
+
+
+def resolved(environ: dict[str, str] | None = None) -> Settings:
+    """The settings of the environment and `.env` (or of `environ`), or a one-line failure."""
     try:
-        return Settings.from_env()
+        return Settings.from_env(environ)
     except SettingsError as error:
         fail(str(error))
 
@@ -203,7 +219,7 @@ def emulator_token_store() -> Iterator[tuple[Path, bool]]:
     that file only when it does not exist yet or holds an emulator's tokens."""
     from garmin_emulator.auth import token_file_path, written_by_an_emulator
 
-    if not os.environ.get("GARMIN_TOKENS"):
+    if not os.environ.get("GARMIN_TOKENS"):  # `entry` loaded .env: set there counts too
         folder = Path(tempfile.mkdtemp(prefix="garmin-emulator-tokens-"))
         try:
             yield folder / "garmin_tokens.json", True
@@ -220,23 +236,13 @@ def emulator_token_store() -> Iterator[tuple[Path, bool]]:
     yield tokens, False
 
 
-def check_sources(environment: dict[str, str]) -> None:
+def check_sources(config: Settings) -> None:
     """A GARMIN_SOURCE or GARMIN_FEED_SOURCES the catalog cannot honour fails before the run."""
     from garmin_pipeline.catalog import FEEDS
     from garmin_pipeline.sources.selection import check_feed_sources
 
     try:
-        check_feed_sources(Settings.from_env(environment), FEEDS)
-    except SettingsError as error:
-        fail(str(error))
-
-
-def check_retention(environment: dict[str, str]) -> None:
-    """A GARMIN_RETENTION_DAYS that is no number of days fails before the run."""
-    from garmin_pipeline.forget import retention_days
-
-    try:
-        retention_days(environment)
+        check_feed_sources(config, FEEDS)
     except SettingsError as error:
         fail(str(error))
 
@@ -254,15 +260,16 @@ def sync_command(
     if first > last:
         fail(f"--start {first} is after --end {last}")
     check_feeds(feeds)
+    # The job reads its settings itself, from this environment (`.env` included: `entry`
+    # loaded it); they are checked here, before anything starts.
     environment = {**os.environ, **(env or {})}
+    job_settings = resolved(environment) if env else settings()
     if job != "rebuild":
-        check_sources(environment)
-        check_retention(environment)
-    environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
-    check_data_dir_free(Path(environment["GARMIN_DATA_DIR"]))
+        check_sources(job_settings)
+    check_data_dir_free(job_settings.data_dir)
     environment["DAGSTER_HOME"] = str(dagster_home())
-    start = environment.get("GARMIN_HISTORY_START")
-    if start and first < date.fromisoformat(start):
+    start = job_settings.history_start
+    if first < start:
         fail(f"--start {first} is before GARMIN_HISTORY_START={start}; lower that setting")
     doing = {
         "sync": "syncing",
@@ -376,7 +383,7 @@ def day_range(first: object, last: object) -> tuple[date, date]:
     (the assets skip days after the profile's own today)."""
     from garmin_pipeline.raw.freshness import latest_begun_day
 
-    start = first.date() if first else date.fromisoformat(settings().history_start)  # type: ignore[attr-defined]
+    start = first.date() if first else settings().history_start  # type: ignore[attr-defined]
     end = last.date() if last else latest_begun_day()  # type: ignore[attr-defined]
     return start, end
 
@@ -425,7 +432,7 @@ def import_export(archive: Path, no_build: bool) -> None:
         click.echo("raw already held everything the export maps to: nothing to build")
         return
     first, last = min(report.touched), max(report.touched)
-    start = date.fromisoformat(config.history_start)
+    start = config.history_start
     if first < start:
         click.echo(
             f"days before GARMIN_HISTORY_START={start} are in raw but not built; lower it and "
@@ -452,10 +459,8 @@ def import_counts(report: ImportReport) -> dict[str, int | str]:
 
 def account_slug(account: str) -> str:
     """--account: a slug as GARMIN_ACCOUNTS spells them, or a usage error."""
-    from garmin_pipeline.settings import parse_accounts
-
     try:
-        parse_accounts({"GARMIN_ACCOUNT": account})
+        check_account_slug(account)
     except SettingsError:
         raise click.BadParameter(
             f"{account!r} is not an account slug (lower-case letters, digits, '-', '_')"
@@ -502,10 +507,10 @@ def forget(account: str, before: object, refetch: bool, yes: bool) -> None:
 
 
 def exec_module(module: str, arguments: list[str]) -> NoReturn:
-    """Become `python -m <module>` of the Dagster code location, against DAGSTER_HOME and
-    GARMIN_DATA_DIR (the library never imports Dagster itself)."""
+    """Become `python -m <module>` of the Dagster code location, against DAGSTER_HOME, in this
+    working directory: it resolves the same settings from the same environment and `.env`
+    (the library never imports Dagster itself)."""
     environment = {**os.environ, "DAGSTER_HOME": str(dagster_home())}
-    environment.setdefault("GARMIN_DATA_DIR", str(settings().data_dir))
     become([*code_location_module(module), *arguments], environment)
 
 
@@ -838,7 +843,7 @@ def report_command(out: Path | None) -> None:
 
     current = settings()
     try:
-        path, _ = write_report(current.layout, out, current.provisional_overrides)
+        path, _ = write_report(current.layout, out, current.provisional_days)
     except PipelineError as error:
         fail(str(error))
     click.echo(f"report written to {path}")
@@ -848,6 +853,10 @@ def entry() -> None:
     from garmin_pipeline.files import keep_new_files_private
 
     keep_new_files_private()  # inherited by the sync it execs, dbt and the lake workers
+    # The `.env` of the working directory, as `dagster dev` loads it for the UI: the variables
+    # set there and not in the environment, secrets included, reach the settings, the code
+    # that reads secrets where it uses them, and the job this process becomes.
+    load_dotenv(Path.cwd() / ".env", override=False)
     try:
         main()
     except PipelineError as error:

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -36,17 +34,10 @@ from garmin_pipeline.layout import (
     is_dataset,
 )
 from garmin_pipeline.raw.forgotten import WHOLE_ACCOUNT, ForgottenDays
-from garmin_pipeline.settings import (
-    PERSONAL_API_KEY_RECORD,
-    Settings,
-    env_number,
-    token_store_of,
-)
+from garmin_pipeline.settings import PERSONAL_API_KEY_RECORD, Settings
 from garmin_pipeline.storage import StoragePath, remove_tree, write_atomically
 
 log = logging.getLogger(__name__)
-
-RETENTION_ENV = "GARMIN_RETENTION_DAYS"
 
 
 class ForgetError(PipelineError):
@@ -306,13 +297,8 @@ def account_settings(settings: Settings, account: str) -> Settings:
     token store is taken to be its own folder of GARMIN_TOKENS, as with several accounts)."""
     if account in settings.accounts:
         return settings.for_account(account)
-    accounts = (*settings.accounts, account)
-    root = settings.token_root or settings.token_store
-    return replace(
-        settings,
-        account=account,
-        accounts=accounts,
-        token_store=token_store_of(root, account, accounts),
+    return settings.model_copy(
+        update={"account": account, "accounts": (*settings.accounts, account)}
     )
 
 
@@ -353,15 +339,6 @@ def forget_account(
         rebuilt = False
         problems.append(str(error))
     return Forgotten(removed, rebuilt, tombstone, tuple(problems))
-
-
-def retention_days(environ: Mapping[str, str] | None = None) -> int | None:
-    """GARMIN_RETENTION_DAYS: keep this many days (before today, UTC) and forget older ones at
-    the end of every sync; None (unset): keep everything."""
-    env = os.environ if environ is None else environ
-    if not env.get(RETENTION_ENV, "").strip():
-        return None
-    return int(env_number(env, RETENTION_ENV, 365, 1, 36500, "a whole number of days", whole=True))
 
 
 def apply_retention(

@@ -55,7 +55,7 @@ def breaker_for(settings: Settings, source: str = "connect") -> CircuitBreaker:
 def personal_api_key_health(settings: Settings) -> KeyHealth | None:
     """The key's health when the mode uses the Personal API (else None: nothing to check)."""
     if PERSONAL_API not in settings.source_precedence and not any(
-        source == PERSONAL_API for _, source in settings.feed_sources
+        source == PERSONAL_API for source in settings.feed_sources.values()
     ):
         return None
     return key_health(settings, datetime.now(UTC))

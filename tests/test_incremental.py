@@ -134,7 +134,7 @@ def test_provisional_lag_is_configurable_per_feed(raw):
     feed = values_feed()
     sync(feed, raw, Recorder(), freshness(at(DAYS[4], 8), at(DAYS[4], 7)))
     mark(raw, feed, at(DAYS[4], 8))
-    longer = freshness(at(DAYS[4], 20), at(DAYS[4], 19), provisional_overrides=(("values", 4),))
+    longer = freshness(at(DAYS[4], 20), at(DAYS[4], 19), provisional_overrides={"values": 4})
     assert sync(feed, raw, Recorder(), longer) == DAYS
 
 

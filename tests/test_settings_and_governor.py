@@ -48,8 +48,8 @@ def test_bad_settings_say_which_and_how(env, words):
 
 def test_provisional_days_override_per_feed():
     settings = Settings.from_env({"GARMIN_PROVISIONAL_DAYS": " sleep=3, training_status=7 ,"})
-    assert settings.provisional_overrides == (("sleep", 3), ("training_status", 7))
-    assert Settings.from_env({}).provisional_overrides == ()
+    assert settings.provisional_days == {"sleep": 3, "training_status": 7}
+    assert Settings.from_env({}).provisional_days == {}
 
 
 def test_endpoints_fold_dates_ids_and_the_display_name():

@@ -11,8 +11,8 @@ a handful of requests instead of one per day and endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -36,14 +36,15 @@ class Freshness:
     now: datetime  # aware
     last_upload: datetime | None  # aware; None when unknown (then provisional days are re-fetched)
     refetch: bool = False  # fetch every day again, final or not (to pick up old edits)
-    provisional_overrides: tuple[tuple[str, int], ...] = ()
+    # Per-feed days a day stays provisional, overriding the catalog (GARMIN_PROVISIONAL_DAYS).
+    provisional_overrides: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
         return self.now.astimezone(self.timezone).date()
 
     def provisional_days(self, feed: RawFeed) -> int:
-        return dict(self.provisional_overrides).get(feed.name, feed.provisional_days)
+        return self.provisional_overrides.get(feed.name, feed.provisional_days)
 
     def start_of(self, day: date) -> datetime:
         return datetime.combine(day, time(0), self.timezone)

@@ -6,6 +6,7 @@ here. The warehouse is read in one short read-only connection before anything is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class Report:
 
 
 def read_frames(
-    layout: DataLayout, provisional_overrides: tuple[tuple[str, int], ...] = ()
+    layout: DataLayout, provisional_overrides: Mapping[str, int] | None = None
 ) -> dict[str, pl.DataFrame]:
     """Every frame the charts need; a missing or empty warehouse is a one-line error."""
     warehouse = layout.warehouse_path
@@ -72,7 +73,7 @@ def summary(days: pl.DataFrame) -> str:
 
 
 def build_report(
-    layout: DataLayout, provisional_overrides: tuple[tuple[str, int], ...] = ()
+    layout: DataLayout, provisional_overrides: Mapping[str, int] | None = None
 ) -> Report:
     frames = read_frames(layout, provisional_overrides)
     drawn = figures(frames)
@@ -86,7 +87,7 @@ def build_report(
 def write_report(
     layout: DataLayout,
     out: Path | None = None,
-    provisional_overrides: tuple[tuple[str, int], ...] = (),
+    provisional_overrides: Mapping[str, int] | None = None,
 ) -> tuple[Path, Report]:
     """Build the report and write it (atomically) to `out`, by default beside the warehouse."""
     report = build_report(layout, provisional_overrides)

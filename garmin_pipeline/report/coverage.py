@@ -21,7 +21,7 @@ feed and day; only days of the warehouse's spine are read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -42,7 +42,7 @@ def _finality(
     feeds: Sequence[Feed],
     days: pl.DataFrame,
     zones: dict[str, str],
-    provisional_overrides: tuple[tuple[str, int], ...],
+    provisional_overrides: Mapping[str, int],
 ) -> Iterator[tuple[str, date, bool]]:
     """(account, day, final) for every per-day feed's manifest on a day of `days`."""
     spine = days.group_by("account").agg(pl.col("calendar_date")).sort("account")
@@ -65,13 +65,13 @@ def coverage(
     raw: RawStore,
     feeds: Iterable[Feed],
     zones: dict[str, str],
-    provisional_overrides: tuple[tuple[str, int], ...] = (),
+    provisional_overrides: Mapping[str, int] | None = None,
 ) -> pl.DataFrame:
     """One row per account and day of `days` (account, calendar_date, has_daily_summary):
     its state, and the Monday of its week and its weekday for the calendar's grid."""
     per_day = [feed for feed in feeds if not feed.snapshot]
     finality = pl.DataFrame(
-        list(_finality(raw, per_day, days, zones, provisional_overrides)),
+        list(_finality(raw, per_day, days, zones, provisional_overrides or {})),
         schema={"account": pl.String, "calendar_date": pl.Date, "final": pl.Boolean},
         orient="row",
     )

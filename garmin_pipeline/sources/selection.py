@@ -18,7 +18,7 @@ from garmin_pipeline.settings import SOURCE_MODES, Settings, SettingsError
 
 def source_for(feed: RawFeed, settings: Settings) -> str | None:
     """The source that fetches `feed`, or None when no configured source covers it."""
-    pinned = dict(settings.feed_sources).get(feed.name)
+    pinned = settings.feed_sources.get(feed.name)
     if pinned is not None:
         if pinned not in feed.fetchers:
             raise SettingsError(
@@ -42,7 +42,7 @@ def precedence(feed: RawFeed, mode: str) -> tuple[str, ...]:
 def check_feed_sources(settings: Settings, feeds: Iterable[RawFeed]) -> None:
     """Refuse a GARMIN_FEED_SOURCES entry that names no feed or a source that cannot serve it."""
     by_name = {feed.name: feed for feed in feeds}
-    for name, _ in settings.feed_sources:
+    for name in settings.feed_sources:
         if name not in by_name:
             raise SettingsError(
                 f"GARMIN_FEED_SOURCES names {name!r}, which is not a feed; feeds: "
