@@ -64,7 +64,7 @@ def record(
             raise AuditValueError(f"audit label {name} is not a plain label")
         checked[name] = value
     when = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    line = {
+    line: dict[str, object] = {
         "at": when.isoformat().replace("+00:00", "Z"),
         "account": account,
         "action": action,
