@@ -75,16 +75,18 @@ class Exported:
 
 def account_files(lake_dir: StoragePath, account: str) -> list[tuple[str, StoragePath]]:
     """(name in the zip, lake file) for every Parquet file of the account, sorted."""
-    found = []
+    found: list[tuple[str, StoragePath]] = []
     if not lake_dir.exists():
         return found
-    for dataset in sorted(lake_dir.iterdir(), key=lambda p: p.name):
+    datasets: list[StoragePath] = sorted(lake_dir.iterdir(), key=lambda p: p.name)
+    for dataset in datasets:
         if dataset.name.startswith(("_", ".")) or not dataset.is_dir():
             continue
         folder = dataset / f"account={account}"
         if not folder.exists():
             continue
-        for day in sorted(folder.iterdir(), key=lambda p: p.name):
+        days: list[StoragePath] = sorted(folder.iterdir(), key=lambda p: p.name)
+        for day in days:
             part = day / PART_FILE
             if day.name.startswith("date=") and part.exists():
                 found.append((f"lake/{dataset.name}/{folder.name}/{day.name}/{PART_FILE}", part))

@@ -18,6 +18,7 @@ from garmin_pipeline.settings import Settings
 from garmin_pipeline.sources.breaker import BreakerState, CircuitBreaker, format_utc
 from garmin_pipeline.sources.connect.tokens import TokenHealth, token_health
 from garmin_pipeline.sources.personal_api.keys import KeyHealth, key_health
+from garmin_pipeline.storage import StoragePath
 from garmin_pipeline.warehouse.dbt_project import unfinished_build_started
 
 _DATE_DIR = "date="
@@ -92,7 +93,7 @@ def warehouse_status(settings: Settings) -> str:
     )
 
 
-def lake_datasets(lake_dir: Path, account: str) -> tuple[DatasetStatus, ...]:
+def lake_datasets(lake_dir: StoragePath, account: str) -> tuple[DatasetStatus, ...]:
     """Each dataset's `date=` partitions for the account, from directory names alone."""
     if not lake_dir.is_dir():
         return ()
@@ -106,7 +107,7 @@ def lake_datasets(lake_dir: Path, account: str) -> tuple[DatasetStatus, ...]:
     return tuple(found)
 
 
-def _partition_days(account_dir: Path) -> list[date]:
+def _partition_days(account_dir: StoragePath) -> list[date]:
     days = []
     for entry in account_dir.iterdir():
         if entry.is_dir() and entry.name.startswith(_DATE_DIR):

@@ -139,7 +139,9 @@ READINESS_FIELDS = {
 }
 
 
-def build_training_readiness(entries: Sequence[Mapping[str, Any]] | None, day: date) -> pl.DataFrame:
+def build_training_readiness(
+    entries: Sequence[Mapping[str, Any]] | None, day: date
+) -> pl.DataFrame:
     entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(TRAINING_READINESS.columns)

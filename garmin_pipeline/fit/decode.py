@@ -190,7 +190,8 @@ class _Layout(NamedTuple):
 
 _FIELD = operator.attrgetter("field")
 _FIELD_DEF = operator.attrgetter("field_def")
-_ARRAYS: frozenset[type] = frozenset({tuple, list})  # what fitdecode gives a field holding several values
+# What fitdecode gives a field holding several values.
+_ARRAYS: frozenset[type] = frozenset({tuple, list})
 
 
 def _arrangement(fields: list[fitdecode.types.FieldData]) -> tuple[object, ...]:

@@ -96,7 +96,7 @@ def build_args(data_dir: Path, synced: tuple[date, date] | None, today: date) ->
     `full_refresh_reason` says which rule applied."""
     target = dbt_target_dir(data_dir)
     args = ["build", "--vars", dbt_vars(data_dir), "--target-path", str(target)]
-    if full_refresh_reason(data_dir, synced, today) is not None:
+    if synced is None or full_refresh_reason(data_dir, synced, today) is not None:
         return [*args, "--full-refresh"]
     excludes = list(DAILY_EXCLUDES)
     built_at = _read_json(target / "manifest.json").get("metadata", {}).get("generated_at")
