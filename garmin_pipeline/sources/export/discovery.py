@@ -225,7 +225,9 @@ class Scanner:
             opener = functools.partial(zipped.open, info)
             self.archive.members.append(Member(path, kind, size, sha256, opener))
 
-    def nested(self, outer: zipfile.ZipFile, info: zipfile.ZipInfo, cap: float, path: str):
+    def nested(
+        self, outer: zipfile.ZipFile, info: zipfile.ZipInfo, cap: float, path: str
+    ) -> None:
         """An `UploadedFiles*.zip`: copied to a scratch file, opened from there, scanned."""
         copy = self.scratch / f"upload-{len(list(self.scratch.iterdir()))}.zip"
         with outer.open(info) as source, copy.open("wb") as sink:

@@ -617,12 +617,12 @@ def map_archive(archive: Archive) -> Mapped:
 
     for activities_member in sorted(archive.of("activities"), key=lambda m: m.path):
         try:
-            items = activity_entries(activities_member)
+            summaries = activity_entries(activities_member)
         except MemberError as error:
             mapped.quarantined[activities_member.path] = str(error)
             continue
         mapped.activity_members.append(activities_member.path)
-        for i, item in enumerate(items):
+        for i, item in enumerate(summaries):
             where = f"{activities_member.path}#{i}"
             try:
                 if not isinstance(item, Mapping):
