@@ -44,9 +44,12 @@ test: install lint
 test-fast: install
 	$(EATMYDATA) $(BIN)/python -m pytest -m fast -n auto --dist loadfile
 
+# ruff, mypy on the library, and the import-layer rule (an ast scan: well under a second).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest --noconftest -q -p no:cacheprovider tests/test_import_layers.py
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -18,15 +18,15 @@ import secrets
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from garmin_pipeline.files import write_atomically
 from garmin_pipeline.layout import DataLayout
 
 Action = Literal["login", "key_change", "sync", "import", "export", "forget", "retention"]
 Outcome = Literal["ok", "partial", "failed", "refused"]
-ACTIONS: frozenset[str] = frozenset(Action.__args__)  # type: ignore[attr-defined]
-OUTCOMES: frozenset[str] = frozenset(Outcome.__args__)  # type: ignore[attr-defined]
+ACTIONS: frozenset[str] = frozenset(get_args(Action))
+OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
 # A count's name, and a label's value: plain words, dates, hashes; never free text.
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _LABEL = re.compile(r"[A-Za-z0-9_.:=-]{0,80}")
@@ -64,7 +64,7 @@ def record(
             raise AuditValueError(f"audit label {name} is not a plain label")
         checked[name] = value
     when = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    line = {
+    line: dict[str, object] = {
         "at": when.isoformat().replace("+00:00", "Z"),
         "account": account,
         "action": action,

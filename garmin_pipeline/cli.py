@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NoReturn
 
@@ -53,7 +53,8 @@ def settings() -> Settings:
     context = click.get_current_context().find_root()
     if context.obj is None:
         context.obj = resolved()
-    return context.obj  # type: ignore[no-any-return]
+    resolved_settings: Settings = context.obj
+    return resolved_settings
 
 
 def resolved(environ: dict[str, str] | None = None) -> Settings:
@@ -143,7 +144,7 @@ def emulator(
     host: str,
     seed: int,
     days: int,
-    end_date: object,
+    end_date: datetime | None,
     timezone: str,
     faults: object,
     activity_files: tuple[Path, ...],
@@ -178,13 +179,16 @@ def emulator(
     """
     from garmin_emulator import SyntheticAthlete, serve
 
-    last = end_date.date() if end_date else date.today()  # type: ignore[attr-defined]
+    last = end_date.date() if end_date else date.today()
     athlete = SyntheticAthlete(seed=seed, end_date=last, days=days, timezone=timezone)
     if activity_files or quirks:
         from garmin_emulator.quirks import quirk_files
         from garmin_emulator.recorded import RecordedAthlete
 
-        sources = [*activity_files, *([quirk_files()] if quirks else [])]
+        sources: list[Path | dict[str, bytes]] = [
+            *activity_files,
+            *([quirk_files()] if quirks else []),
+        ]
         athlete = RecordedAthlete(sources, seed=seed, end_date=last, days=days, timezone=timezone)
         click.echo(f"activities: {len(athlete.recorded)} FIT files")
     from garmin_emulator.personal_auth import DEFAULT_PERSONAL_API_KEY
@@ -360,7 +364,13 @@ def become(command: list[str], environment: dict[str, str]) -> NoReturn:
     help="Only this feed (repeatable), e.g. --feed activities for years of activity history "
     "first; the data dictionary lists the feeds.",
 )
-def sync(first: object, last: object, refetch: bool, fetch_only: bool, feeds: tuple[str]) -> None:
+def sync(
+    first: datetime | None,
+    last: datetime | None,
+    refetch: bool,
+    fetch_only: bool,
+    feeds: tuple[str, ...],
+) -> None:
     """Fetch the due days of a range into raw, rebuild changed lake partitions, build dbt.
 
     Days already final are skipped, and so are provisional ones when no device has uploaded
@@ -378,13 +388,13 @@ def sync(first: object, last: object, refetch: bool, fetch_only: bool, feeds: tu
     )
 
 
-def day_range(first: object, last: object) -> tuple[date, date]:
+def day_range(first: datetime | None, last: datetime | None) -> tuple[date, date]:
     """--start/--end, defaulting to GARMIN_HISTORY_START and the latest day begun anywhere
     (the assets skip days after the profile's own today)."""
     from garmin_pipeline.raw.freshness import latest_begun_day
 
-    start = first.date() if first else settings().history_start  # type: ignore[attr-defined]
-    end = last.date() if last else latest_begun_day()  # type: ignore[attr-defined]
+    start = first.date() if first else settings().history_start
+    end = last.date() if last else latest_begun_day()
     return start, end
 
 
@@ -393,7 +403,7 @@ def day_range(first: object, last: object) -> tuple[date, date]:
     "--start", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day [GARMIN_HISTORY_START]."
 )
 @click.option("--end", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day [today].")
-def rebuild(first: object, last: object) -> None:
+def rebuild(first: datetime | None, last: datetime | None) -> None:
     """Rebuild the lake from raw and the warehouse from the lake, offline (no request to Garmin).
 
     For after a parser or schema change, or a deleted lake: days whose raw and schemas are
@@ -482,7 +492,7 @@ def account_slug(account: str) -> str:
 )
 @click.option("--refetch", is_flag=True, help="Let later syncs fetch the forgotten days again.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def forget(account: str, before: object, refetch: bool, yes: bool) -> None:
+def forget(account: str, before: datetime | None, refetch: bool, yes: bool) -> None:
     """Delete an account's data (or its days before --before) from every layer.
 
     Whole account: its raw payloads and export archives, lake and quarantine partitions,
@@ -491,7 +501,7 @@ def forget(account: str, before: object, refetch: bool, yes: bool) -> None:
     audit log keeps a pseudonym. The forgotten days are not fetched again by later syncs
     (a tombstone in the data directory) unless --refetch is given. Refused while a run is
     going."""
-    day = before.date() if before else None  # type: ignore[attr-defined]
+    day = before.date() if before else None
     if not yes:
         what = (
             f"account {account}'s days before {day}"
@@ -572,8 +582,9 @@ def audit_command(account: str | None) -> None:
 
 def audit_text(line: dict[str, object]) -> str:
     """One audit entry as a line: time, account, action, outcome, then its counts."""
-    counts = line.get("counts") or {}
-    listed = " ".join(f"{name}={value}" for name, value in sorted(counts.items()))  # type: ignore[union-attr]
+    counts = line.get("counts")  # a line read back from the file: JSON of any shape
+    pairs = sorted(counts.items()) if isinstance(counts, dict) else []
+    listed = " ".join(f"{name}={value}" for name, value in pairs)
     return " ".join(
         str(part)
         for part in (line.get("at"), line.get("account"), line.get("action"), line.get("outcome"))

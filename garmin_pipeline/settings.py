@@ -481,7 +481,9 @@ def storage_uri(name: str, given: object) -> str | None:
         return None
     protocol = get_protocol(value)
     if protocol in LOCAL_PROTOCOLS:
-        return str(Path(location(value)).expanduser().absolute())
+        local = location(value)
+        assert isinstance(local, Path)  # what `location` gives for a local protocol
+        return str(local.expanduser().absolute())
     try:
         fsspec.get_filesystem_class(protocol)
     except (ImportError, ValueError) as error:

@@ -10,19 +10,20 @@ are those `stored_zip` gives for the same members.
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import struct
 import zipfile
 from collections.abc import Callable, Iterable
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 DateTime = tuple[int, int, int, int, int, int]
 FIXED_DATE: DateTime = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
 CHUNK = 1 << 20  # what a streamed copy holds in memory at once
 
 # A member: its name, its size in bytes, and how to open it for reading.
-StreamedMember = tuple[str, int, Callable[[], BinaryIO]]
+StreamedMember = tuple[str, int, Callable[[], IO[bytes]]]
 
 
 def write_stored_zip(
@@ -47,7 +48,7 @@ def stored_zip(members: Iterable[tuple[str, bytes]], date_time: DateTime = FIXED
     buffer = io.BytesIO()
     write_stored_zip(
         buffer,
-        ((name, len(data), lambda data=data: io.BytesIO(data)) for name, data in members),
+        ((name, len(data), functools.partial(io.BytesIO, data)) for name, data in members),
         date_time,
     )
     return buffer.getvalue()

@@ -294,11 +294,11 @@ def fetch_activities(source: Any, days: Sequence[date], stored: Stored) -> Itera
     by_day: dict[date, list[Any]] = {}
     unplaced: list[Any] = []
     for entry in listed:
-        day = local_day(entry)
-        if day is None or not days[0] <= day <= days[-1]:
+        started = local_day(entry)
+        if started is None or not days[0] <= started <= days[-1]:
             unplaced.append(entry)
         else:
-            by_day.setdefault(day, []).append(entry)
+            by_day.setdefault(started, []).append(entry)
     if unplaced:
         log.warning("%d activities have no usable start day; quarantined", len(unplaced))
     for day in days:
@@ -402,7 +402,8 @@ def parse_activities(raw: RawDay, day: date) -> ParsedDay:
         )
     if problems:
         rejected[ACTIVITY_LIST] = left_out(ACTIVITY_LIST, problems)
-    recorded = [activity_id_of(e) for e in good if not is_manual(e)]
+    # Every good entry has an id (entry_problem checked it); the walrus only tells the type.
+    recorded = [i for e in good if not is_manual(e) and (i := activity_id_of(e)) is not None]
     parsed = decode_activity_payloads(raw, recorded, {d.name: d.columns for d in FIT_DATASETS})
     parsed.frames[ACTIVITIES.name] = activities
     parsed.rejected.update(rejected)

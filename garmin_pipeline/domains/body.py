@@ -82,7 +82,7 @@ def weigh_ins_from_summaries(answer: Any, days: Sequence[date]) -> Mapping[date,
     return weigh_ins_by_day({"dateWeightList": entries}, days)
 
 
-def build_weigh_ins(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+def build_weigh_ins(entries: Sequence[Mapping[str, Any]] | None, day: date) -> pl.DataFrame:
     entries = json_objects(entries or None, "the payload")
     if not entries:
         return empty_frame(WEIGH_INS.columns)

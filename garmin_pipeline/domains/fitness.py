@@ -139,7 +139,9 @@ READINESS_FIELDS = {
 }
 
 
-def build_training_readiness(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+def build_training_readiness(
+    entries: Sequence[Mapping[str, Any]] | None, day: date
+) -> pl.DataFrame:
     entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(TRAINING_READINESS.columns)
@@ -233,7 +235,7 @@ def split_training_status(answer: Any, days: Sequence[date]) -> dict[date, Any]:
     return parts
 
 
-def build_training_status(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_training_status(entry: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     entry = json_object(entry, "the payload")
     if not entry:
         return empty_frame(TRAINING_STATUS.columns)
@@ -281,7 +283,7 @@ def split_max_metrics(answer: Any, days: Sequence[date]) -> dict[date, Any]:
     return parts
 
 
-def build_max_metrics(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_max_metrics(entry: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     entry = json_object(entry, "the payload")
     if not entry or not (entry.get("generic") or entry.get("cycling")):
         return empty_frame(MAX_METRICS.columns)
@@ -337,7 +339,7 @@ FITNESS_AGE_FIELDS = {
 }
 
 
-def personal_api_fitness_age(answer: dict[str, Any]) -> dict[str, Any]:
+def personal_api_fitness_age(answer: Mapping[str, Any]) -> dict[str, Any]:
     """The Personal API's per-day answer (fitnessage/v2: the figures, and each input under
     `components` as {"value": ...}) as the `values` of Connect's daily row."""
     components = json_object(answer.get("components") or None, "components")
@@ -348,7 +350,7 @@ def personal_api_fitness_age(answer: dict[str, Any]) -> dict[str, Any]:
     return {key: answer.get(key) for key in ("fitnessAge", "achievableFitnessAge")} | inputs
 
 
-def build_fitness_age(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_fitness_age(entry: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     entry = json_object(entry, "the payload")
     if "components" in entry:  # fetched from the Personal API
         entry = {"values": personal_api_fitness_age(entry)}
@@ -383,7 +385,7 @@ RACE_FIELDS = {
 }
 
 
-def build_race_predictions(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_race_predictions(entry: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     entry = json_object(entry, "the payload")
     if not entry or all(entry.get(key) is None for key in RACE_FIELDS.values()):
         return empty_frame(RACE_PREDICTIONS.columns)
@@ -420,7 +422,7 @@ def split_endurance_score(answer: Any, days: Sequence[date]) -> dict[date, Any]:
     }
 
 
-def build_endurance_score(group: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_endurance_score(group: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     group = json_object(group, "the payload")
     if not group or group.get("groupAverage") is None:
         return empty_frame(ENDURANCE_SCORE.columns)
@@ -462,7 +464,7 @@ def split_hill_score(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
     return by_calendar_date()((answer or {}).get("hillScoreDTOList"), days)
 
 
-def build_hill_score(entry: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_hill_score(entry: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     entry = json_object(entry, "the payload")
     if not entry or entry.get("overallScore") is None:
         return empty_frame(HILL_SCORE.columns)
@@ -503,7 +505,7 @@ DEVICE_FIELDS = {
 }
 
 
-def build_devices(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+def build_devices(entries: Sequence[Mapping[str, Any]] | None, day: date) -> pl.DataFrame:
     entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(DEVICES.columns)
@@ -569,7 +571,7 @@ def fetch_gear(source: Any, days: Sequence[date], stored: Stored) -> Iterator[Ra
     yield RawPayload(days[-1], GEAR_PAYLOAD, canonical_json({"gear": listed, "stats": stats}))
 
 
-def build_gear(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_gear(payload: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     payload = json_object(payload, "the payload")
     items = json_objects(payload.get("gear") or None, "gear")
     if not items:

@@ -131,7 +131,7 @@ def _summaries_by_day(answer: Any, days: Sequence[date]) -> Mapping[date, Any]:
     return by_calendar_date()(entries, days)
 
 
-def build_daily_summary(payload: dict[str, Any] | None, day: date) -> pl.DataFrame:
+def build_daily_summary(payload: Mapping[str, Any] | None, day: date) -> pl.DataFrame:
     # A day Garmin has no data for still gets its row, so completeness is visible downstream.
     payload = json_object(payload or None, "the payload")
     payload = {**payload, "calendarDate": payload.get("calendarDate") or day.isoformat()}
@@ -290,7 +290,7 @@ def gmt_string_to_utc(column: str) -> pl.Expr:
     )
 
 
-def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
+def build_sleep(payload: Mapping[str, Any], day: date) -> pl.DataFrame:
     payload = json_object(payload or None, "the payload")
     summary = json_object(payload.get(_DTO) or None, _DTO)
     if not summary.get("sleepStartTimestampGMT"):
@@ -318,7 +318,7 @@ def build_sleep(payload: dict[str, Any], day: date) -> pl.DataFrame:
     )
 
 
-def build_sleep_stages(payload: dict[str, Any], day: date) -> pl.DataFrame:
+def build_sleep_stages(payload: Mapping[str, Any], day: date) -> pl.DataFrame:
     payload = json_object(payload or None, "the payload")
     levels = json_objects(payload.get("sleepLevels") or None, "sleepLevels")
     if not levels:
@@ -343,7 +343,7 @@ def build_sleep_stages(payload: dict[str, Any], day: date) -> pl.DataFrame:
     )
 
 
-def build_sleep_frames(payload: dict[str, Any], day: date) -> dict[str, pl.DataFrame]:
+def build_sleep_frames(payload: Mapping[str, Any], day: date) -> dict[str, pl.DataFrame]:
     return {"sleep": build_sleep(payload, day), "sleep_stages": build_sleep_stages(payload, day)}
 
 

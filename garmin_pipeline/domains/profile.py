@@ -10,7 +10,7 @@ not recorded and is read as Connect's recorded `user-settings` body plus a top-l
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -191,7 +191,7 @@ ZONE_FIELDS = {
 }
 
 
-def build_heart_rate_zones(entries: list[dict[str, Any]] | None, day: date) -> pl.DataFrame:
+def build_heart_rate_zones(entries: Sequence[Mapping[str, Any]] | None, day: date) -> pl.DataFrame:
     entries = json_objects(entries, "the payload")
     if not entries:
         return empty_frame(HEART_RATE_ZONES.columns)

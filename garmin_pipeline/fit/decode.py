@@ -190,7 +190,8 @@ class _Layout(NamedTuple):
 
 _FIELD = operator.attrgetter("field")
 _FIELD_DEF = operator.attrgetter("field_def")
-_ARRAYS = frozenset({tuple, list})  # what fitdecode gives a field holding several values
+# What fitdecode gives a field holding several values.
+_ARRAYS: frozenset[type] = frozenset({tuple, list})
 
 
 def _arrangement(fields: list[fitdecode.types.FieldData]) -> tuple[object, ...]:
@@ -247,9 +248,11 @@ class _MessageType:
             absent = [len(fields)]
             picks = [candidates.get(slot, absent)[0] for slot in range(2 * width)]
             row = operator.itemgetter(*picks)
+        table = self.table  # a type without a table claims no slot: no candidates
         all_choices = tuple(
-            (slot, tuple(positions), self.table.keeps_list(slot))
+            (slot, tuple(positions), table.keeps_list(slot))
             for slot, positions in candidates.items()
+            if table is not None
         )
         choices = tuple(choice for choice in all_choices if len(choice[1]) > 1)
         layout = _Layout(row, choices, all_choices, tuple(unclaimed), tuple(timestamps))
@@ -684,7 +687,8 @@ def _read_fields(
     values = [field.value for field in fields]
     values.append(None)  # what `_Layout.row` picks for a slot no field fills
     if layout.row is not None:
-        row = layout.row(values)
+        assert kind.table is not None  # a layout picks a row only for a type with a table
+        row: tuple[Any, ...] | list[Any] = layout.row(values)
         choices = layout.choices if _ARRAYS.isdisjoint(map(type, values)) else layout.all_choices
         if choices:
             row = list(row)

@@ -829,7 +829,7 @@ class _Rows:
         key = list(self.table.key)
         frame = frame.select(c.name for c in _public(self.table)).drop_nulls(key)
         frame = frame.unique(subset=key, keep="first", maintain_order=True)
-        frame = frame.sort(key).cast(dict(wellness_frame_schema(self.table.name)))
+        frame = frame.sort(key).cast(wellness_frame_schema(self.table.name))
         return frame.collect(engine="in-memory", optimizations=_AS_WRITTEN)
 
 

@@ -19,10 +19,14 @@ import functools
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandera.polars as pa
 import polars as pl
+
+if TYPE_CHECKING:
+    # polars' own name for a dtype given as a class (pl.Int32) or an instance (pl.List(...)).
+    from polars._typing import PolarsDataType
 
 UTC_TIME = pl.Datetime("us", "UTC")
 LOCAL_TIME = pl.Datetime("us")
@@ -54,7 +58,7 @@ class Column:
     """One lake column: its type, unit and meaning, and for a measurement its plausible range."""
 
     name: str
-    dtype: pl.DataType
+    dtype: PolarsDataType
     description: str
     unit: str | None = None
     plausible: Plausible | None = None  # a measurement: outside it, nulled and counted
@@ -66,12 +70,17 @@ class Column:
 
 
 class ColumnSpec(Protocol):
-    """What a decoder declares for each column it produces (the FIT tables do)."""
+    """What a decoder declares for each column it produces (the FIT tables do); read-only, so
+    frozen declarations (this module's `Column`, the FIT tables') satisfy it."""
 
-    name: str
-    dtype: pl.DataType
-    description: str
-    unit: str | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def dtype(self) -> PolarsDataType: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def unit(self) -> str | None: ...
 
 
 # Not a lake column: which day a row belongs to while several days are validated at once.

@@ -94,7 +94,9 @@ class PartitionStore:
         pattern = partition_glob(self.root, dataset, account)
         if isinstance(pattern, Path):
             return pl.read_parquet(str(pattern), hive_partitioning=True)
-        return _read_hive(self.root / dataset, pattern)
+        base = self.root / dataset
+        assert isinstance(base, UPath)  # the pattern is remote, and so is the root it is under
+        return _read_hive(base, pattern)
 
     def dataset_glob(self, dataset: str) -> str:
         return str(partition_glob(self.root, dataset))

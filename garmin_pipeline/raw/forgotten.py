@@ -78,7 +78,9 @@ class ForgottenDays:
         path = self._path(account, create=True)
         assert path is not None  # the salt was just created
         cut = max(before, self.forgotten_before(account) or before)
-        body = {"whole_account": True} if cut == WHOLE_ACCOUNT else {"before": cut.isoformat()}
+        body: dict[str, object] = (
+            {"whole_account": True} if cut == WHOLE_ACCOUNT else {"before": cut.isoformat()}
+        )
         write_atomically(path, (json.dumps(body) + "\n").encode("utf-8"))
         return cut
 

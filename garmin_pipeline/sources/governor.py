@@ -18,9 +18,10 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from requests import Response
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 from requests.exceptions import RequestException
 from urllib3.exceptions import InvalidHeader
@@ -148,8 +149,16 @@ class GovernedAdapter(HTTPAdapter):
         self.timeout_s = timeout_s  # None: the client's own (garminconnect sends 15 s)
         self._base = urlsplit(base_url) if base_url else None
 
-    def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
-        url = urlsplit(request.url)
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> Response:
+        url = urlsplit(request.url or "")
         endpoint = endpoint_of(url.path, self.display_name)
         if self.governor.rate_limited:
             raise RateLimitedInRun(f"not sent after a 429 earlier in this run: {endpoint}")
@@ -159,7 +168,14 @@ class GovernedAdapter(HTTPAdapter):
                 (self._base.scheme, self._base.netloc, path, url.query, url.fragment)
             )
         if self.timeout_s is not None:
-            kwargs["timeout"] = self.timeout_s  # a timed-out GET is retried like a reset
+            timeout = self.timeout_s  # a timed-out GET is retried like a reset
+        kwargs: dict[str, Any] = {
+            "stream": stream,
+            "timeout": timeout,
+            "verify": verify,
+            "cert": cert,
+            "proxies": proxies,
+        }
         response = self._send_counted(endpoint, request, **kwargs)
         if response.status_code == 429:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
@@ -174,10 +190,10 @@ class GovernedAdapter(HTTPAdapter):
                     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if response.status_code == 429:
                 self.governor.record_429(endpoint, retry_after)
-        self._keep(response, endpoint, streamed=bool(kwargs.get("stream")))
+        self._keep(response, endpoint, streamed=bool(stream))
         return response
 
-    def _send_counted(self, endpoint: str, request, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+    def _send_counted(self, endpoint: str, request: PreparedRequest, **kwargs: Any) -> Response:
         self.governor.wait_turn()
         self.governor.count(endpoint)
         return super().send(request, **kwargs)

@@ -134,7 +134,7 @@ def build_args(layout: DataLayout, synced: tuple[date, date] | None, today: date
         "--log-path",  # not the project folder: a wheel's is in site-packages
         str(target),
     ]
-    if full_refresh_reason(layout, synced, today) is not None:
+    if synced is None or full_refresh_reason(layout, synced, today) is not None:
         return [*args, "--full-refresh"]
     excludes = list(DAILY_EXCLUDES)
     built_at = _read_json(target / "manifest.json").get("metadata", {}).get("generated_at")

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import yaml
@@ -26,6 +26,9 @@ from garmin_pipeline.layout import PART_FILE, DataLayout, partition_dir
 from garmin_pipeline.sources.selection import precedence_table
 from garmin_pipeline.warehouse.dbt_project import CHECKOUT_PROJECT_DIR, DBT_PROJECT_DIR
 from garmin_pipeline.warehouse.sources import duckdb_type
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType  # a dtype class (pl.Int32) or instance
 
 DICTIONARY_FILE = CHECKOUT_PROJECT_DIR.parent / "docs" / "data-dictionary.md"  # `make dictionary`
 MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
@@ -69,13 +72,13 @@ class Mart:
         return _paragraphs(self.description)
 
 
-def warehouse_type(dtype: pl.DataType) -> str:
+def warehouse_type(dtype: PolarsDataType) -> str:
     """The type DuckDB reports (information_schema) for a lake column it reads from Parquet."""
     name = duckdb_type(dtype)
     return name.replace("timestamptz", "timestamp with time zone")
 
 
-def lake_type(dtype: pl.DataType) -> str:
+def lake_type(dtype: PolarsDataType) -> str:
     """The polars type a lake column is declared with, written compactly."""
     if isinstance(dtype, pl.Datetime):
         return (

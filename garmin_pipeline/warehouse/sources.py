@@ -7,12 +7,16 @@ file differs from what the catalog renders.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import yaml
 
 from garmin_pipeline.catalog import DATASETS
 from garmin_pipeline.warehouse.dbt_project import DBT_PROJECT_DIR
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType  # a dtype class (pl.Int32) or instance
 
 SOURCES_FILE = DBT_PROJECT_DIR / "models" / "staging" / "_lake__sources.yml"
 HEADER = "# Generated from garmin_pipeline/catalog.py by `make dbt-sources`; do not edit.\n"
@@ -32,7 +36,7 @@ LAKE_LOCATION = (
 
 # The DuckDB type each lake dtype reads as; the `lake_source` macro uses it to stand in an
 # empty, typed relation for a dataset that has no partition yet (e.g. no pool swim ever).
-DUCKDB_TYPES = {
+DUCKDB_TYPES: dict[PolarsDataType, str] = {
     pl.Boolean: "boolean",
     pl.Date: "date",
     pl.Float64: "double",
@@ -43,7 +47,7 @@ DUCKDB_TYPES = {
 }
 
 
-def duckdb_type(dtype: pl.DataType) -> str:
+def duckdb_type(dtype: PolarsDataType) -> str:
     if isinstance(dtype, pl.Datetime):
         return "timestamptz" if dtype.time_zone else "timestamp"
     if isinstance(dtype, pl.List):

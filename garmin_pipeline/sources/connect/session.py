@@ -108,7 +108,8 @@ def _watch_token_endpoint(garmin: Garmin, governor: RateGovernor) -> TokenEndpoi
             governor.record_429(DI_TOKEN_PATH, None)
         return response
 
-    garmin.client._di_token_post = recorded
+    # garminconnect has no hook for this: its client's method is wrapped on purpose.
+    garmin.client._di_token_post = recorded  # type: ignore[method-assign]
     return seen
 
 
@@ -168,8 +169,9 @@ def _share_refreshes(
             raise GarminConnectAuthenticationError("not sent: Garmin refused these tokens")
         return run_request(*args, **kwargs)
 
-    client._refresh_session = refresh
-    client._run_request = request
+    # garminconnect has no hook for either: its client's methods are wrapped on purpose.
+    client._refresh_session = refresh  # type: ignore[method-assign]
+    client._run_request = request  # type: ignore[method-assign]
 
 
 def connect_client(

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from garmin_pipeline.errors import PipelineError
 from garmin_pipeline.settings import max_payload_bytes
@@ -81,7 +81,7 @@ class Member:
     kind: str | None  # None: no pattern claims it
     size: int
     sha256: str
-    opener: Callable[[], BinaryIO] = field(repr=False, compare=False)
+    opener: Callable[[], IO[bytes]] = field(repr=False, compare=False)
 
     def read(self) -> bytes:
         """The member's bytes: only for a kind in `READ_WHOLE`, whose size was capped."""
@@ -128,6 +128,11 @@ def classify(name: str) -> str | None:
     return next((kind for kind, pattern in PATTERNS if pattern.search(base)), None)
 
 
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    """Opens `path` for reading when called (a zip member is opened only when it is written)."""
+    return lambda: path.open("rb")
+
+
 def pack_directory(root: Path, target: Path) -> None:
     """An unpacked export as a canonical zip at `target` (stored, sorted, fixed dates), each
     file copied in chunks."""
@@ -139,14 +144,14 @@ def pack_directory(root: Path, target: Path) -> None:
                 (
                     path.relative_to(root).as_posix(),
                     path.stat().st_size,
-                    functools.partial(path.open, "rb"),
+                    _opener(path),
                 )
                 for path in files
             ),
         )
 
 
-def copy_capped(source: BinaryIO, sink: BinaryIO | None, cap: float) -> tuple[str, int]:
+def copy_capped(source: IO[bytes], sink: IO[bytes] | None, cap: float) -> tuple[str, int]:
     """Stream `source` to `sink` (or nowhere) in chunks; its SHA-256 and size. Raises
     `TooLarge` as soon as more than `cap` bytes came out."""
     digest, size = hashlib.sha256(), 0
@@ -220,7 +225,7 @@ class Scanner:
             opener = functools.partial(zipped.open, info)
             self.archive.members.append(Member(path, kind, size, sha256, opener))
 
-    def nested(self, outer: zipfile.ZipFile, info: zipfile.ZipInfo, cap: float, path: str):
+    def nested(self, outer: zipfile.ZipFile, info: zipfile.ZipInfo, cap: float, path: str) -> None:
         """An `UploadedFiles*.zip`: copied to a scratch file, opened from there, scanned."""
         copy = self.scratch / f"upload-{len(list(self.scratch.iterdir()))}.zip"
         with outer.open(info) as source, copy.open("wb") as sink:

@@ -244,14 +244,15 @@ def wellness_days(members: list[Member], links: Links) -> None:
         if t.day_start_local is not None:
             links.wellness_days[path] = _fit_date(t.day_start_local)
             continue
-        if t.last is None:
+        last = t.last
+        if last is None:
             links.quarantined[path] = "a wellness FIT file without any timestamp: no day to file"
             links.wellness.remove(path)
             continue
         offset = t.offset_s
         if offset is None and known:
-            offset = min(known, key=lambda k: abs(k[0] - t.last))[1]
-        links.wellness_days[path] = _fit_date(t.last + (offset or 0))
+            offset = min(known, key=lambda k: abs(k[0] - last))[1]
+        links.wellness_days[path] = _fit_date(last + (offset or 0))
 
 
 def _rank(file_type: str | None) -> int:

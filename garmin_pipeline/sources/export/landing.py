@@ -167,7 +167,9 @@ class Lander:
         else:
             report.count(item.feed, UNCHANGED)
 
-    def land_activities(self, mapped: Mapped, fits: dict[int, Member], report: ImportReport):
+    def land_activities(
+        self, mapped: Mapped, fits: dict[int, Member], report: ImportReport
+    ) -> None:
         by_day: dict[date, list[tuple[dict[str, Any], str]]] = {}
         if mapped.activity_members and mapped.span:  # its days without activities too
             first, last = mapped.span

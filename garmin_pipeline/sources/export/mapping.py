@@ -190,7 +190,7 @@ def collect(
     date_key: str = "calendarDate",
 ) -> list[tuple[date, dict[str, Any], str]]:
     """Every dated entry of the members of `kind` as (day, entry, member), in member order."""
-    found = []
+    found: list[tuple[date, dict[str, Any], str]] = []
     for member in sorted(archive.of(kind), key=lambda m: m.path):
         try:
             items = read(member)
@@ -615,15 +615,15 @@ def map_archive(archive: Archive) -> Mapped:
             *sorted({m for _, m in items}),
         )
 
-    for member in sorted(archive.of("activities"), key=lambda m: m.path):
+    for activities_member in sorted(archive.of("activities"), key=lambda m: m.path):
         try:
-            items = activity_entries(member)
+            summaries = activity_entries(activities_member)
         except MemberError as error:
-            mapped.quarantined[member.path] = str(error)
+            mapped.quarantined[activities_member.path] = str(error)
             continue
-        mapped.activity_members.append(member.path)
-        for i, item in enumerate(items):
-            where = f"{member.path}#{i}"
+        mapped.activity_members.append(activities_member.path)
+        for i, item in enumerate(summaries):
+            where = f"{activities_member.path}#{i}"
             try:
                 if not isinstance(item, Mapping):
                     raise ValueError(f"not an object ({type(item).__name__})")
@@ -637,7 +637,7 @@ def map_archive(archive: Archive) -> Mapped:
             except (ValueError, TypeError, OverflowError, OSError, UnsafeValueError) as error:
                 mapped.skipped[where] = str(error)[:200]
                 continue
-            mapped.activities[activity_id] = (day, entry, member.path)
+            mapped.activities[activity_id] = (day, entry, activities_member.path)
     fill_span(mapped)
     return mapped
 

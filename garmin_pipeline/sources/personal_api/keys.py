@@ -74,7 +74,7 @@ def resolve_key(settings: Settings) -> ApiKey:
     """The key from the environment, else the keyring, else the key file. With several
     accounts only the keyring, which keeps a key per account: the others hold one key."""
     several = len(settings.accounts) > 1
-    value = "" if several else os.environ.get(PERSONAL_API_KEY_ENV, "").strip()
+    value: str | None = "" if several else os.environ.get(PERSONAL_API_KEY_ENV, "").strip()
     if value:
         return ApiKey(value, PERSONAL_API_KEY_ENV)
     value = _from_keyring(settings)
