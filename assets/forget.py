@@ -30,7 +30,6 @@ from dagster._core.storage.runs.schema import BackfillTagsTable, BulkActionsTabl
 from dagster._serdes import serialize_value
 
 from assets.instance import prepare_dagster_home
-from assets.resources import location_settings
 from assets.supervision import UNFINISHED, worker_gone
 from garmin_pipeline import audit
 from garmin_pipeline.errors import PipelineError
@@ -207,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--before", type=date.fromisoformat)
     parser.add_argument("--refetch", action="store_true")
     args = parser.parse_args(argv)
-    settings = location_settings()
+    # Resolved when called, from the environment as it is then: the entry point of its own
+    # process (`python -m assets.forget`, which the CLI becomes).
+    settings = Settings.from_env()
     try:
         # Named without the account: the lock file keeps its last holder's description.
         with data_dir_lock(settings.data_dir, "forget"):

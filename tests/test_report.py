@@ -290,7 +290,7 @@ def test_a_day_fetched_within_its_lag_is_provisional_and_a_final_empty_day_missi
     utc = coverage(frame, raw, FEEDS, {})  # no profile time zone: UTC, as the sync falls back
     assert utc["state"].to_list() == [COMPLETE, PROVISIONAL, PROVISIONAL, MISSING, MISSING]
     # The same per-feed override the sync honours (GARMIN_PROVISIONAL_DAYS) applies here.
-    overridden = coverage(frame, raw, FEEDS, {"a": "Europe/Paris"}, (("daily_summary", 0),))
+    overridden = coverage(frame, raw, FEEDS, {"a": "Europe/Paris"}, {"daily_summary": 0})
     assert overridden["state"].to_list() == [COMPLETE, COMPLETE, COMPLETE, MISSING, MISSING]
 
 
